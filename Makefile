@@ -1,0 +1,37 @@
+# fanout-hub developer commands. Every target installs what it needs first.
+.DEFAULT_GOAL := help
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+UV_VERSION := 0.13.9
+UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
+RUN := $(UV) run --locked
+
+.PHONY: help setup test lint typecheck unit demo bench schemas
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+
+setup: $(UV) ## install the locked toolchain and dependencies into .venv
+	$(UV) sync --locked
+
+lint: setup ## ruff lint + format check
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+typecheck: setup ## mypy (strict on router/, consumers/, schemas/)
+	$(RUN) mypy
+
+unit: setup ## pytest only
+	$(RUN) pytest -n 2 || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
+
+test: lint typecheck unit ## the whole check CI runs: ruff, mypy, pytest
+
+schemas: setup ## re-export the envelope JSON Schemas after changing a model
+	$(RUN) python -m schemas.export
+
+bench: setup ## router benchmark: PublishBatch packing vs one publish per record
+	$(RUN) python bench/router_bench.py

@@ -1,0 +1,139 @@
+"""DynamoDB attribute values (Lambda stream-event JSON) to plain JSON text, losslessly.
+
+The text is written directly rather than through Python floats, so a number
+keeps every digit DynamoDB gave: ``{"N": "0.1"}`` becomes ``0.1`` and a 38-digit
+integer stays 38 digits. Binary stays base64 (as the Lambda event carries it),
+sets become sorted arrays (strings by code point, numbers by value, binary by
+bytes), ``NULL`` becomes ``null``, and maps and lists nest.
+"""
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any, Final
+
+from router.errors import PoisonRecordError
+
+_JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+
+# Characters SNS refuses in a message even though JSON allows them raw.
+# https://docs.aws.amazon.com/sns/latest/api/API_Publish.html (Message constraints)
+_SNS_FORBIDDEN: Final = {"\ufffe": "\\ufffe", "\uffff": "\\uffff"}
+
+encode_str: Callable[[str], str] = encode_basestring
+"""JSON text of a string, non-ASCII kept as UTF-8 (C-accelerated)."""
+
+
+def number_text(raw: object) -> str:
+    """The JSON text of a DynamoDB number, every digit kept."""
+    if not isinstance(raw, str):
+        raise PoisonRecordError(f"number must be a string, got {type(raw).__name__}")
+    if _JSON_NUMBER.match(raw):
+        return raw
+    try:
+        value = Decimal(raw)
+    except InvalidOperation as exc:
+        raise PoisonRecordError(f"not a number: {raw[:40]!r}") from exc
+    if not value.is_finite():
+        raise PoisonRecordError(f"not a finite number: {raw[:40]!r}")
+    return str(value)
+
+
+def _binary_bytes(raw: object) -> bytes:
+    if not isinstance(raw, str):
+        raise PoisonRecordError(f"binary must be a base64 string, got {type(raw).__name__}")
+    try:
+        return base64.b64decode(raw, validate=True)
+    except binascii.Error as exc:
+        raise PoisonRecordError("binary is not valid base64") from exc
+
+
+def _string(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise PoisonRecordError(f"string must be a string, got {type(raw).__name__}")
+    return str(encode_str(raw))
+
+
+def _list(raw: object, kind: str) -> list[Any]:
+    if not isinstance(raw, list):
+        raise PoisonRecordError(f"{kind} must be a list, got {type(raw).__name__}")
+    return raw
+
+
+def value_text(value: object) -> str:
+    """The JSON text of one attribute value such as ``{"S": "x"}``.
+
+    Raises ``PoisonRecordError`` for an unknown type tag or a malformed value.
+    """
+    if not isinstance(value, dict) or len(value) != 1:
+        raise PoisonRecordError(f"attribute value must be a one-key object, got {value!r:.80}")
+    ((tag, raw),) = value.items()
+    text: str
+    if tag == "S":
+        text = _string(raw)
+    elif tag == "N":
+        text = number_text(raw)
+    elif tag == "BOOL":
+        if not isinstance(raw, bool):
+            raise PoisonRecordError("BOOL must be true or false")
+        text = "true" if raw else "false"
+    elif tag == "M":
+        if not isinstance(raw, dict):
+            raise PoisonRecordError("M must be an object")
+        text = map_text(raw)
+    elif tag == "L":
+        text = "[" + ",".join(value_text(v) for v in _list(raw, "L")) + "]"
+    elif tag == "NULL":
+        if raw is not True:
+            raise PoisonRecordError("NULL must be true")
+        text = "null"
+    elif tag == "B":
+        _binary_bytes(raw)
+        text = '"' + str(raw) + '"'
+    elif tag == "SS":
+        text = "[" + ",".join(_string(s) for s in sorted(_list(raw, "SS"))) + "]"
+    elif tag == "NS":
+        numbers = [number_text(n) for n in _list(raw, "NS")]
+        text = "[" + ",".join(sorted(numbers, key=Decimal)) + "]"
+    elif tag == "BS":
+        members = _list(raw, "BS")
+        ordered = sorted(members, key=_binary_bytes)
+        text = "[" + ",".join('"' + str(b) + '"' for b in ordered) + "]"
+    else:
+        raise PoisonRecordError(f"unknown attribute type {tag!r}")
+    return text
+
+
+def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
+    """Each top-level attribute's JSON text, in the image's order."""
+    return {name: value_text(value) for name, value in image.items()}
+
+
+def join_object(texts: Mapping[str, str]) -> str:
+    """A JSON object from already-encoded member texts."""
+    return "{" + ",".join(encode_str(name) + ":" + text for name, text in texts.items()) + "}"
+
+
+def map_text(image: Mapping[str, object]) -> str:
+    """The JSON text of a whole item image or ``M`` value."""
+    return join_object(attribute_texts(image))
+
+
+def sns_safe(text: str) -> str:
+    """Escape the two characters SNS rejects; JSON-equivalent text otherwise unchanged."""
+    if "\ufffe" in text or "\uffff" in text:
+        for char, escape in _SNS_FORBIDDEN.items():
+            text = text.replace(char, escape)
+    return text
+
+
+def plain_string(value: object) -> str | None:
+    """The Python string of an ``S`` (or ``N``) attribute value, else None."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((tag, raw),) = value.items()
+        if tag in ("S", "N") and isinstance(raw, str):
+            return raw
+    return None

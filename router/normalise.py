@@ -1,0 +1,265 @@
+"""Stream record to envelope: pure and deterministic, no I/O.
+
+``to_outbound`` turns one Lambda-format DynamoDB stream record into the exact
+JSON text of its envelope (see ``schemas.v1``) plus the SNS message attributes
+that filter policies match on. Anything that can never normalise raises
+``PoisonRecordError``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+import time
+from typing import Any, Final
+
+from router.attributes import attribute_texts, encode_str, join_object, plain_string, sns_safe
+from router.errors import PoisonRecordError
+from schemas import v1
+from schemas.limits import (
+    DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
+    DYNAMODB_TTL_IDENTITY_TYPE,
+    DYNAMODB_TTL_PRINCIPAL,
+    SNS_MAX_MESSAGE_ATTRIBUTES,
+)
+
+# Envelope ids are UUIDv5 in this namespace over "<table ARN>/<eventID>".
+ENVELOPE_ID_NAMESPACE: Final = uuid.UUID("5b0f1c2e-7a43-5d8e-9c1a-0f6e2d4b8a17")
+
+_SPECVERSION: Final = '"' + v1.SPECVERSION + '"'
+_CONTENT_TYPE: Final = '"' + v1.CONTENT_TYPE + '"'
+_DATASCHEMA: Final = '"' + v1.DATASCHEMA + '"'
+_SCHEMA_VERSION: Final = '"' + v1.SCHEMA_VERSION + '"'
+
+_OPERATIONS: Final = {"INSERT": "created", "MODIFY": "updated", "REMOVE": "deleted"}
+
+MessageAttributes = dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class EntityRules:
+    """How the entity name is found; configuration, not code."""
+
+    entity_attribute: str | None = None
+    partition_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One record, ready to publish: envelope text, attributes and its place in the shard."""
+
+    sequence_number: str
+    envelope_id: str
+    type: str
+    subject: str
+    table: str
+    body: str
+    attributes: MessageAttributes
+    group_id: str
+
+    @property
+    def size(self) -> int:
+        """Bytes SNS counts against its message limit: body plus every attribute."""
+        return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+
+    def with_body(self, body: str) -> Outbound:
+        """The same message with another body (used for claim-check pointers)."""
+        return Outbound(
+            self.sequence_number, self.envelope_id, self.type, self.subject,
+            self.table, body, self.attributes, self.group_id,
+        )
+
+
+def attributes_size(attributes: MessageAttributes) -> int:
+    """SNS counts each attribute's name, data type and value."""
+    return sum(
+        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode())
+        for name, a in attributes.items()
+    )
+
+
+def _require(mapping: Mapping[str, Any], key: str, kind: type, where: str = "record") -> Any:
+    value = mapping.get(key)
+    if not isinstance(value, kind) or (isinstance(value, str | dict) and not value):
+        raise PoisonRecordError(f"{where}.{key} is missing or not a {kind.__name__}")
+    return value
+
+
+def padded_sequence(sequence_number: str) -> str:
+    """The sequence number left-padded with zeros, so string order is numeric order."""
+    if not sequence_number.isdigit() or not sequence_number.isascii():
+        raise PoisonRecordError(f"SequenceNumber {sequence_number[:48]!r} is not all digits")
+    if len(sequence_number) > DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS:
+        raise PoisonRecordError("SequenceNumber is longer than DynamoDB's 40 digits")
+    return sequence_number.zfill(DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS)
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    """RFC 3339 UTC time, with milliseconds only when the stream gave them."""
+    whole, millis = divmod(round(epoch_seconds * 1000), 1000)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    return f"{text}.{millis:03d}Z" if millis else text + "Z"
+
+
+def envelope_id_of(table_arn: str, event_id: str) -> str:
+    """UUIDv5 over "<table ARN>/<eventID>": re-publishing a record yields the same id."""
+    digest = hashlib.sha1(  # noqa: S324 - UUIDv5 is defined over SHA-1 (RFC 9562), not a security use
+        ENVELOPE_ID_NAMESPACE.bytes + f"{table_arn}/{event_id}".encode(), usedforsecurity=False
+    ).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
+def table_of(event_source_arn: str) -> tuple[str, str]:
+    """(table ARN, table name) from a stream ARN ``…:table/NAME/stream/LABEL``."""
+    table_arn = event_source_arn.split("/stream/", 1)[0]
+    prefix, sep, name = table_arn.partition(":table/")
+    if not sep or not name or "/" in name or not prefix.startswith("arn:"):
+        raise PoisonRecordError(f"eventSourceARN {event_source_arn[:120]!r} is not a table stream ARN")  # noqa: E501
+    return table_arn, name
+
+
+def is_ttl_removal(record: Mapping[str, Any]) -> bool:
+    """A REMOVE that DynamoDB's TTL process made, not a user."""
+    identity = record.get("userIdentity")
+    return (
+        isinstance(identity, dict)
+        and identity.get("principalId") == DYNAMODB_TTL_PRINCIPAL
+        and identity.get("type") == DYNAMODB_TTL_IDENTITY_TYPE
+    )
+
+
+def entity_of(
+    rules: EntityRules,
+    keys: Mapping[str, Any],
+    images: tuple[Mapping[str, Any] | None, ...],
+    table: str,
+) -> str:
+    """The configured attribute, else the partition key's prefix before '#', else the table."""
+    if rules.entity_attribute:
+        for image in (*images, keys):
+            if image and (value := plain_string(image.get(rules.entity_attribute))):
+                if entity := value.strip().lower():
+                    return entity
+    if rules.partition_key:
+        candidates = [plain_string(keys.get(rules.partition_key))]
+    elif len(keys) == 1:
+        candidates = [plain_string(v) for v in keys.values()]
+    else:
+        # Stream records do not say which key is the partition key; without
+        # PARTITION_KEY take the first key value that has a prefix.
+        candidates = [plain_string(v) for v in keys.values()]
+    for value in candidates:
+        if value and "#" in value and (prefix := value.split("#", 1)[0].strip().lower()):
+            return prefix
+    return table.lower()
+
+
+def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
+    image = dynamodb.get(name)
+    if image is None:
+        return None
+    if not isinstance(image, dict):
+        raise PoisonRecordError(f"dynamodb.{name} must be an object")
+    return image
+
+
+def _string_attr(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
+    """Normalise one stream record. Raises ``PoisonRecordError`` if it never can be."""
+    if not isinstance(record, Mapping):
+        raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
+    event_id = _require(record, "eventID", str)
+    event_name = _require(record, "eventName", str)
+    if event_name not in _OPERATIONS:
+        raise PoisonRecordError(f"eventName {event_name[:40]!r} is not INSERT, MODIFY or REMOVE")
+    table_arn, table = table_of(_require(record, "eventSourceARN", str))
+    dynamodb = _require(record, "dynamodb", dict)
+    sequence_number = _require(dynamodb, "SequenceNumber", str, "dynamodb")
+    sequence = padded_sequence(sequence_number)
+    created = dynamodb.get("ApproximateCreationDateTime")
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        raise PoisonRecordError("dynamodb.ApproximateCreationDateTime is missing or not epoch seconds")  # noqa: E501
+    keys = _require(dynamodb, "Keys", dict, "dynamodb")
+    new, old = _image(dynamodb, "NewImage"), _image(dynamodb, "OldImage")
+
+    operation = _OPERATIONS[event_name]
+    if event_name == "REMOVE" and is_ttl_removal(record):
+        operation = "expired"
+    entity = entity_of(rules, keys, (new, old), table)
+    event_type = f"{entity}.{operation}"
+
+    key_texts = attribute_texts(keys)
+    subject = join_object({name: key_texts[name] for name in sorted(key_texts)})
+    new_texts = attribute_texts(new) if new is not None else None
+    old_texts = attribute_texts(old) if old is not None else None
+    changed: list[str] | None = None
+    if event_name == "MODIFY" and new_texts is not None and old_texts is not None:
+        changed = sorted(
+            name for name in new_texts.keys() | old_texts.keys()
+            if new_texts.get(name) != old_texts.get(name)
+        )
+    data = (
+        '{"keys":' + join_object(key_texts)
+        + ',"new":' + (join_object(new_texts) if new_texts is not None else "null")
+        + ',"old":' + (join_object(old_texts) if old_texts is not None else "null")
+        + ',"changed":' + ("[" + ",".join(map(encode_str, changed)) + "]" if changed is not None else "null")  # noqa: E501
+        + "}"
+    )
+    envelope_id = envelope_id_of(table_arn, event_id)
+    header = join_object(
+        {
+            "specversion": _SPECVERSION,
+            "id": '"' + envelope_id + '"',
+            "source": encode_str(table_arn),
+            "type": encode_str(event_type),
+            "subject": encode_str(subject),
+            "time": '"' + rfc3339(created) + '"',
+            "datacontenttype": _CONTENT_TYPE,
+            "dataschema": _DATASCHEMA,
+            "schemaversion": _SCHEMA_VERSION,
+            "sequence": '"' + sequence + '"',
+            "table": encode_str(table),
+            "entity": encode_str(entity),
+            "operation": '"' + operation + '"',
+        }
+    )
+    body = sns_safe(header[:-1] + ',"data":' + data + "}")
+
+    attributes: MessageAttributes = {
+        "type": _string_attr(event_type),
+        "entity": _string_attr(entity),
+        "operation": _string_attr(operation),
+        "table": _string_attr(table),
+        "schemaversion": _string_attr(v1.SCHEMA_VERSION),
+    }
+    if changed:
+        attributes["changed"] = {
+            "DataType": "String.Array",
+            "StringValue": json.dumps(changed, ensure_ascii=False),
+        }
+    assert len(attributes) <= SNS_MAX_MESSAGE_ATTRIBUTES  # noqa: S101 - fixed set above
+    group_id = hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest()
+    return Outbound(
+        sequence_number=sequence_number,
+        envelope_id=envelope_id,
+        type=event_type,
+        subject=subject,
+        table=table,
+        body=body,
+        attributes=attributes,
+        group_id=group_id,
+    )
+
+
+def pointer_body(body: str, dataref: str) -> str:
+    """The claim-check pointer for an envelope: same context attributes, data replaced by dataref."""  # noqa: E501
+    envelope = json.loads(body)
+    envelope.pop("data", None)
+    envelope["dataref"] = dataref
+    return json.dumps(envelope, ensure_ascii=False)

@@ -1,0 +1,41 @@
+"""AWS service limits the hub designs around: one home for each number.
+
+Each constant links the AWS page that states it, so a change in a limit is a
+one-line change here.
+"""
+
+from typing import Final
+
+# https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+# "The maximum number of entries in a single PublishBatch call is 10."
+SNS_PUBLISH_BATCH_MAX_ENTRIES: Final = 10
+
+# https://docs.aws.amazon.com/general/latest/gr/sns.html (message size quota) and
+# https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html
+# A message, and the aggregate of all messages in one PublishBatch call, may be
+# at most 256 KiB: body plus message attribute names, types and values.
+SNS_DEFAULT_MAX_MESSAGE_BYTES: Final = 262_144
+
+# https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html
+# Raising the topic's MaximumMessageSize attribute allows messages up to 1 MiB.
+SNS_MAX_MESSAGE_BYTES_CEILING: Final = 1_048_576
+
+# https://docs.aws.amazon.com/sns/latest/dg/sns-message-attributes.html
+# Subscription filter policies and raw delivery to SQS honour at most 10 attributes.
+SNS_MAX_MESSAGE_ATTRIBUTES: Final = 10
+
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+SQS_MAX_MESSAGE_BYTES: Final = 262_144
+SQS_SEND_BATCH_MAX_ENTRIES: Final = 10
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html
+# SequenceNumber: "Length Constraints: Minimum length of 21. Maximum length of 40."
+DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS: Final = 40
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+DYNAMODB_MAX_ITEM_BYTES: Final = 409_600
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/time-to-live-ttl-streams.html
+# A REMOVE made by TTL carries this principal in the record's userIdentity.
+DYNAMODB_TTL_PRINCIPAL: Final = "dynamodb.amazonaws.com"
+DYNAMODB_TTL_IDENTITY_TYPE: Final = "Service"
