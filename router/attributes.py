@@ -12,7 +12,7 @@ import binascii
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any, Final
 
 from router.errors import PoisonRecordError
@@ -63,6 +63,63 @@ def _list(raw: object, kind: str) -> list[Any]:
     return raw
 
 
+def _bool(raw: object) -> str:
+    if not isinstance(raw, bool):
+        raise PoisonRecordError("BOOL must be true or false")
+    return "true" if raw else "false"
+
+
+def _null(raw: object) -> str:
+    if raw is not True:
+        raise PoisonRecordError("NULL must be true")
+    return "null"
+
+
+def _map(raw: object) -> str:
+    if not isinstance(raw, dict):
+        raise PoisonRecordError("M must be an object")
+    return map_text(raw)
+
+
+def _binary(raw: object) -> str:
+    _binary_bytes(raw)
+    return '"' + str(raw) + '"'
+
+
+def _string_set(raw: object) -> str:
+    return "[" + ",".join(_string(s) for s in sorted(_list(raw, "SS"))) + "]"
+
+
+def _number_set(raw: object) -> str:
+    numbers = [number_text(n) for n in _list(raw, "NS")]
+    return "[" + ",".join(sorted(numbers, key=Decimal)) + "]"
+
+
+def _binary_set(raw: object) -> str:
+    ordered = sorted(_list(raw, "BS"), key=_binary_bytes)
+    return "[" + ",".join('"' + str(b) + '"' for b in ordered) + "]"
+
+
+def _list_value(raw: object) -> str:
+    return "[" + ",".join(value_text(v) for v in _list(raw, "L")) + "]"
+
+
+# DynamoDB's type descriptors:
+# https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_AttributeValue.html
+_ENCODERS: Final[dict[str, Callable[[object], str]]] = {
+    "S": _string,
+    "N": number_text,
+    "BOOL": _bool,
+    "NULL": _null,
+    "M": _map,
+    "L": _list_value,
+    "B": _binary,
+    "SS": _string_set,
+    "NS": _number_set,
+    "BS": _binary_set,
+}
+
+
 def value_text(value: object) -> str:
     """The JSON text of one attribute value such as ``{"S": "x"}``.
 
@@ -71,40 +128,10 @@ def value_text(value: object) -> str:
     if not isinstance(value, dict) or len(value) != 1:
         raise PoisonRecordError(f"attribute value must be a one-key object, got {value!r:.80}")
     ((tag, raw),) = value.items()
-    text: str
-    if tag == "S":
-        text = _string(raw)
-    elif tag == "N":
-        text = number_text(raw)
-    elif tag == "BOOL":
-        if not isinstance(raw, bool):
-            raise PoisonRecordError("BOOL must be true or false")
-        text = "true" if raw else "false"
-    elif tag == "M":
-        if not isinstance(raw, dict):
-            raise PoisonRecordError("M must be an object")
-        text = map_text(raw)
-    elif tag == "L":
-        text = "[" + ",".join(value_text(v) for v in _list(raw, "L")) + "]"
-    elif tag == "NULL":
-        if raw is not True:
-            raise PoisonRecordError("NULL must be true")
-        text = "null"
-    elif tag == "B":
-        _binary_bytes(raw)
-        text = '"' + str(raw) + '"'
-    elif tag == "SS":
-        text = "[" + ",".join(_string(s) for s in sorted(_list(raw, "SS"))) + "]"
-    elif tag == "NS":
-        numbers = [number_text(n) for n in _list(raw, "NS")]
-        text = "[" + ",".join(sorted(numbers, key=Decimal)) + "]"
-    elif tag == "BS":
-        members = _list(raw, "BS")
-        ordered = sorted(members, key=_binary_bytes)
-        text = "[" + ",".join('"' + str(b) + '"' for b in ordered) + "]"
-    else:
-        raise PoisonRecordError(f"unknown attribute type {tag!r}")
-    return text
+    encoder = _ENCODERS.get(tag)
+    if encoder is None:
+        raise PoisonRecordError(f"unknown attribute type {tag!r:.40}")
+    return encoder(raw)
 
 
 def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:

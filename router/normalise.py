@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-import time
 from typing import Any, Final
 
 from router.attributes import attribute_texts, encode_str, join_object, plain_string, sns_safe
@@ -68,8 +68,14 @@ class Outbound:
     def with_body(self, body: str) -> Outbound:
         """The same message with another body (used for claim-check pointers)."""
         return Outbound(
-            self.sequence_number, self.envelope_id, self.type, self.subject,
-            self.table, body, self.attributes, self.group_id,
+            self.sequence_number,
+            self.envelope_id,
+            self.type,
+            self.subject,
+            self.table,
+            body,
+            self.attributes,
+            self.group_id,
         )
 
 
@@ -86,6 +92,17 @@ def _require(mapping: Mapping[str, Any], key: str, kind: type, where: str = "rec
     if not isinstance(value, kind) or (isinstance(value, str | dict) and not value):
         raise PoisonRecordError(f"{where}.{key} is missing or not a {kind.__name__}")
     return value
+
+
+def sequence_number_of(record: object) -> str | None:
+    """The record's stream SequenceNumber, if it has a usable one (for checkpoints and DLQ)."""
+    if isinstance(record, Mapping):
+        dynamodb = record.get("dynamodb")
+        if isinstance(dynamodb, Mapping):
+            sequence = dynamodb.get("SequenceNumber")
+            if isinstance(sequence, str) and sequence:
+                return sequence
+    return None
 
 
 def padded_sequence(sequence_number: str) -> str:
@@ -106,7 +123,7 @@ def rfc3339(epoch_seconds: float) -> str:
 
 def envelope_id_of(table_arn: str, event_id: str) -> str:
     """UUIDv5 over "<table ARN>/<eventID>": re-publishing a record yields the same id."""
-    digest = hashlib.sha1(  # noqa: S324 - UUIDv5 is defined over SHA-1 (RFC 9562), not a security use
+    digest = hashlib.sha1(
         ENVELOPE_ID_NAMESPACE.bytes + f"{table_arn}/{event_id}".encode(), usedforsecurity=False
     ).digest()
     return str(uuid.UUID(bytes=digest[:16], version=5))
@@ -117,7 +134,9 @@ def table_of(event_source_arn: str) -> tuple[str, str]:
     table_arn = event_source_arn.split("/stream/", 1)[0]
     prefix, sep, name = table_arn.partition(":table/")
     if not sep or not name or "/" in name or not prefix.startswith("arn:"):
-        raise PoisonRecordError(f"eventSourceARN {event_source_arn[:120]!r} is not a table stream ARN")  # noqa: E501
+        raise PoisonRecordError(
+            f"eventSourceARN {event_source_arn[:120]!r} is not a table stream ARN"
+        )
     return table_arn, name
 
 
@@ -140,9 +159,9 @@ def entity_of(
     """The configured attribute, else the partition key's prefix before '#', else the table."""
     if rules.entity_attribute:
         for image in (*images, keys):
-            if image and (value := plain_string(image.get(rules.entity_attribute))):
-                if entity := value.strip().lower():
-                    return entity
+            value = plain_string(image.get(rules.entity_attribute)) if image else None
+            if value and (entity := value.strip().lower()):
+                return entity
     if rules.partition_key:
         candidates = [plain_string(keys.get(rules.partition_key))]
     elif len(keys) == 1:
@@ -184,7 +203,9 @@ def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
     sequence = padded_sequence(sequence_number)
     created = dynamodb.get("ApproximateCreationDateTime")
     if not isinstance(created, int | float) or isinstance(created, bool):
-        raise PoisonRecordError("dynamodb.ApproximateCreationDateTime is missing or not epoch seconds")  # noqa: E501
+        raise PoisonRecordError(
+            "dynamodb.ApproximateCreationDateTime is missing or not epoch seconds"
+        )
     keys = _require(dynamodb, "Keys", dict, "dynamodb")
     new, old = _image(dynamodb, "NewImage"), _image(dynamodb, "OldImage")
 
@@ -201,14 +222,19 @@ def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
     changed: list[str] | None = None
     if event_name == "MODIFY" and new_texts is not None and old_texts is not None:
         changed = sorted(
-            name for name in new_texts.keys() | old_texts.keys()
+            name
+            for name in new_texts.keys() | old_texts.keys()
             if new_texts.get(name) != old_texts.get(name)
         )
     data = (
-        '{"keys":' + join_object(key_texts)
-        + ',"new":' + (join_object(new_texts) if new_texts is not None else "null")
-        + ',"old":' + (join_object(old_texts) if old_texts is not None else "null")
-        + ',"changed":' + ("[" + ",".join(map(encode_str, changed)) + "]" if changed is not None else "null")  # noqa: E501
+        '{"keys":'
+        + join_object(key_texts)
+        + ',"new":'
+        + (join_object(new_texts) if new_texts is not None else "null")
+        + ',"old":'
+        + (join_object(old_texts) if old_texts is not None else "null")
+        + ',"changed":'
+        + ("[" + ",".join(map(encode_str, changed)) + "]" if changed is not None else "null")
         + "}"
     )
     envelope_id = envelope_id_of(table_arn, event_id)
@@ -258,7 +284,7 @@ def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
 
 
 def pointer_body(body: str, dataref: str) -> str:
-    """The claim-check pointer for an envelope: same context attributes, data replaced by dataref."""  # noqa: E501
+    """The claim-check pointer for an envelope: same context attributes, data replaced by dataref."""
     envelope = json.loads(body)
     envelope.pop("data", None)
     envelope["dataref"] = dataref

@@ -30,7 +30,7 @@ def parse_envelope(body: str | bytes | dict[str, Any]) -> Envelope:
     version = raw.get("schemaversion")
     if version not in SUPPORTED_VERSIONS:
         raise UnsupportedVersionError(
-            f"schemaversion {version!r} is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})"  # noqa: E501
+            f"schemaversion {version!r} is not supported (supported: {', '.join(SUPPORTED_VERSIONS)})"
         )
     return EnvelopeV1.model_validate(raw)
 

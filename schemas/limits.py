@@ -16,8 +16,9 @@ SNS_PUBLISH_BATCH_MAX_ENTRIES: Final = 10
 # at most 256 KiB: body plus message attribute names, types and values.
 SNS_DEFAULT_MAX_MESSAGE_BYTES: Final = 262_144
 
-# https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html
-# Raising the topic's MaximumMessageSize attribute allows messages up to 1 MiB.
+# https://docs.aws.amazon.com/sns/latest/dg/large-message-payloads.html
+# Raising the topic's MaximumMessageSize attribute (1,024 to 1,048,576) allows messages
+# up to 1 MiB; such a topic takes at most 100 subscriptions (SQS, Lambda, Firehose).
 SNS_MAX_MESSAGE_BYTES_CEILING: Final = 1_048_576
 
 # https://docs.aws.amazon.com/sns/latest/dg/sns-message-attributes.html
@@ -25,11 +26,13 @@ SNS_MAX_MESSAGE_BYTES_CEILING: Final = 1_048_576
 SNS_MAX_MESSAGE_ATTRIBUTES: Final = 10
 
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+# Queues can accept up to 1 MiB, but a queue's MaximumMessageSize may be set lower;
+# messages the hub writes to its own queues (DLQs) stay within the long-standing 256 KiB.
 SQS_MAX_MESSAGE_BYTES: Final = 262_144
 SQS_SEND_BATCH_MAX_ENTRIES: Final = 10
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html
-# SequenceNumber: "Length Constraints: Minimum length of 21. Maximum length of 40."
+# The SequenceNumber length constraints: 21 to 40 characters.
 DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS: Final = 40
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypeAliasType
@@ -31,7 +31,7 @@ CONTENT_TYPE: Literal["application/json"] = "application/json"
 # with ``schemas.codec.loads`` (floats become ``Decimal``), never with a float parser.
 Json = TypeAliasType(
     "Json",
-    "Union[dict[str, Json], list[Json], str, bool, int, Decimal, None]",
+    "dict[str, Json] | list[Json] | str | bool | int | Decimal | None",
 )
 Item = dict[str, Json]
 
@@ -46,11 +46,15 @@ class ChangeData(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     keys: Item = Field(description="The item's primary key attributes.")
-    new: Item | None = Field(description="The item after the change; null for a removal or when the stream view type does not carry it.")  # noqa: E501
-    old: Item | None = Field(description="The item before the change; null for an insert or when the stream view type does not carry it.")  # noqa: E501
+    new: Item | None = Field(
+        description="The item after the change; null for a removal or when the stream view type does not carry it."
+    )
+    old: Item | None = Field(
+        description="The item before the change; null for an insert or when the stream view type does not carry it."
+    )
     changed: list[str] | None = Field(
         default=None,
-        description="For an update with both images: the sorted names of the top-level attributes that differ.",  # noqa: E501
+        description="For an update with both images: the sorted names of the top-level attributes that differ.",
     )
 
 
@@ -60,17 +64,23 @@ class EnvelopeV1(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", title="fanout-hub envelope v1")
 
     specversion: Literal["1.0"]
-    id: str = Field(min_length=1, description="Deterministic: the same stream record always yields the same id.")  # noqa: E501
+    id: str = Field(
+        min_length=1, description="Deterministic: the same stream record always yields the same id."
+    )
     source: str = Field(min_length=1, description="The table's ARN.")
     type: str = Field(min_length=1, description="'<entity>.<operation>', e.g. 'order.updated'.")
-    subject: str = Field(min_length=1, description="The item's key as canonical JSON (sorted attribute names).")  # noqa: E501
-    time: AwareDatetime = Field(description="When DynamoDB made the change (ApproximateCreationDateTime).")  # noqa: E501
+    subject: str = Field(
+        min_length=1, description="The item's key as canonical JSON (sorted attribute names)."
+    )
+    time: AwareDatetime = Field(
+        description="When DynamoDB made the change (ApproximateCreationDateTime)."
+    )
     datacontenttype: Literal["application/json"]
     dataschema: Literal["urn:fanout-hub:schema:envelope:1"]
     schemaversion: Literal["1"]
     sequence: str = Field(
         pattern=SEQUENCE_PATTERN,
-        description="The stream SequenceNumber, zero-padded to 40 digits so string order is stream order.",  # noqa: E501
+        description="The stream SequenceNumber, zero-padded to 40 digits so string order is stream order.",
     )
     table: str = Field(min_length=1, description="The table's name.")
     entity: str = Field(min_length=1, description="The entity the item is, lower case.")
@@ -79,7 +89,7 @@ class EnvelopeV1(BaseModel):
     dataref: str | None = Field(
         default=None,
         pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$",
-        description="Claim check: s3://bucket/key of the full envelope, when it was too large to publish.",  # noqa: E501
+        description="Claim check: s3://bucket/key of the full envelope, when it was too large to publish.",
     )
 
     @model_validator(mode="after")

@@ -1,0 +1,40 @@
+"""Claim check: an envelope too large for the topic is stored in S3 and a pointer published."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from router.normalise import Outbound, pointer_body
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# Key layout: one object per envelope id, so re-publishing a record overwrites the
+# same object instead of piling up copies.
+KEY_PREFIX = "envelopes/"
+
+
+class ClaimCheck:
+    """Stores whole envelopes in the hub's payload bucket."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def key_for(self, message: Outbound) -> str:
+        """The object key of a message's stored envelope."""
+        return f"{KEY_PREFIX}{message.table}/{message.envelope_id}.json"
+
+    def offload(self, message: Outbound) -> Outbound:
+        """Store the full envelope and return the pointer message to publish instead.
+
+        Raises botocore errors when the object cannot be written (the record is then retried).
+        """
+        key = self.key_for(message)
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=message.body.encode("utf-8"),
+            ContentType="application/cloudevents+json; charset=utf-8",
+        )
+        return message.with_body(pointer_body(message.body, f"s3://{self._bucket}/{key}"))

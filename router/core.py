@@ -1,0 +1,178 @@
+"""The router: a batch of stream records in, every record published or kept, a checkpoint out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+
+from router.claimcheck import ClaimCheck
+from router.deadletter import DeadLetterWriter
+from router.errors import PoisonRecordError
+from router.events import BatchResponse
+from router.normalise import EntityRules, Outbound, sequence_number_of, to_outbound
+from router.publisher import SnsPublisher
+
+if TYPE_CHECKING:
+    from router.deadline import Deadline
+    from router.settings import Settings
+
+log = structlog.get_logger("router")
+
+
+class IncompleteBatchError(RuntimeError):
+    """Some record could not be handled and has no sequence number to checkpoint at.
+
+    Raised so that Lambda retries the whole batch: nothing is lost, at the cost of
+    re-publishing records that already went out (consumers de-duplicate by id).
+    """
+
+
+@dataclass
+class BatchReport:
+    """Per-batch accounting: every record lands in exactly one bucket."""
+
+    records: int = 0
+    published: int = 0
+    offloaded: int = 0
+    poison: int = 0
+    rejected: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    calls: int = 0
+
+
+class Router:
+    """Turns stream batches into published envelopes; knows nothing about Lambda itself."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        publisher: SnsPublisher,
+        claim_check: ClaimCheck,
+        dead_letters: DeadLetterWriter,
+    ) -> None:
+        self._settings = settings
+        self._rules = EntityRules(settings.entity_attribute, settings.partition_key)
+        self._publisher = publisher
+        self._claim_check = claim_check
+        self._dead_letters = dead_letters
+
+    def route(
+        self,
+        event: Mapping[str, Any],
+        deadline: Deadline,
+        origin: Mapping[str, str] | None = None,
+    ) -> BatchResponse:
+        """Route one batch; report the earliest record not handled so Lambda resumes there.
+
+        Raises ``TypeError`` for an event that is not a stream batch and
+        ``IncompleteBatchError`` when a failed record cannot be checkpointed.
+        """
+        started = time.perf_counter()
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):
+            raise TypeError("not a DynamoDB stream batch: the event has no 'Records' list")
+        origin = origin or {}
+        report = BatchReport(records=len(records))
+
+        positions: dict[str, int] = {}
+        ready: list[Outbound] = []
+        for index, record in enumerate(records):
+            try:
+                message = to_outbound(record, self._rules)
+            except PoisonRecordError as exc:
+                report.poison += 1
+                self._dead_letter(index, record, "poison", exc, origin, report)
+                continue
+            positions[message.envelope_id] = index
+            if message.size > self._settings.max_message_bytes:
+                try:
+                    message = self._claim_check.offload(message)
+                except (ClientError, BotoCoreError) as exc:
+                    report.failed[index] = f"claim check failed: {exc}"
+                    continue
+                report.offloaded += 1
+            ready.append(message)
+            log.debug(
+                "record_normalised",
+                event_id=message.envelope_id,
+                sequence=message.sequence_number,
+                type=message.type,
+                bytes=message.size,
+            )
+
+        outcome = self._publisher.publish_all(ready, deadline)
+        report.calls = outcome.calls
+        report.published = len(outcome.published)
+        for message, reason in outcome.failed:
+            report.failed[positions[message.envelope_id]] = reason
+        for message, reason in outcome.rejected:
+            report.rejected += 1
+            index = positions[message.envelope_id]
+            self._dead_letter(index, records[index], "rejected", reason, origin, report)
+
+        response = self._checkpoint(records, report)
+        log.info(
+            "batch_routed",
+            records=report.records,
+            published=report.published,
+            offloaded=report.offloaded,
+            poison=report.poison,
+            rejected=report.rejected,
+            failed=len(report.failed),
+            sns_calls=report.calls,
+            resume_at=response["batchItemFailures"][0]["itemIdentifier"]
+            if response["batchItemFailures"]
+            else None,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    def _dead_letter(
+        self,
+        index: int,
+        record: Any,
+        reason: str,
+        error: Exception | str,
+        origin: Mapping[str, str],
+        report: BatchReport,
+    ) -> None:
+        kind = type(error).__name__ if isinstance(error, Exception) else "SnsRejected"
+        try:
+            self._dead_letters.write(
+                record,
+                "poison" if reason == "poison" else "rejected",
+                {"kind": kind, "message": str(error)},
+                origin,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            report.failed[index] = f"{reason} record could not be dead-lettered: {exc}"
+            return
+        log.warning(
+            "record_dead_lettered",
+            reason=reason,
+            error=str(error)[:500],
+            sequence=sequence_number_of(record),
+        )
+
+    @staticmethod
+    def _checkpoint(records: Sequence[Any], report: BatchReport) -> BatchResponse:
+        if not report.failed:
+            return {"batchItemFailures": []}
+        earliest = min(report.failed)
+        sequence = sequence_number_of(records[earliest])
+        if sequence is None:
+            raise IncompleteBatchError(
+                f"record {earliest} failed ({report.failed[earliest]}) and has no SequenceNumber"
+            )
+        log.warning(
+            "batch_incomplete",
+            resume_at=sequence,
+            reason=report.failed[earliest][:500],
+            failed=len(report.failed),
+        )
+        return {"batchItemFailures": [{"itemIdentifier": sequence}]}

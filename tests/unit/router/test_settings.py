@@ -1,0 +1,62 @@
+"""Configuration is validated once, with an error that names the variable to fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.errors import ConfigurationError
+from router.settings import Settings
+
+GOOD = {
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:fanout-hub",
+    "ROUTER_DLQ_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/router-dlq",
+    "PAYLOAD_BUCKET": "fanout-payloads-1",
+}
+
+
+def test_defaults():
+    settings = Settings.from_env(GOOD)
+    assert settings.max_message_bytes == 262_144
+    assert settings.entity_attribute is None
+    assert not settings.fifo
+
+
+def test_optional_values_are_read():
+    settings = Settings.from_env(
+        {**GOOD, "ENTITY_ATTRIBUTE": "kind", "MAX_MESSAGE_BYTES": "1048576", "LOG_LEVEL": "DEBUG"}
+    )
+    assert settings.entity_attribute == "kind"
+    assert settings.max_message_bytes == 1_048_576
+    assert settings.log_level == "DEBUG"
+
+
+def test_fifo_topic():
+    assert Settings.from_env({**GOOD, "TOPIC_ARN": GOOD["TOPIC_ARN"] + ".fifo"}).fifo
+
+
+@pytest.mark.parametrize("missing", sorted(GOOD))
+def test_missing_variable_is_named(missing):
+    env = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(ConfigurationError, match=f"{missing} is not set"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOPIC_ARN", "my-topic"),
+        ("MAX_MESSAGE_BYTES", "2000000"),
+        ("MAX_MESSAGE_BYTES", "lots"),
+        ("PAYLOAD_BUCKET", "Not_A_Bucket"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_invalid_variable_is_named_with_its_value(name, value):
+    with pytest.raises(ConfigurationError, match=f"{name}='{value}' is invalid"):
+        Settings.from_env({**GOOD, name: value})
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({})
+    assert all(name in str(caught.value) for name in GOOD)
