@@ -35,3 +35,13 @@ schemas: setup ## re-export the envelope JSON Schemas after changing a model
 
 bench: setup ## router benchmark: PublishBatch packing vs one publish per record
 	$(RUN) python bench/router_bench.py
+
+# Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set.
+# Each ships only its packages plus the runtime dependencies pinned in uv.lock; set
+# LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE when overriding Runtime / Architecture (docs/deploy.md).
+build-RouterFunction:
+	$(RUN) python -m fanout.build router schemas --into "$(ARTIFACTS_DIR)"
+
+# Every consumer-kit function in this repository (Handler picks the consumer).
+build-ConsumerFunction:
+	$(RUN) python -m fanout.build consumers schemas --into "$(ARTIFACTS_DIR)"
