@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,16 +25,16 @@ from typing import Any
 import boto3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support.builders import FakeContext, a_batch, a_stream_record  # noqa: E402
+from support.builders import FakeContext, a_batch, a_stream_record
 
-from router.claimcheck import ClaimCheck  # noqa: E402
-from router.core import Router  # noqa: E402
-from router.deadletter import DeadLetterWriter  # noqa: E402
-from router.deadline import Deadline  # noqa: E402
-from router.normalise import EntityRules, to_outbound  # noqa: E402
-from router.publisher import SnsPublisher  # noqa: E402
-from router.observability import configure_logging  # noqa: E402
-from router.settings import Settings  # noqa: E402
+from router.claimcheck import ClaimCheck
+from router.core import Router
+from router.deadletter import DeadLetterWriter
+from router.deadline import Deadline
+from router.normalise import EntityRules, to_outbound
+from router.observability import configure_logging
+from router.publisher import SnsPublisher
+from router.settings import Settings
 
 
 def free_port() -> int:
@@ -43,7 +44,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def moto_server():
+def moto_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -98,7 +99,9 @@ def records(n: int, item_bytes: int) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=10.0)
     parser.add_argument("--item-bytes", type=int, default=1024)
@@ -106,7 +109,7 @@ def main() -> None:
     configure_logging("WARNING")
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S105 - moto's fake credentials
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 - moto's fake credentials
         AWS_DEFAULT_REGION="us-east-1",
         AWS_XRAY_SDK_ENABLED="false",
     )
@@ -124,7 +127,9 @@ def main() -> None:
         # moto's in-process fan-out to SQS (which real SNS does on its own fleet).
         dlq = sqs.create_queue(QueueName="bench-dlq")["QueueUrl"]
         s3.create_bucket(Bucket="bench-payloads")
-        settings = Settings.from_env({"TOPIC_ARN": topic, "ROUTER_DLQ_URL": dlq, "PAYLOAD_BUCKET": "bench-payloads"})
+        settings = Settings.from_env(
+            {"TOPIC_ARN": topic, "ROUTER_DLQ_URL": dlq, "PAYLOAD_BUCKET": "bench-payloads"}
+        )
 
         # (a) the naive loop: one publish per record.
         naive_sns = session.client("sns", endpoint_url=endpoint)
@@ -139,7 +144,9 @@ def main() -> None:
         router_meter = CallMeter(router_sns, args.latency_ms / 1000)
         router = Router(
             settings,
-            SnsPublisher(router_sns, topic, settings.max_message_bytes, settings.publish_concurrency),
+            SnsPublisher(
+                router_sns, topic, settings.max_message_bytes, settings.publish_concurrency
+            ),
             ClaimCheck(s3, settings.payload_bucket),
             DeadLetterWriter(sqs, dlq, s3, settings.payload_bucket),
         )
@@ -148,15 +155,25 @@ def main() -> None:
         router_s = time.perf_counter() - started
 
     n = args.records
-    print(f"# router benchmark — {datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"records={n} avg_message_bytes={avg:.0f} injected_latency_ms={args.latency_ms:g} (per SNS request)")
-    print(f"{'approach':<28}{'sns_calls':>10}{'calls/record':>14}{'wall_s':>10}{'records/s':>12}{'accepted':>10}")
+    print(
+        f"# router benchmark — {datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(
+        f"records={n} avg_message_bytes={avg:.0f} injected_latency_ms={args.latency_ms:g} (per SNS request)"
+    )
+    print(
+        f"{'approach':<28}{'sns_calls':>10}{'calls/record':>14}{'wall_s':>10}{'records/s':>12}{'accepted':>10}"
+    )
     for name, meter, secs in (
         ("naive publish per record", naive_meter, naive_s),
         ("router PublishBatch x8", router_meter, router_s),
     ):
-        print(f"{name:<28}{meter.calls:>10}{meter.calls / n:>14.3f}{secs:>10.2f}{n / secs:>12.0f}{meter.accepted:>10}")
-    print(f"speedup={naive_s / router_s:.1f}x  unreported_failures={len(response['batchItemFailures'])}")
+        print(
+            f"{name:<28}{meter.calls:>10}{meter.calls / n:>14.3f}{secs:>10.2f}{n / secs:>12.0f}{meter.accepted:>10}"
+        )
+    print(
+        f"speedup={naive_s / router_s:.1f}x  unreported_failures={len(response['batchItemFailures'])}"
+    )
 
 
 if __name__ == "__main__":
