@@ -37,4 +37,4 @@ class ClaimCheck:
             Body=message.body.encode("utf-8"),
             ContentType="application/cloudevents+json; charset=utf-8",
         )
-        return message.with_body(pointer_body(message.body, f"s3://{self._bucket}/{key}"))
+        return message.as_pointer(pointer_body(message.body, f"s3://{self._bucket}/{key}"))

@@ -97,19 +97,29 @@ class Router:
                     continue
                 report.offloaded += 1
             ready.append(message)
-            log.debug(
-                "record_normalised",
-                event_id=message.envelope_id,
-                sequence=message.sequence_number,
-                type=message.type,
-                bytes=message.size,
-            )
 
         outcome = self._publisher.publish_all(ready, deadline)
         report.calls = outcome.calls
         report.published = len(outcome.published)
+        for message in outcome.published:
+            log.debug(
+                "record_published",
+                event_id=message.envelope_id,
+                sequence=message.sequence_number,
+                table=message.table,
+                type=message.type,
+                outcome="offloaded" if message.offloaded else "published",
+            )
         for message, reason in outcome.failed:
             report.failed[positions[message.envelope_id]] = reason
+            log.warning(
+                "record_unpublished",
+                event_id=message.envelope_id,
+                sequence=message.sequence_number,
+                table=message.table,
+                outcome="retry",
+                reason=reason[:500],
+            )
         for message, reason in outcome.rejected:
             report.rejected += 1
             index = positions[message.envelope_id]
@@ -118,6 +128,7 @@ class Router:
         response = self._checkpoint(records, report)
         log.info(
             "batch_routed",
+            table=ready[0].table if ready else None,
             records=report.records,
             published=report.published,
             offloaded=report.offloaded,
@@ -154,6 +165,7 @@ class Router:
             return
         log.warning(
             "record_dead_lettered",
+            outcome="dead_lettered",
             reason=reason,
             error=str(error)[:500],
             sequence=sequence_number_of(record),

@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from router.attributes import attribute_texts, encode_str, join_object, plain_string, sns_safe
@@ -59,24 +59,16 @@ class Outbound:
     body: str
     attributes: MessageAttributes
     group_id: str
+    offloaded: bool = False
 
     @property
     def size(self) -> int:
         """Bytes SNS counts against its message limit: body plus every attribute."""
         return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
 
-    def with_body(self, body: str) -> Outbound:
-        """The same message with another body (used for claim-check pointers)."""
-        return Outbound(
-            self.sequence_number,
-            self.envelope_id,
-            self.type,
-            self.subject,
-            self.table,
-            body,
-            self.attributes,
-            self.group_id,
-        )
+    def as_pointer(self, body: str) -> Outbound:
+        """The same message carrying a claim-check pointer body instead of the envelope."""
+        return replace(self, body=body, offloaded=True)
 
 
 def attributes_size(attributes: MessageAttributes) -> int:

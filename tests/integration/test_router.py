@@ -114,6 +114,7 @@ class TestPublishing:
         summary = next(e for e in logs if e["event"] == "batch_routed")
         assert summary["published"] == 260
         assert summary["sns_calls"] == 26
+        assert summary["table"] == "Orders"
 
     def test_message_attributes_reach_the_subscriber(self, hub):
         hub.route(a_batch(a_stream_record("MODIFY")))
