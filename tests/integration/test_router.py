@@ -47,6 +47,7 @@ class Hub:
         monkeypatch.setenv("ROUTER_DLQ_URL", self.dlq_url)
         monkeypatch.setenv("PAYLOAD_BUCKET", self.bucket)
         app.build_router.cache_clear()
+        app.build_router()  # the cold start, before any capture_logs() in a test
 
     def route(self, event, remaining_ms: int = 30_000):
         return app.handler(event, FakeContext(remaining_ms))
