@@ -1,0 +1,1 @@
+"""Projection consumer: a read model of every item's latest state in DynamoDB."""

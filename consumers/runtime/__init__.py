@@ -1,0 +1,43 @@
+"""The consumer runtime: write ``def handle(event: Envelope) -> None``, get a correct SQS consumer.
+
+    from consumers.runtime import Envelope, PermanentError, consumer
+
+    @consumer(skip_stale=True)
+    def handler(event: Envelope) -> None:
+        ...
+
+See ``docs/writing-a-consumer.md``.
+"""
+
+from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Outcome, consumer
+from consumers.runtime.errors import (
+    ConfigurationError,
+    InvalidMessageError,
+    PermanentError,
+    RefusedPointerError,
+)
+from consumers.runtime.events import BatchResponse, LambdaContext, SQSEvent, SQSRecord
+from consumers.runtime.settings import RuntimeSettings, load_settings
+from consumers.runtime.versions import UPCASTERS, Upcasters
+from schemas import Envelope
+
+__all__ = [
+    "UPCASTERS",
+    "BatchResponse",
+    "ConfigurationError",
+    "Consumer",
+    "ConsumerHandler",
+    "Envelope",
+    "Handle",
+    "InvalidMessageError",
+    "LambdaContext",
+    "Outcome",
+    "PermanentError",
+    "RefusedPointerError",
+    "RuntimeSettings",
+    "SQSEvent",
+    "SQSRecord",
+    "Upcasters",
+    "consumer",
+    "load_settings",
+]

@@ -1,0 +1,81 @@
+"""Claim-check resolution: fetch a pointer's payload from S3, only from trusted buckets.
+
+A pointer that names any other bucket is refused as a permanent error: following
+it would let whoever can publish to the topic make the consumer read (and act on)
+objects from anywhere its role can reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Final, Protocol
+
+from botocore.exceptions import ClientError
+
+from consumers.runtime.errors import RefusedPointerError
+from consumers.runtime.messages import S3Location
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# An envelope is at most two DynamoDB items (400 KB each) plus context; other
+# producers' extended-client payloads can be far larger (up to 2 GB). A Lambda
+# function holds the payload in memory, so anything beyond this is refused.
+MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
+
+# S3 error codes that mean the object will never be readable as named.
+_GONE: Final = frozenset({"NoSuchKey", "NoSuchBucket", "InvalidObjectState"})
+
+
+class PayloadStore(Protocol):
+    """Where offloaded payloads are read from."""
+
+    def fetch(self, location: S3Location, max_bytes: int) -> bytes:
+        """The object's bytes; ``RefusedPointerError`` if it can never be read."""
+        ...
+
+
+class S3PayloadStore:
+    """``PayloadStore`` over an S3 client."""
+
+    def __init__(self, s3: S3Client) -> None:
+        self._s3 = s3
+
+    def fetch(self, location: S3Location, max_bytes: int) -> bytes:
+        """Read the whole object; other S3 errors propagate (retryable)."""
+        try:
+            response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in _GONE:
+                raise RefusedPointerError(f"{location} cannot be read: {code}") from None
+            raise
+        body = response["Body"]
+        if response.get("ContentLength", 0) > max_bytes:
+            body.close()
+            raise RefusedPointerError(f"{location} is larger than {max_bytes} bytes")
+        data: bytes = body.read()
+        return data
+
+
+class ClaimCheck:
+    """Resolves pointers, refusing any bucket outside the allowed set."""
+
+    def __init__(
+        self,
+        store: PayloadStore,
+        allowed_buckets: Iterable[str],
+        max_bytes: int = MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._store = store
+        self._allowed = frozenset(allowed_buckets)
+        self._max_bytes = max_bytes
+
+    def resolve(self, location: S3Location) -> bytes:
+        """The payload at ``location``; ``RefusedPointerError`` for an untrusted bucket."""
+        if location.bucket not in self._allowed:
+            raise RefusedPointerError(
+                f"pointer to bucket {location.bucket!r} refused: only "
+                f"{', '.join(sorted(self._allowed))} may hold payloads"
+            )
+        return self._store.fetch(location, self._max_bytes)

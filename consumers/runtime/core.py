@@ -1,0 +1,402 @@
+"""The consumer runtime: an SQS batch in, your function per envelope, a partial batch response out.
+
+``@consumer()`` turns ``def handle(event: Envelope) -> None`` into a Lambda
+handler. Per message the runtime unwraps SNS, resolves claim checks, validates
+and upcasts the envelope, skips duplicates and (opt-in) stale events, calls the
+function, and sorts failures: a ``PermanentError`` (or an unreadable message)
+goes to the DLQ at once; anything else returns to the queue through
+``batchItemFailures``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC
+from enum import StrEnum
+from typing import Any, Final
+
+import structlog
+
+from consumers.runtime.claimcheck import ClaimCheck, S3PayloadStore
+from consumers.runtime.clients import AwsClients, aws_clients
+from consumers.runtime.deadletter import DeadLetterQueue, dead_letter_of
+from consumers.runtime.errors import ConfigurationError, PermanentError
+from consumers.runtime.events import BatchResponse, LambdaContext, SQSEvent, SQSRecord
+from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
+from consumers.runtime.messages import receive_count, unwrap
+from consumers.runtime.observability import (
+    BatchMetrics,
+    MetricsSink,
+    NoTracer,
+    Tracer,
+    XRayTracer,
+    configure_logging,
+    stdout_sink,
+)
+from consumers.runtime.reading import EnvelopeReader
+from consumers.runtime.settings import RuntimeSettings, load_settings
+from consumers.runtime.staleness import SequenceGuard
+from consumers.runtime.versions import UPCASTERS, Upcasters
+from schemas import Envelope
+
+Handle = Callable[[Envelope], None]
+
+# Lambda's longest timeout, the lease used when no context says otherwise.
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
+LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
+# A lease outlives the invocation a little, so a slow completion write is not overtaken.
+LEASE_MARGIN_SECONDS: Final = 5.0
+# Do not start a message with less time than this left; return it to the queue instead
+# of letting a timeout fail the whole batch (and redeliver the messages that succeeded).
+DEFAULT_MIN_REMAINING_MS: Final = 2_000
+
+_log = structlog.get_logger("consumers.runtime")
+
+
+class Outcome(StrEnum):
+    """What happened to one message."""
+
+    PROCESSED = "processed"
+    DUPLICATE = "duplicate_skipped"
+    STALE = "stale_skipped"
+    DEAD_LETTERED = "dead_lettered"
+    RETRY = "retry"
+    IN_PROGRESS = "in_progress_elsewhere"
+    DEFERRED = "deferred"
+
+    @property
+    def returns_to_queue(self) -> bool:
+        """True when the message must be listed in ``batchItemFailures``."""
+        return self in (Outcome.RETRY, Outcome.IN_PROGRESS, Outcome.DEFERRED)
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
+
+
+class Consumer:
+    """Runs one consumer's function over SQS batches with the hub's delivery guarantees."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        name: str,
+        reader: EnvelopeReader,
+        dead_letters: DeadLetterQueue,
+        idempotency: IdempotencyStore | None = None,
+        sequences: SequenceGuard | None = None,
+        tracer: Tracer | None = None,
+        metrics_sink: MetricsSink = stdout_sink,
+        clock: Callable[[], float] = time.time,
+        min_remaining_ms: int = DEFAULT_MIN_REMAINING_MS,
+    ) -> None:
+        self._handle = handle
+        self.name = name
+        self._reader = reader
+        self._dead_letters = dead_letters
+        self._idempotency = idempotency
+        self._sequences = sequences
+        self._tracer = tracer or NoTracer()
+        self._metrics_sink = metrics_sink
+        self._clock = clock
+        self._min_remaining_ms = min_remaining_ms
+
+    @classmethod
+    def from_settings(
+        cls,
+        handle: Handle,
+        settings: RuntimeSettings,
+        *,
+        clients: AwsClients,
+        idempotent: bool = True,
+        skip_stale: bool = False,
+        upcasters: Upcasters = UPCASTERS,
+        tracer: Tracer | None = None,
+    ) -> Consumer:
+        """Wire the runtime from validated settings; raises ``ConfigurationError``."""
+        idempotency = sequences = None
+        if idempotent:
+            table = settings.require_table("idempotency is on for this consumer")
+            idempotency = IdempotencyStore(table, settings.consumer_name, clients.dynamodb)
+        if skip_stale:
+            table = settings.require_table("the stale-event guard is on for this consumer")
+            sequences = SequenceGuard(table, settings.consumer_name, clients.dynamodb)
+        claims = ClaimCheck(S3PayloadStore(clients.s3), settings.allowed_payload_buckets)
+        return cls(
+            handle,
+            name=settings.consumer_name,
+            reader=EnvelopeReader(claims, upcasters),
+            dead_letters=DeadLetterQueue(clients.sqs, settings.dlq_url),
+            idempotency=idempotency,
+            sequences=sequences,
+            tracer=tracer,
+        )
+
+    def process(self, event: SQSEvent, context: LambdaContext | None = None) -> BatchResponse:
+        """Consume one SQS batch; the response lists exactly the messages to retry."""
+        records = event.get("Records")
+        if not isinstance(records, list):
+            raise TypeError("not an SQS event: 'Records' is missing")
+        metrics = BatchMetrics(self.name)
+        failures: list[str] = []
+        # A FIFO queue must see its messages retried in order: after the first
+        # failure, the rest of the batch is returned unprocessed.
+        # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
+        fifo = any(r.get("eventSourceARN", "").endswith(".fifo") for r in records)
+        for record in records:
+            if fifo and failures:
+                outcome = Outcome.DEFERRED
+                metrics.failed += 1
+            else:
+                outcome = self._consume_in_time(record, context, metrics)
+            if outcome.returns_to_queue:
+                failures.append(record["messageId"])
+        _log.info(
+            "batch_consumed",
+            consumer=self.name,
+            received=len(records),
+            processed=metrics.processed,
+            failed=metrics.failed,
+            dead_lettered=metrics.dead_lettered,
+            duplicates_skipped=metrics.duplicates_skipped,
+            stale_skipped=metrics.stale_skipped,
+        )
+        for line in metrics.emf_lines():
+            self._metrics_sink(line)
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
+
+    def _consume_in_time(
+        self, record: SQSRecord, context: LambdaContext | None, metrics: BatchMetrics
+    ) -> Outcome:
+        if context is not None and context.get_remaining_time_in_millis() < self._min_remaining_ms:
+            outcome = Outcome.DEFERRED
+        else:
+            lease = (
+                context.get_remaining_time_in_millis() / 1000
+                if context is not None
+                else LAMBDA_MAX_TIMEOUT_SECONDS
+            )
+            outcome = self._consume(record, lease + LEASE_MARGIN_SECONDS, metrics)
+        if outcome is Outcome.PROCESSED:
+            metrics.processed += 1
+        elif outcome is Outcome.DUPLICATE:
+            metrics.duplicates_skipped += 1
+        elif outcome is Outcome.STALE:
+            metrics.stale_skipped += 1
+        elif outcome is Outcome.DEAD_LETTERED:
+            metrics.dead_lettered += 1
+        else:
+            metrics.failed += 1
+        return outcome
+
+    def _consume(self, record: SQSRecord, lease_seconds: float, metrics: BatchMetrics) -> Outcome:
+        log = _log.bind(
+            consumer=self.name,
+            message_id=record["messageId"],
+            receive_count=receive_count(record),
+        )
+        try:
+            envelope = self._reader.read(unwrap(record))
+        except PermanentError as error:
+            return self._dead_letter(record, error, None, log)
+        except ConfigurationError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any other read failure (S3 outage) is retryable
+            log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+            return Outcome.RETRY
+        log = log.bind(
+            envelope_id=envelope.id,
+            type=envelope.type,
+            sequence=envelope.sequence,
+            table=envelope.table,
+        )
+        annotations = {"consumer": self.name, "envelope_id": envelope.id, "type": envelope.type}
+        with self._tracer.subsegment(f"consume {self.name}", annotations):
+            outcome = self._run(record, envelope, lease_seconds, log)
+        if outcome is Outcome.PROCESSED:
+            metrics.latencies_ms.append(self._latency_ms(envelope))
+        if not outcome.returns_to_queue and outcome is not Outcome.DEAD_LETTERED:
+            log.debug("event_consumed", outcome=outcome)
+        return outcome
+
+    def _run(
+        self, record: SQSRecord, envelope: Envelope, lease_seconds: float, log: Any
+    ) -> Outcome:
+        claim: Claim | None = None
+        if self._idempotency is not None:
+            try:
+                claim = self._idempotency.claim(envelope.id, lease_seconds)
+            except Exception as error:  # noqa: BLE001 - the store is down: retry the message later
+                log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+                return Outcome.RETRY
+            if claim.state is ClaimState.COMPLETED:
+                return Outcome.DUPLICATE
+            if claim.state is ClaimState.IN_PROGRESS:
+                log.info("event_in_progress_elsewhere", outcome=Outcome.IN_PROGRESS)
+                return Outcome.IN_PROGRESS
+        try:
+            outcome = self._apply(envelope, log)
+        except ConfigurationError:
+            self._release(claim, log)
+            raise
+        except PermanentError as error:
+            self._release(claim, log)
+            return self._dead_letter(record, error, envelope.id, log)
+        except Exception as error:  # noqa: BLE001 - every other failure is retryable by contract
+            self._release(claim, log)
+            log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+            return Outcome.RETRY
+        self._complete(claim, log)
+        return outcome
+
+    def _apply(self, envelope: Envelope, log: Any) -> Outcome:
+        if self._sequences is not None and self._sequences.is_stale(envelope):
+            return Outcome.STALE
+        self._handle(envelope)
+        self._advance(envelope, log)
+        return Outcome.PROCESSED
+
+    def _complete(self, claim: Claim | None, log: Any) -> None:
+        if claim is None or self._idempotency is None:
+            return
+        try:
+            if not self._idempotency.complete(claim):
+                log.warning("idempotency_lease_lost")
+        except Exception as error:  # noqa: BLE001 - the work is done; a redelivery waits out the lease
+            log.warning("idempotency_completion_failed", error=_error_text(error))
+
+    def _advance(self, envelope: Envelope, log: Any) -> None:
+        if self._sequences is None:
+            return
+        try:
+            self._sequences.advance(envelope)
+        except Exception as error:  # noqa: BLE001 - the work is done; the mark only speeds up skipping
+            log.warning("sequence_mark_failed", error=_error_text(error))
+
+    def _release(self, claim: Claim | None, log: Any) -> None:
+        if claim is None or self._idempotency is None:
+            return
+        try:
+            self._idempotency.release(claim)
+        except Exception as error:  # noqa: BLE001 - the lease expires on its own
+            log.warning("idempotency_release_failed", error=_error_text(error))
+
+    def _dead_letter(
+        self, record: SQSRecord, error: BaseException, envelope_id: str | None, log: Any
+    ) -> Outcome:
+        letter = dead_letter_of(record, consumer=self.name, error=error, envelope_id=envelope_id)
+        try:
+            dlq_message_id = self._dead_letters.send(letter)
+        except Exception as send_error:
+            log.exception(
+                "dead_letter_failed",
+                outcome=Outcome.RETRY,
+                error=_error_text(error),
+                send_error=_error_text(send_error),
+            )
+            return Outcome.RETRY
+        log.error(
+            "event_dead_lettered",
+            outcome=Outcome.DEAD_LETTERED,
+            error=_error_text(error),
+            dlq_message_id=dlq_message_id,
+            dropped_attributes=list(letter.dropped_attributes) or None,
+        )
+        return Outcome.DEAD_LETTERED
+
+    def _latency_ms(self, envelope: Envelope) -> float:
+        event_ms = envelope.time.astimezone(UTC).timestamp() * 1000
+        return max(0.0, self._clock() * 1000 - event_ms)
+
+
+class ConsumerHandler:
+    """The Lambda entry point for one consumer; builds its runtime on the first invocation.
+
+    Settings are read and validated once, when the container handles its first
+    batch; a bad setting raises ``ConfigurationError`` naming the variable.
+    """
+
+    def __init__(
+        self,
+        handle: Handle,
+        *,
+        idempotent: bool,
+        skip_stale: bool,
+        setup: Callable[[], object] | None = None,
+        upcasters: Upcasters = UPCASTERS,
+    ) -> None:
+        self.handle = handle
+        self.idempotent = idempotent
+        self.skip_stale = skip_stale
+        self._setup = setup
+        self._upcasters = upcasters
+        self._runtime: Consumer | None = None
+
+    def __call__(self, event: SQSEvent, context: LambdaContext) -> BatchResponse:
+        """Lambda calls this with each SQS batch."""
+        return self.runtime.process(event, context)
+
+    @property
+    def runtime(self) -> Consumer:
+        """The wired runtime, built from the environment on first use."""
+        if self._runtime is None:
+            self._runtime = self.build()
+        return self._runtime
+
+    def build(self, environ: dict[str, str] | None = None) -> Consumer:
+        """Validate settings, configure logging and tracing, and wire the runtime."""
+        settings = load_settings(RuntimeSettings, environ)
+        configure_logging(settings.log_level)
+        if self._setup is not None:
+            self._setup()
+        return Consumer.from_settings(
+            self.handle,
+            settings,
+            clients=aws_clients(),
+            idempotent=self.idempotent,
+            skip_stale=self.skip_stale,
+            upcasters=self._upcasters,
+            tracer=XRayTracer(),
+        )
+
+    def use(self, runtime: Consumer) -> None:
+        """Run with this runtime instead of one built from the environment."""
+        self._runtime = runtime
+
+    def reset(self) -> None:
+        """Forget the runtime, the shared clients and a cached ``setup``; the next call rebuilds all."""
+        self._runtime = None
+        aws_clients.cache_clear()
+        clear = getattr(self._setup, "cache_clear", None)
+        if callable(clear):
+            clear()
+
+
+def consumer(
+    *,
+    idempotent: bool = True,
+    skip_stale: bool = False,
+    setup: Callable[[], object] | None = None,
+    upcasters: Upcasters = UPCASTERS,
+) -> Callable[[Handle], ConsumerHandler]:
+    """Decorator: ``handle(event: Envelope) -> None`` becomes a Lambda SQS handler.
+
+    ``idempotent`` (default on): each envelope id runs at most once per consumer
+    (needs IDEMPOTENCY_TABLE). ``skip_stale`` (default off): a change older than
+    one already applied to the same item is skipped (needs IDEMPOTENCY_TABLE).
+    ``setup`` runs once at cold start, after the runtime's own settings are
+    valid: build your own clients and validate your own settings there.
+    """
+
+    def wrap(handle: Handle) -> ConsumerHandler:
+        return ConsumerHandler(
+            handle,
+            idempotent=idempotent,
+            skip_stale=skip_stale,
+            setup=setup,
+            upcasters=upcasters,
+        )
+
+    return wrap

@@ -1,0 +1,29 @@
+"""The consumer runtime's exception vocabulary: permanent versus retryable.
+
+Anything a consumer raises is *retryable* (the message goes back to its queue
+and SQS redelivers it, up to the queue's ``maxReceiveCount``) unless it is a
+``PermanentError``: that message can never succeed, so the runtime sends it to
+the consumer's DLQ at once, with its error, instead of burning retries.
+"""
+
+from __future__ import annotations
+
+
+class PermanentError(Exception):
+    """Raise (or subclass) this when a message can never succeed; it goes straight to the DLQ."""
+
+
+class InvalidMessageError(PermanentError):
+    """The message is not a readable envelope (bad JSON, failed validation, unknown version)."""
+
+
+class RefusedPointerError(PermanentError):
+    """A claim-check pointer names a bucket this consumer does not trust, or an unusable object."""
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is missing or has an invalid setting.
+
+    Raised at cold start. It fails the whole invocation rather than one message:
+    no message can succeed until the configuration is fixed.
+    """

@@ -1,0 +1,139 @@
+"""Logs, metrics and traces for consumers.
+
+- Logs: structlog, one JSON object per line on stdout (CloudWatch Logs).
+- Metrics: CloudWatch embedded metric format lines, turned into metrics by
+  CloudWatch with no API call
+  (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+- Traces: one X-Ray subsegment per event. Without a segment (tests,
+  ``sam local invoke``, tracing off) the subsegment is simply absent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import structlog
+
+METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
+
+# EMF: "a metric value may be an array of up to 100 values".
+EMF_MAX_VALUES_PER_METRIC: Final = 100
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """JSON logs at ``level`` on stdout; call once per container."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(default=str),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # Not cached: structlog.testing.capture_logs() must see every logger.
+        cache_logger_on_first_use=False,
+    )
+
+
+@dataclass(slots=True)
+class BatchMetrics:
+    """Counts for one batch, written as one EMF line per chunk of latencies."""
+
+    consumer: str
+    processed: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    duplicates_skipped: int = 0
+    stale_skipped: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def emf_lines(self, now_ms: int | None = None) -> list[str]:
+        """The EMF documents for this batch (several when latencies exceed EMF's per-metric cap)."""
+        timestamp = now_ms if now_ms is not None else int(time.time() * 1000)
+        counts: dict[str, float] = {
+            "Processed": self.processed,
+            "Failed": self.failed,
+            "DeadLettered": self.dead_lettered,
+            "DuplicatesSkipped": self.duplicates_skipped,
+            "StaleSkipped": self.stale_skipped,
+        }
+        chunks = [
+            self.latencies_ms[i : i + EMF_MAX_VALUES_PER_METRIC]
+            for i in range(0, len(self.latencies_ms), EMF_MAX_VALUES_PER_METRIC)
+        ] or [[]]
+        lines = []
+        for index, chunk in enumerate(chunks):
+            values: dict[str, Any] = counts if index == 0 else {}
+            metrics = [{"Name": name, "Unit": "Count"} for name in values]
+            document: dict[str, Any] = {"Consumer": self.consumer, **values}
+            if chunk:
+                metrics.append({"Name": "EventLatency", "Unit": "Milliseconds"})
+                document["EventLatency"] = [round(v, 3) for v in chunk]
+            document["_aws"] = {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": METRICS_NAMESPACE,
+                        "Dimensions": [["Consumer"]],
+                        "Metrics": metrics,
+                    }
+                ],
+            }
+            lines.append(json.dumps(document, separators=(",", ":")))
+        return lines
+
+
+MetricsSink = Callable[[str], None]
+
+
+def stdout_sink(line: str) -> None:
+    """Write one EMF document to stdout, where Lambda ships it to CloudWatch Logs."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+class Tracer(Protocol):
+    """Opens a named span around one event."""
+
+    def subsegment(self, name: str, annotations: dict[str, str]) -> AbstractContextManager[None]:
+        """Trace the enclosed block; must work when tracing is off."""
+        ...
+
+
+class XRayTracer:
+    """X-Ray subsegments through aws-xray-sdk's global recorder."""
+
+    def __init__(self) -> None:
+        from aws_xray_sdk.core import xray_recorder  # noqa: PLC0415 - only when tracing is built
+
+        # With no segment (no Lambda trace header, tests, sam local) the SDK
+        # would log an error per event; there is nothing to record, so ignore.
+        xray_recorder.configure(context_missing="IGNORE_ERROR")
+        self._recorder = xray_recorder
+
+    @contextmanager
+    def subsegment(self, name: str, annotations: dict[str, str]) -> Iterator[None]:
+        """One subsegment, annotated for search in the X-Ray console."""
+        with self._recorder.in_subsegment(name) as segment:
+            if segment is not None:
+                for key, value in annotations.items():
+                    segment.put_annotation(key, value)
+            yield
+
+
+class NoTracer:
+    """A tracer that records nothing."""
+
+    @contextmanager
+    def subsegment(self, name: str, annotations: dict[str, str]) -> Iterator[None]:  # noqa: ARG002
+        """Run the block untraced."""
+        yield

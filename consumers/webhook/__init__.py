@@ -1,0 +1,1 @@
+"""Webhook consumer: POST each event, HMAC-signed, to configured HTTPS endpoints."""

@@ -1,0 +1,44 @@
+"""Lambda entry point of the webhook consumer (handler ``consumers.webhook.app.handler``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+
+from consumers.runtime import Envelope, RuntimeSettings, consumer, load_settings
+from consumers.runtime.clients import aws_clients
+from consumers.runtime.idempotency import IdempotencyStore
+from consumers.webhook.forwarder import Forwarder, IdempotencyLedger, WebhookSettings
+
+
+def build_forwarder(
+    environ: Mapping[str, str] | None = None, *, require_https: bool = True
+) -> Forwarder:
+    """A forwarder with a per-endpoint delivery ledger in the idempotency table.
+
+    ``require_https=False`` exists for tests against a local plain-HTTP receiver only.
+    """
+    settings = WebhookSettings.from_env(environ, require_https=require_https)
+    runtime = load_settings(RuntimeSettings, environ)
+    table = runtime.require_table("the webhook records each endpoint's deliveries")
+    dynamodb = aws_clients().dynamodb
+
+    def store(endpoint: str) -> IdempotencyStore:
+        name = f"{runtime.consumer_name}@{IdempotencyLedger.endpoint_id(endpoint)}"
+        return IdempotencyStore(table, name, dynamodb)
+
+    # A delivery's lease covers every endpoint's timeout once, plus slack.
+    lease = settings.timeout_seconds * len(settings.urls) + 30
+    return Forwarder(settings, ledger=IdempotencyLedger(store, lease))
+
+
+@cache
+def forwarder() -> Forwarder:
+    """The container's forwarder; refuses a non-https WEBHOOK_URLS entry at cold start."""
+    return build_forwarder()
+
+
+@consumer(setup=forwarder)
+def handler(event: Envelope) -> None:
+    """Forward every event to every endpoint."""
+    forwarder().deliver(event)

@@ -1,0 +1,102 @@
+"""Builders for consumer tests: envelopes from the real router, SQS records around them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+from pathlib import Path
+from typing import Any, cast
+
+from support.builders import a_stream_record
+
+from consumers.runtime import BatchResponse, SQSEvent, SQSRecord
+from router.normalise import EntityRules, to_outbound
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fanout-hub-events"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders-consumer"
+_message_ids = itertools.count(1)
+
+
+def envelope_fixture(version: str = "1") -> str:
+    """The stored envelope of a published version, as JSON text."""
+    return (EVENTS / f"envelope-v{version}.json").read_text(encoding="utf-8")
+
+
+def an_envelope(op: str = "MODIFY", **record: Any) -> str:
+    """Envelope JSON text made by the real router from a stream record."""
+    return to_outbound(a_stream_record(op, **record), EntityRules()).body
+
+
+def an_envelope_with_attributes(op: str = "MODIFY", **record: Any) -> tuple[str, dict[str, Any]]:
+    """Envelope text and the SNS message attributes the router publishes with it."""
+    out = to_outbound(a_stream_record(op, **record), EntityRules())
+    return out.body, out.attributes
+
+
+def sns_notification(message: str, attributes: dict[str, Any] | None = None) -> str:
+    """The JSON document SNS delivers to SQS when raw message delivery is off."""
+    return json.dumps(
+        {
+            "Type": "Notification",
+            "MessageId": "3f5a1b7e-0000-4000-8000-000000000001",
+            "TopicArn": TOPIC_ARN,
+            "Message": message,
+            "Timestamp": "2026-11-27T00:00:00.000Z",
+            "SignatureVersion": "1",
+            "Signature": "c2lnbmF0dXJl",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+            "MessageAttributes": {
+                name: {"Type": a["DataType"], "Value": a["StringValue"]}
+                for name, a in (attributes or {}).items()
+            },
+        }
+    )
+
+
+def an_sqs_record(
+    body: str,
+    *,
+    message_id: str | None = None,
+    receive_count: int = 1,
+    attributes: dict[str, Any] | None = None,
+) -> SQSRecord:
+    """One SQS message as Lambda hands it to the function (raw delivery attributes optional)."""
+    record: dict[str, Any] = {
+        "messageId": message_id or f"msg-{next(_message_ids):04d}",
+        "receiptHandle": "handle",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1764201600000",
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": "1764201600000",
+        },
+        "messageAttributes": {
+            name: {"dataType": a["DataType"], "stringValue": a["StringValue"]}
+            for name, a in (attributes or {}).items()
+        },
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE_ARN,
+        "awsRegion": "us-east-1",
+    }
+    return cast("SQSRecord", record)
+
+
+def an_sqs_event(*records: SQSRecord) -> SQSEvent:
+    """An SQS batch event."""
+    return {"Records": list(records)}
+
+
+def a_binary_attribute(data: bytes) -> dict[str, Any]:
+    """A binary SQS message attribute as Lambda delivers it."""
+    return {"dataType": "Binary", "binaryValue": base64.b64encode(data).decode()}
+
+
+def failed_ids(response: BatchResponse) -> list[str]:
+    """The message ids a partial batch response returns to the queue."""
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]

@@ -1,0 +1,212 @@
+"""The webhook forwarder: signed POSTs, 5xx/timeouts retried, 4xx refused for good."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+
+import pytest
+from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
+from support.builders import FakeContext
+
+from consumers.runtime import ConfigurationError, consumer
+from consumers.webhook.app import build_forwarder
+from consumers.webhook.app import handler as webhook_handler
+from consumers.webhook.forwarder import Forwarder, WebhookSettings
+from consumers.webhook.signing import verify
+
+SECRET = "s3cr3t-for-tests-only-0123456789"
+
+
+class Endpoint:
+    """A local HTTP receiver that answers with scripted statuses and keeps what it got."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.delay = 0.0
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                endpoint.received.append((dict(self.headers), body))
+                time.sleep(endpoint.delay)  # the endpoint is slow on purpose, not a wait
+                status = endpoint.statuses.pop(0) if endpoint.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def endpoint() -> Iterator[Endpoint]:
+    with Endpoint() as server:
+        yield server
+
+
+def forwarding(endpoint: Endpoint, *, timeout: float = 2.0):
+    settings = WebhookSettings.from_env(
+        {
+            "WEBHOOK_URLS": endpoint.url,
+            "WEBHOOK_SECRET": SECRET,
+            "WEBHOOK_TIMEOUT_SECONDS": str(timeout),
+        },
+        require_https=False,  # the local receiver speaks plain HTTP; production never does
+    )
+    return consumer()(Forwarder(settings).deliver)
+
+
+class TestDelivery:
+    """What an endpoint receives, and how it can trust it."""
+
+    def test_the_endpoint_gets_the_envelope_with_a_valid_signature(self, consumer_env, endpoint):
+        body = an_envelope()
+
+        response = forwarding(endpoint)(an_sqs_event(an_sqs_record(body)), FakeContext())
+
+        assert failed_ids(response) == []
+        [(headers, received)] = endpoint.received
+        assert json.loads(received) == json.loads(body)
+        assert headers["Content-Type"].startswith("application/cloudevents+json")
+        assert headers["X-Fanout-Event-Id"] == json.loads(body)["id"]
+        assert verify(
+            SECRET,
+            received,
+            headers["X-Fanout-Timestamp"],
+            headers["X-Fanout-Signature"],
+            now=time.time(),
+        )
+        assert not verify(
+            "wrong-secret-wrong-secret",
+            received,
+            headers["X-Fanout-Timestamp"],
+            headers["X-Fanout-Signature"],
+            now=time.time(),
+        )
+        assert not verify(
+            SECRET,
+            received + b" ",
+            headers["X-Fanout-Timestamp"],
+            headers["X-Fanout-Signature"],
+            now=time.time(),
+        )
+        assert not verify(
+            SECRET,
+            received,
+            headers["X-Fanout-Timestamp"],
+            headers["X-Fanout-Signature"],
+            now=time.time() + 3600,
+        )
+
+
+class TestFailures:
+    """5xx and timeouts come back later; 4xx goes to the DLQ at once."""
+
+    def test_a_5xx_returns_the_message_to_the_queue_and_a_retry_delivers(
+        self, consumer_env, endpoint
+    ):
+        endpoint.statuses = [503]
+        handler = forwarding(endpoint)
+        body = an_envelope()
+        record = an_sqs_record(body)
+
+        first = handler(an_sqs_event(record), FakeContext())
+        second = handler(an_sqs_event(an_sqs_record(body, receive_count=2)), FakeContext())
+
+        assert failed_ids(first) == [record["messageId"]]
+        assert failed_ids(second) == []
+        assert len(endpoint.received) == 2
+
+    def test_a_timeout_is_retryable(self, consumer_env, endpoint):
+        endpoint.delay = 1.0
+        record = an_sqs_record(an_envelope())
+
+        response = forwarding(endpoint, timeout=0.2)(an_sqs_event(record), FakeContext())
+
+        assert failed_ids(response) == [record["messageId"]]
+
+    def test_a_4xx_is_dead_lettered_at_once(self, consumer_env, consumer_aws, endpoint):
+        endpoint.statuses = [410]
+
+        response = forwarding(endpoint)(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        assert failed_ids(response) == []
+        [letter] = consumer_aws.dead_letters()
+        attributes = letter["MessageAttributes"]
+        assert attributes["fanout-error-type"]["StringValue"] == "WebhookRejectedError"
+        assert "HTTP 410" in attributes["fanout-error"]["StringValue"]
+
+    def test_429_is_retryable_not_permanent(self, consumer_env, endpoint):
+        endpoint.statuses = [429]
+        record = an_sqs_record(an_envelope())
+
+        response = forwarding(endpoint)(an_sqs_event(record), FakeContext())
+
+        assert failed_ids(response) == [record["messageId"]]
+
+
+class TestSeveralEndpoints:
+    """A retry caused by one endpoint does not POST again to the others."""
+
+    def test_only_the_failed_endpoint_is_retried(self, consumer_env, fresh_handlers, monkeypatch):
+        with Endpoint() as good, Endpoint() as flaky:
+            flaky.statuses = [500]
+            monkeypatch.setenv("WEBHOOK_URLS", f"{good.url},{flaky.url}")
+            monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+            ledgered = build_forwarder(require_https=False)  # the deployed wiring, plain HTTP
+            handler = consumer()(ledgered.deliver)
+            body = an_envelope()
+
+            first = handler(an_sqs_event(an_sqs_record(body)), FakeContext())
+            second = handler(an_sqs_event(an_sqs_record(body, receive_count=2)), FakeContext())
+
+            assert len(failed_ids(first)) == 1
+            assert failed_ids(second) == []
+            assert len(good.received) == 1
+            assert len(flaky.received) == 2
+
+
+class TestSettings:
+    """Only https endpoints and a real secret are accepted, at cold start."""
+
+    def test_a_plain_http_url_is_refused(self):
+        with pytest.raises(ConfigurationError, match="WEBHOOK_URLS"):
+            WebhookSettings.from_env(
+                {"WEBHOOK_URLS": "http://example.com/hook", "WEBHOOK_SECRET": SECRET}
+            )
+
+    def test_the_deployed_handler_refuses_http_before_any_message(
+        self, consumer_env, fresh_handlers, monkeypatch
+    ):
+        monkeypatch.setenv("WEBHOOK_URLS", "https://example.com/a,http://example.com/b")
+        monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+
+        with pytest.raises(ConfigurationError, match=r"http://example\.com/b"):
+            webhook_handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+    def test_a_short_secret_is_refused_without_echoing_it(self):
+        with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET") as error:
+            WebhookSettings.from_env(
+                {"WEBHOOK_URLS": "https://example.com/hook", "WEBHOOK_SECRET": "short"}
+            )
+        assert "short" not in str(error.value).replace("too short", "").replace(
+            "should have at least", ""
+        )
