@@ -2,6 +2,8 @@
 .DEFAULT_GOAL := help
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
+# Some shells set this; compiled bytecode makes repeat runs and pytest-xdist workers faster.
+unexport PYTHONDONTWRITEBYTECODE
 
 UV_VERSION := 0.13.9
 # uv from PATH if present, else a private copy in .tools/ (no system or user site touched).
@@ -47,3 +49,6 @@ build-RouterFunction:
 # Every consumer-kit function in this repository (Handler picks the consumer).
 build-ConsumerFunction:
 	$(RUN) python -m fanout.build consumers schemas --into "$(ARTIFACTS_DIR)"
+
+demo: setup ## run the whole hub locally (moto + template.yaml + handlers), prove nothing is lost
+	$(RUN) fanout local up --demo

@@ -1,0 +1,167 @@
+"""Lambda artifact builder for ``sam build`` (BuildMethod: makefile).
+
+``make build-<LogicalId>`` runs ``python -m fanout.build --into $ARTIFACTS_DIR PACKAGE...``:
+it copies only the named Python packages (sub-folders without ``__init__.py``, caches and
+anything else that is not part of a package are left behind) and installs the runtime
+dependencies pinned in ``uv.lock`` for the Lambda runtime and architecture. The artifact
+therefore imports its handler with nothing else on ``sys.path`` and carries no dev tooling.
+
+The target runtime defaults to the ``Runtime``/``Architecture`` parameter defaults of
+``template.yaml``; ``LAMBDA_RUNTIME`` and ``LAMBDA_ARCHITECTURE`` override them and must
+match any ``--parameter-overrides`` given to ``sam build``/``sam deploy``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+
+# uv's names for the manylinux platforms Lambda runs on (glibc 2.26+ on Amazon Linux 2023
+# is newer than manylinux2014's 2.17, so these wheels load there).
+# https://docs.aws.amazon.com/lambda/latest/dg/python-package.html#python-package-native-libraries
+_PLATFORMS: Final = {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}
+_RUNTIME: Final = re.compile(r"python(3\.\d+)\Z")
+_SKIP: Final = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The Lambda runtime an artifact is built for."""
+
+    runtime: str
+    architecture: str
+
+    @property
+    def python_version(self) -> str:
+        match = _RUNTIME.match(self.runtime)
+        if not match:
+            raise ValueError(f"not a Lambda Python runtime: {self.runtime!r}")
+        return match.group(1)
+
+    @property
+    def platform(self) -> str:
+        try:
+            return _PLATFORMS[self.architecture]
+        except KeyError:
+            raise ValueError(f"not a Lambda architecture: {self.architecture!r}") from None
+
+
+def template_default(name: str, template: Path = ROOT / "template.yaml") -> str:
+    """The ``Default`` of a top-level template parameter (read as text, no YAML tags needed)."""
+    text = template.read_text(encoding="utf-8")
+    block = re.search(rf"^  {re.escape(name)}:\n((?:    .*\n)+)", text, re.MULTILINE)
+    default = block and re.search(r"^    Default: *(\S+)", block.group(1), re.MULTILINE)
+    if not default:
+        raise LookupError(f"template.yaml has no Default for parameter {name}")
+    return default.group(1).strip("\"'")
+
+
+def target_from_env() -> Target:
+    """LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE, else the template's parameter defaults."""
+    return Target(
+        runtime=os.environ.get("LAMBDA_RUNTIME") or template_default("Runtime"),
+        architecture=os.environ.get("LAMBDA_ARCHITECTURE") or template_default("Architecture"),
+    )
+
+
+def copy_package(package: str, into: Path) -> None:
+    """Copy one package and its sub-packages (folders with ``__init__.py``) into ``into``."""
+    source = ROOT / package
+    if not (source / "__init__.py").is_file():
+        raise FileNotFoundError(f"{package}/ is not a Python package")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(_SKIP(folder, names))
+        return skipped | {
+            name
+            for name in names
+            if (Path(folder) / name).is_dir() and not (Path(folder) / name / "__init__.py").exists()
+        }
+
+    shutil.copytree(source, into / package, ignore=ignore, dirs_exist_ok=True)
+
+
+def _uv() -> str:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    if not uv:
+        raise FileNotFoundError("uv is needed to install the pinned dependencies (make setup)")
+    return uv
+
+
+def install_dependencies(into: Path, target: Target) -> None:
+    """Install the locked runtime dependencies (no dev group) as wheels for ``target``."""
+    uv = _uv()
+    exported = subprocess.run(  # noqa: S603 - fixed argv, no shell
+        [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    with tempfile.TemporaryDirectory() as scratch:
+        requirements = Path(scratch) / "requirements.txt"
+        requirements.write_text(exported, encoding="utf-8")
+        subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--target",
+                str(into),
+                "--requirements",
+                str(requirements),
+                # The export pins the whole closure, so nothing is resolved here.
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "--python-version",
+                target.python_version,
+                "--python-platform",
+                target.platform,
+            ],
+            cwd=ROOT,
+            check=True,
+        )
+    # uv's lock file and console scripts are of no use inside a Lambda package.
+    (into / ".lock").unlink(missing_ok=True)
+    shutil.rmtree(into / "bin", ignore_errors=True)
+
+
+def build(packages: list[str], into: Path, target: Target) -> None:
+    """Write a self-contained Lambda artifact: the packages plus their pinned dependencies."""
+    into.mkdir(parents=True, exist_ok=True)
+    for package in packages:
+        copy_package(package, into)
+    install_dependencies(into, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fanout.build", description=__doc__)
+    parser.add_argument(
+        "packages", nargs="+", help="top-level packages to ship, e.g. router schemas"
+    )
+    parser.add_argument(
+        "--into", type=Path, required=True, help="the artifact folder ($ARTIFACTS_DIR)"
+    )
+    args = parser.parse_args(argv)
+    target = target_from_env()
+    build(args.packages, args.into, target)
+    print(
+        f"built {' '.join(args.packages)} for {target.runtime}/{target.architecture} into {args.into}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
