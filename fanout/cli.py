@@ -1,0 +1,40 @@
+"""The ``fanout`` command: developer tooling for the hub (never deployed).
+
+Each command group lives in its own module exposing ``register(subcommands)``,
+which adds its parsers and sets ``run`` (a function of the parsed arguments
+returning the exit code). Adding a command group is one line in
+``COMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Final
+
+COMMAND_MODULES: Final = (
+    "fanout.local.cli",  # fanout local up | invoke
+    "fanout.tail",  # fanout tail
+    "fanout.scaffold",  # fanout consumer new
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every registered command group."""
+    parser = argparse.ArgumentParser(prog="fanout", description="Developer tooling for fanout-hub.")
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subcommands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the arguments and run the chosen command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,490 @@
+"""The local hub: an endpoint, the stack from template.yaml, and the emulator driving it.
+
+``LocalHub`` works against any endpoint: the embedded moto server (default),
+LocalStack, or a real account (``endpoint_url=None`` with ``embedded=False``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Self, TextIO
+
+from fanout.local.esm import Clients, Emulator, EmulatorSettings, queue_url_of
+from fanout.local.invoker import InProcessInvoker
+from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_of
+from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
+from fanout.local.observe import EventLog, Observer
+from fanout.local.records import sequence_of, to_lambda_stream_record
+from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint
+from fanout.local.streams import BotoShardReader, key_fingerprint
+from fanout.stack import DeployedStack
+from fanout.stack import deploy as deploy_stack
+
+# Where `fanout local up` leaves the running hub's endpoint and functions, so that
+# `fanout local invoke` and `fanout tail` can find it from another terminal.
+STATE_FILE: Final = Path(tempfile.gettempdir()) / "fanout-local-hub.json"
+# The X-Ray SDK has no daemon locally: keep it quiet instead of erroring on every call.
+LOCAL_TRACING_ENV: Final = {
+    "AWS_XRAY_SDK_ENABLED": "false",
+    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What the emulator needs from a deployed stack."""
+
+    functions: tuple[FunctionSpec, ...]
+    mappings: tuple[MappingSpec, ...]
+    outputs: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def router_mapping(self) -> MappingSpec:
+        """The (first) stream mapping: the router's."""
+        return next(m for m in self.mappings if m.kind is SourceKind.DYNAMODB_STREAM)
+
+    @property
+    def router(self) -> FunctionSpec:
+        """The function reading the stream."""
+        return self.function(self.router_mapping.function)
+
+    def function(self, name: str) -> FunctionSpec:
+        """A function by name or logical id."""
+        for function in self.functions:
+            if name in {function.name, function.logical_id}:
+                return function
+        raise KeyError(
+            f"no function {name!r}; have {[f.logical_id or f.name for f in self.functions]}"
+        )
+
+    @property
+    def queue_mappings(self) -> list[MappingSpec]:
+        """Every SQS mapping (one per consumer)."""
+        return [m for m in self.mappings if m.kind is SourceKind.SQS_QUEUE]
+
+
+def from_stack(stack: DeployedStack) -> Deployment:
+    """The emulator's view of a ``fanout.stack`` deployment."""
+    functions = tuple(
+        FunctionSpec(
+            name=f.name,
+            handler=f.handler,
+            environment=dict(f.environment),
+            timeout_seconds=f.timeout_seconds,
+            memory_mb=f.memory_mb,
+            arn=f.arn,
+            logical_id=f.path,
+        )
+        for f in stack.all_functions().values()
+    )
+    mappings = tuple(
+        MappingSpec.from_properties(
+            m.function_name,
+            {**m.properties, "EventSourceArn": m.source_arn},
+            # Lambda names a mapping by a UUID; a stable one keeps S3 failure keys stable.
+            uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{stack.stack_id}/{m.path}")),
+        )
+        for m in stack.all_event_source_mappings()
+    )
+    return Deployment(functions, mappings, dict(stack.outputs))
+
+
+def deploy(
+    clients: Clients, template: Path, parameters: Mapping[str, str] | None = None
+) -> Deployment:
+    """Create the template's resources at the clients' endpoint with ``fanout.stack``."""
+    stack = deploy_stack(
+        template,
+        parameters=dict(parameters or {}),
+        endpoint_url=clients.endpoint_url,
+        region=clients.region,
+    )
+    return from_stack(stack)
+
+
+def drop_secure_transport_denials(clients: Clients) -> list[str]:
+    """Remove ``aws:SecureTransport`` denials from bucket policies on the embedded moto server.
+
+    moto evaluates bucket policies without their conditions, so the template's
+    "deny unless HTTPS" statement denies every object request over moto's plain
+    HTTP endpoint. Only the embedded server gets this; LocalStack and AWS keep them.
+    Returns the buckets changed.
+    """
+    s3 = clients.client("s3")
+    changed: list[str] = []
+    for bucket in s3.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        try:
+            policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+        except s3.exceptions.ClientError:
+            continue  # no policy
+        kept = [
+            statement
+            for statement in policy.get("Statement", [])
+            if not (
+                statement.get("Effect") == "Deny"
+                and "aws:SecureTransport" in json.dumps(statement.get("Condition", {}))
+            )
+        ]
+        if len(kept) == len(policy.get("Statement", [])):
+            continue
+        if kept:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({**policy, "Statement": kept}))
+        else:
+            s3.delete_bucket_policy(Bucket=name)
+        changed.append(name)
+    return changed
+
+
+class LocalHub:
+    """Start, run and inspect the whole hub; a context manager."""
+
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        *,
+        embedded: bool = True,
+        region: str = "us-east-1",
+        template: Path | str = "template.yaml",
+        parameters: Mapping[str, str] | None = None,
+        settings: EmulatorSettings | None = None,
+        observer: Observer | None = None,
+        write_state: bool = False,
+        handler_output: TextIO | None = None,
+        start_emulator: bool = True,
+    ) -> None:
+        self._handler_output = handler_output
+        self._start_emulator = start_emulator
+        self._endpoint_url = endpoint_url
+        self._embedded = embedded and endpoint_url is None
+        self.region = region
+        self.template = Path(template)
+        self.parameters = dict(parameters or {})
+        self.settings = settings or EmulatorSettings()
+        self.log = EventLog(also=observer)
+        self._write_state = write_state
+        self._server: MotoEndpoint | None = None
+        self.clients: Clients
+        self.deployment: Deployment
+        self.emulator: Emulator
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint every client and handler talks to (None: the SDK's default, AWS)."""
+        return self._endpoint_url
+
+    def handler_environment(self) -> dict[str, str]:
+        """What every function sees besides its own variables: where AWS is, and quiet tracing."""
+        env = dict(LOCAL_TRACING_ENV)
+        if self._endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self._endpoint_url
+        if self._server is not None:
+            env.update(FAKE_CREDENTIALS)
+        return env
+
+    def start(self) -> Self:
+        """Start the endpoint (if embedded), deploy, and start the emulator."""
+        if self._embedded:
+            self._server = MotoEndpoint()
+            self._endpoint_url = self._server.start()
+            for name, value in FAKE_CREDENTIALS.items():
+                os.environ.setdefault(name, value)
+        # aws-sam-translator reads the region from the environment, not from arguments.
+        os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
+        self.clients = Clients(self._endpoint_url, region=self.region)
+        self.deployment = deploy(self.clients, self.template, self.parameters)
+        if self._server is not None:
+            drop_secure_transport_denials(self.clients)
+        invoker = InProcessInvoker(
+            self.handler_environment(), region=self.region, output=self._handler_output
+        )
+        self.emulator = Emulator(
+            self.deployment.functions,
+            self.deployment.mappings,
+            self.clients,
+            invoker,
+            settings=self.settings,
+            observer=self.log,
+        )
+        if self._start_emulator:
+            self.emulator.start()
+        if self._write_state:
+            self.save_state()
+        return self
+
+    def stop(self) -> None:
+        """Stop the emulator, then the embedded endpoint (idempotent)."""
+        emulator = getattr(self, "emulator", None)
+        if emulator is not None:
+            emulator.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._write_state:
+            STATE_FILE.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ where things are
+    @property
+    def stream_arn(self) -> str:
+        """The source stream the router reads."""
+        return self.deployment.router_mapping.source_arn
+
+    @property
+    def table_name(self) -> str:
+        """The source table."""
+        return self.stream_arn.split(":table/", 1)[1].split("/", 1)[0]
+
+    @property
+    def table_arn(self) -> str:
+        """The source table's ARN."""
+        return self.stream_arn.split("/stream/", 1)[0]
+
+    @property
+    def topic_arn(self) -> str:
+        """The hub's topic (the router's TOPIC_ARN)."""
+        return str(self.deployment.router.environment["TOPIC_ARN"])
+
+    @property
+    def router_dlq_url(self) -> str:
+        """The router's dead-letter queue."""
+        return str(self.deployment.router.environment["ROUTER_DLQ_URL"])
+
+    def subscribers(self) -> list[Subscriber]:
+        """Each consumer: its function, queue, DLQ and filter policy (read from SNS and SQS)."""
+        sns, sqs = self.clients.client("sns"), self.clients.client("sqs")
+        by_queue = {m.source_arn: m.function for m in self.deployment.queue_mappings}
+        found: list[Subscriber] = []
+        pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.topic_arn)
+        for page in pages:
+            for subscription in page["Subscriptions"]:
+                function = by_queue.get(subscription["Endpoint"])
+                if function is None:
+                    continue  # e.g. a `fanout tail` queue
+                attributes = sns.get_subscription_attributes(
+                    SubscriptionArn=subscription["SubscriptionArn"]
+                )["Attributes"]
+                queue_url = queue_url_of(sqs, subscription["Endpoint"])
+                policy = attributes.get("FilterPolicy")
+                found.append(
+                    Subscriber(
+                        name=self.deployment.function(function).environment.get(
+                            "CONSUMER_NAME", ""
+                        ),
+                        function=function,
+                        queue_url=queue_url,
+                        dlq_url=self._dlq_of(queue_url),
+                        filter_policy=json.loads(policy) if policy else None,
+                        filter_policy_scope=attributes.get("FilterPolicyScope")
+                        or "MessageAttributes",
+                    )
+                )
+        return sorted(found, key=lambda s: s.function)
+
+    def _dlq_of(self, queue_url: str) -> str | None:
+        sqs = self.clients.client("sqs")
+        redrive = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])[
+            "Attributes"
+        ].get("RedrivePolicy")
+        if not redrive:
+            return None
+        return queue_url_of(sqs, json.loads(redrive)["deadLetterTargetArn"])
+
+    def depth(self, queue_url: str) -> int:
+        """Messages visible plus in flight (waiting out a visibility timeout)."""
+        attributes = self.clients.client("sqs").get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    # ------------------------------------------------------------ waiting
+    def quiet(self, subscribers: Sequence[Subscriber] | None = None) -> bool:
+        """Nothing read and unresolved, nothing queued, nothing inside a function."""
+        if self.emulator.stream_backlog() or self.emulator.queues_in_flight():
+            return False
+        return all(self.depth(s.queue_url) == 0 for s in subscribers or self.subscribers())
+
+    def wait_until_quiet(self, timeout: float, settle: float = 1.5) -> bool:
+        """True once the hub stayed quiet for ``settle`` seconds; False at ``timeout``."""
+        subscribers = self.subscribers()
+        deadline = time.monotonic() + timeout
+        quiet_since: float | None = None
+        while time.monotonic() < deadline:
+            if self.quiet(subscribers):
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= settle:
+                    return True
+            else:
+                quiet_since = None
+            time.sleep(0.1)
+        return False
+
+    # ------------------------------------------------------------ accounting
+    def read_stream(self, ttl_keys: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+        """Every record of the stream from TRIM_HORIZON, in Lambda's format (an independent read)."""
+        streams = self.clients.client("dynamodbstreams")
+        pending_ttl = [key_fingerprint(k) for k in ttl_keys]
+        records: list[dict[str, Any]] = []
+        shards = streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            reader = BotoShardReader(streams, self.stream_arn, shard["ShardId"], "TRIM_HORIZON")
+            while batch := reader.fetch():
+                for raw in batch:
+                    fingerprint = key_fingerprint(raw.get("dynamodb", {}).get("Keys", {}))
+                    ttl = raw.get("eventName") == "REMOVE" and fingerprint in pending_ttl
+                    if ttl:
+                        pending_ttl.remove(fingerprint)
+                    records.append(to_lambda_stream_record(raw, self.stream_arn, ttl_expiry=ttl))
+        return records
+
+    def sources(
+        self,
+        injected: Sequence[Mapping[str, Any]] = (),
+        ttl_keys: Iterable[Mapping[str, Any]] = (),
+    ) -> list[SourceRecord]:
+        """Every record the router was given, with the envelope it makes (or why it can't)."""
+        from router.errors import PoisonRecordError  # noqa: PLC0415 - the router's own rules
+        from router.normalise import EntityRules, to_outbound  # noqa: PLC0415 - same
+
+        env = self.deployment.router.environment
+        rules = EntityRules(
+            entity_attribute=env.get("ENTITY_ATTRIBUTE") or None,
+            partition_key=env.get("PARTITION_KEY") or None,
+        )
+        out: list[SourceRecord] = []
+        for record in [*self.read_stream(ttl_keys), *injected]:
+            sequence = sequence_of(record)
+            try:
+                outbound = to_outbound(record, rules)
+            except PoisonRecordError as exc:
+                label = f"{record.get('eventName')} (poison)"
+                out.append(SourceRecord(sequence, label, None, None, poison=str(exc)))
+                continue
+            out.append(
+                SourceRecord(
+                    sequence,
+                    f"{outbound.type} {outbound.subject}",
+                    outbound.envelope_id,
+                    outbound.type,
+                    outbound.attributes,
+                    outbound.body,
+                )
+            )
+        return out
+
+    def evidence(self, subscribers: Sequence[Subscriber]) -> Evidence:
+        """What the hub did: finished deliveries, dead letters, failed router batches."""
+        evidence = Evidence()
+        evidence.add_events(self.log.events, [s.function for s in subscribers])
+        for subscriber in subscribers:
+            if subscriber.dlq_url is None:
+                continue
+            for message in self.peek(subscriber.dlq_url):
+                envelope_id = envelope_id_of(message.get("Body", ""))
+                if envelope_id:
+                    evidence.consumer_dlq[subscriber.function][envelope_id] = _consumer_reason(
+                        message
+                    )
+        for message in self.peek(self.router_dlq_url):
+            letter = json.loads(message["Body"])
+            error = letter.get("error") or {}
+            reason = f"{letter.get('reason')}: {error.get('kind')}: {error.get('message')}"
+            evidence.router_dlq[str(letter.get("sequence_number"))] = reason
+        evidence.failed_batches.update(self.failed_batches())
+        return evidence
+
+    def failed_batches(self) -> dict[str, str]:
+        """Sequence numbers the router's mapping discarded, with the condition."""
+        destination = self.deployment.router_mapping.on_failure_destination or ""
+        if not destination.startswith("arn:aws:s3:::"):
+            return {}
+        s3 = self.clients.client("s3")
+        bucket = destination.split(":::", 1)[1]
+        found: dict[str, str] = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                document = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                condition = document["requestContext"]["condition"]
+                for record in json.loads(document["payload"])["Records"]:
+                    found[sequence_of(record)] = f"{condition}: s3://{bucket}/{item['Key']}"
+        return found
+
+    def peek(self, queue_url: str) -> list[dict[str, Any]]:
+        """Every message on a queue, left on it (made visible again at once)."""
+        sqs = self.clients.client("sqs")
+        seen: dict[str, dict[str, Any]] = {}
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=30,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                break
+            for message in batch:
+                seen[message["MessageId"]] = message
+        for message in seen.values():
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return list(seen.values())
+
+    # ------------------------------------------------------------ state for other commands
+    def save_state(self) -> None:
+        """Record the endpoint and functions for `fanout local invoke` / `fanout tail`."""
+        state = {
+            "endpoint_url": self._endpoint_url,
+            "region": self.region,
+            "topic_arn": self.topic_arn,
+            "handler_environment": self.handler_environment(),
+            "functions": [
+                {
+                    "name": f.name,
+                    "logical_id": f.logical_id,
+                    "handler": f.handler,
+                    "environment": dict(f.environment),
+                    "timeout_seconds": f.timeout_seconds,
+                    "memory_mb": f.memory_mb,
+                    "arn": f.arn,
+                }
+                for f in self.deployment.functions
+            ],
+        }
+        STATE_FILE.write_text(json.dumps(state, indent=2))
+
+
+def load_state() -> dict[str, Any] | None:
+    """The running hub's state, if `fanout local up` is running."""
+    try:
+        return dict(json.loads(STATE_FILE.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _consumer_reason(message: Mapping[str, Any]) -> str:
+    attributes = message.get("MessageAttributes") or {}
+    if "fanout-error" in attributes:
+        kind = attributes.get("fanout-error-type", {}).get("StringValue", "Error")
+        return f"{kind}: {attributes['fanout-error'].get('StringValue', '')}"
+    receives = (message.get("Attributes") or {}).get("ApproximateReceiveCount", "?")
+    return f"redriven by the queue after maxReceiveCount (receive count {receives})"

@@ -1,0 +1,81 @@
+"""Handlers run with their own environment, a real-shaped context, and their own modules."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from fanout.local.invoker import InProcessInvoker
+from fanout.local.model import FunctionSpec
+
+HANDLER = textwrap.dedent(
+    """
+    import os
+    COLD_STARTS = []
+    COLD_STARTS.append(os.environ.get("CONSUMER_NAME"))
+
+    def handler(event, context):
+        if event.get("raise"):
+            raise ValueError("bad event")
+        return {
+            "consumer": os.environ.get("CONSUMER_NAME"),
+            "cold_starts": list(COLD_STARTS),
+            "function_name": context.function_name,
+            "remaining": context.get_remaining_time_in_millis(),
+            "request_id": context.aws_request_id,
+            "arn": context.invoked_function_arn,
+            "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
+        }
+    """
+)
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    root = tmp_path / "fakepkg_local_invoker"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    (root / "app.py").write_text(HANDLER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "fakepkg_local_invoker.app.handler"
+
+
+def spec(name: str, handler: str, consumer: str) -> FunctionSpec:
+    return FunctionSpec(name, handler, {"CONSUMER_NAME": consumer}, timeout_seconds=30)
+
+
+class TestInProcessInvoker:
+    """An invocation looks like Lambda from inside the handler."""
+
+    def test_context_and_environment_are_the_functions(self, package):
+        invoker = InProcessInvoker({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
+        result = invoker.invoke(spec("audit", package, "audit-log"), {})
+        assert result.response["consumer"] == "audit-log"
+        assert result.response["function_name"] == "audit"
+        assert 29_000 < result.response["remaining"] <= 30_000
+        assert result.response["request_id"] == result.request_id
+        assert result.response["arn"].endswith(":function:audit")
+        assert result.response["endpoint"] == "http://127.0.0.1:1"
+        assert "CONSUMER_NAME" not in os.environ  # restored afterwards
+
+    def test_each_function_has_its_own_copy_of_shared_modules(self, package):
+        invoker = InProcessInvoker()
+        first = invoker.invoke(spec("a", package, "one"), {})
+        second = invoker.invoke(spec("b", package, "two"), {})
+        again = invoker.invoke(spec("a", package, "one"), {})
+        assert first.response["cold_starts"] == ["one"]
+        assert second.response["cold_starts"] == ["two"]
+        assert again.response["cold_starts"] == ["one"]  # warm: no second cold start
+
+    def test_a_handler_error_is_a_failed_invocation(self, package):
+        result = InProcessInvoker().invoke(spec("a", package, "one"), {"raise": True})
+        assert result.failed
+        assert (result.error_type, result.error_message) == ("ValueError", "bad event")
+
+    def test_running_past_the_timeout_is_a_failure(self, package, monkeypatch):
+        quick = FunctionSpec("t", package, {}, timeout_seconds=0)
+        result = InProcessInvoker().invoke(quick, {})
+        assert result.failed
+        assert result.error_type == "Sandbox.Timedout"
