@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -12,12 +12,14 @@ from router.claimcheck import ClaimCheck
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
-from router.observability import configure_logging, configure_tracing
+from router.observability import configure_tracing
 from router.publisher import SnsPublisher
 from router.settings import Settings
+from schemas.logs import configure_logging
 
 if TYPE_CHECKING:
-    from router.events import BatchResponse, LambdaContext
+    from router.events import StreamEvent
+    from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # Short timeouts: a hung connection must not eat the invocation; our own retry
 # loop (bounded by the deadline) takes over from botocore's few quick retries.
@@ -52,7 +54,7 @@ def build_router() -> Router:
     )
 
 
-def handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
+def handler(event: StreamEvent, context: LambdaContext) -> BatchResponse:
     """DynamoDB stream batch in; ``batchItemFailures`` names where the shard resumes."""
     return build_router().route(
         event,

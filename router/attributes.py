@@ -18,6 +18,7 @@ from typing import Any, Final
 from router.errors import PoisonRecordError
 
 _JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
+_is_json_number: Final = _JSON_NUMBER.match
 
 # Characters SNS refuses in a message even though JSON allows them raw.
 # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html (Message constraints)
@@ -31,7 +32,7 @@ def number_text(raw: object) -> str:
     """The JSON text of a DynamoDB number, every digit kept."""
     if not isinstance(raw, str):
         raise PoisonRecordError(f"number must be a string, got {type(raw).__name__}")
-    if _JSON_NUMBER.match(raw):
+    if _is_json_number(raw):
         return raw
     try:
         value = Decimal(raw)
@@ -136,12 +137,42 @@ def value_text(value: object) -> str:
 
 def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
     """Each top-level attribute's JSON text, in the image's order."""
-    return {name: value_text(value) for name, value in image.items()}
+    # The router's hot loop: strings and plain numbers (most values) are written
+    # inline, everything else (and every malformed value) takes ``value_text``.
+    texts: dict[str, str] = {}
+    for name, value in image.items():
+        if type(value) is dict and len(value) == 1:
+            ((tag, raw),) = value.items()
+            if type(raw) is str:
+                if tag == "S":
+                    texts[name] = encode_str(raw)
+                    continue
+                if tag == "N" and _is_json_number(raw):
+                    texts[name] = raw
+                    continue
+        texts[name] = value_text(value)
+    return texts
+
+
+# Attribute names repeat across records: each is encoded once. Bounded, so a
+# stream of ever-new names costs a re-encode, never unbounded memory.
+_MEMBER_PREFIXES: Final[dict[str, str]] = {}
+_MEMBER_PREFIXES_MAX: Final = 4096
+
+
+def member_prefix(name: str) -> str:
+    """``"name":``, the JSON text that starts an object member."""
+    prefix = _MEMBER_PREFIXES.get(name)
+    if prefix is None:
+        prefix = encode_str(name) + ":"
+        if len(_MEMBER_PREFIXES) < _MEMBER_PREFIXES_MAX:
+            _MEMBER_PREFIXES[name] = prefix
+    return prefix
 
 
 def join_object(texts: Mapping[str, str]) -> str:
     """A JSON object from already-encoded member texts."""
-    return "{" + ",".join(encode_str(name) + ":" + text for name, text in texts.items()) + "}"
+    return "{" + ",".join([member_prefix(name) + text for name, text in texts.items()]) + "}"
 
 
 def map_text(image: Mapping[str, object]) -> str:

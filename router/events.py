@@ -1,10 +1,14 @@
-"""Shapes of the Lambda events and responses the router deals in."""
+"""Shapes of the Lambda event the router is invoked with.
 
-from typing import Any, Literal, NotRequired, Protocol, TypedDict
+The response and context shapes it shares with the consumers live in
+``schemas.lambda_shapes``.
+"""
+
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class StreamRecord(TypedDict):
-    """One DynamoDB stream record as Lambda delivers it (not validated yet)."""
+    """One DynamoDB stream record as Lambda delivers it (validated by ``router.normalise``)."""
 
     eventID: str
     eventName: Literal["INSERT", "MODIFY", "REMOVE"]
@@ -16,25 +20,7 @@ class StreamRecord(TypedDict):
     eventVersion: NotRequired[str]
 
 
-class BatchItemFailure(TypedDict):
-    """One entry of a partial batch response."""
+class StreamEvent(TypedDict):
+    """A DynamoDB stream batch as the event source mapping invokes the router with it."""
 
-    itemIdentifier: str
-
-
-class BatchResponse(TypedDict):
-    """What the handler returns: Lambda resumes the shard at the first listed record."""
-
-    batchItemFailures: list[BatchItemFailure]
-
-
-class LambdaContext(Protocol):
-    """The part of the Lambda context object the hub reads."""
-
-    @property
-    def aws_request_id(self) -> str: ...
-
-    @property
-    def function_name(self) -> str: ...
-
-    def get_remaining_time_in_millis(self) -> int: ...
+    Records: list[StreamRecord]

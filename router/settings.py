@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from router.errors import ConfigurationError
-from schemas.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES, SNS_MAX_MESSAGE_BYTES_CEILING
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+from schemas.limits import (
+    S3_BUCKET_NAME_PATTERN,
+    SNS_DEFAULT_MAX_MESSAGE_BYTES,
+    SNS_MAX_MESSAGE_BYTES_CEILING,
+    SNS_MIN_MESSAGE_BYTES,
+)
+from schemas.logs import LogLevel
 
 
 class Settings(BaseModel):
@@ -32,16 +36,23 @@ class Settings(BaseModel):
     ]
     dlq_url: Annotated[str, Field(alias="ROUTER_DLQ_URL", pattern=r"^https?://\S+$")]
     payload_bucket: Annotated[
-        str, Field(alias="PAYLOAD_BUCKET", pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+        str, Field(alias="PAYLOAD_BUCKET", pattern=rf"^{S3_BUCKET_NAME_PATTERN}$")
     ]
     entity_attribute: Annotated[str | None, Field(alias="ENTITY_ATTRIBUTE", min_length=1)] = None
     partition_key: Annotated[str | None, Field(alias="PARTITION_KEY", min_length=1)] = None
     max_message_bytes: Annotated[
         int,
-        Field(alias="MAX_MESSAGE_BYTES", ge=1024, le=SNS_MAX_MESSAGE_BYTES_CEILING),
+        Field(
+            alias="MAX_MESSAGE_BYTES", ge=SNS_MIN_MESSAGE_BYTES, le=SNS_MAX_MESSAGE_BYTES_CEILING
+        ),
     ] = SNS_DEFAULT_MAX_MESSAGE_BYTES
     publish_concurrency: Annotated[int, Field(alias="PUBLISH_CONCURRENCY", ge=1, le=64)] = 8
     log_level: Annotated[LogLevel, Field(alias="LOG_LEVEL")] = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @property
     def fifo(self) -> bool:

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypeAliasType
 
-from schemas.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS
+from schemas.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, S3_BUCKET_NAME_PATTERN
 
 SCHEMA_VERSION: Literal["1"] = "1"
 DATASCHEMA: Literal["urn:fanout-hub:schema:envelope:1"] = "urn:fanout-hub:schema:envelope:1"
@@ -38,6 +38,7 @@ Item = dict[str, Json]
 Operation = Literal["created", "updated", "deleted", "expired", "snapshot"]
 
 SEQUENCE_PATTERN = rf"^[0-9]{{{DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS}}}$"
+DATAREF_PATTERN = rf"^s3://{S3_BUCKET_NAME_PATTERN}/.+$"
 
 
 class ChangeData(BaseModel):
@@ -88,7 +89,7 @@ class EnvelopeV1(BaseModel):
     data: ChangeData | None = Field(default=None, description="Absent exactly when dataref is set.")
     dataref: str | None = Field(
         default=None,
-        pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+$",
+        pattern=DATAREF_PATTERN,
         description="Claim check: s3://bucket/key of the full envelope, when it was too large to publish.",
     )
 

@@ -18,9 +18,9 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from consumers.runtime.jsontext import envelope_json
 from consumers.runtime.settings import BUCKET_NAME_PATTERN, load_settings
 from schemas import Envelope
+from schemas.codec import envelope_json
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

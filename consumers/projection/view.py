@@ -30,6 +30,7 @@ from consumers.runtime.errors import PermanentError
 from consumers.runtime.keys import RECORD_TTL_SECONDS
 from consumers.runtime.settings import load_settings
 from schemas import Envelope
+from schemas.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -47,7 +48,11 @@ class ProjectionSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    table: str = Field(alias="PROJECTION_TABLE", min_length=3, max_length=255)
+    table: str = Field(
+        alias="PROJECTION_TABLE",
+        min_length=DYNAMODB_TABLE_NAME_MIN_CHARS,
+        max_length=DYNAMODB_TABLE_NAME_MAX_CHARS,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProjectionSettings:

@@ -16,10 +16,10 @@ from consumers.runtime.errors import (
     PermanentError,
     RefusedPointerError,
 )
-from consumers.runtime.events import BatchResponse, LambdaContext, SQSEvent, SQSRecord
+from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.settings import RuntimeSettings, load_settings
-from consumers.runtime.versions import UPCASTERS, Upcasters
-from schemas import Envelope
+from schemas import UPCASTERS, Envelope, Upcasters
+from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 __all__ = [
     "UPCASTERS",

@@ -22,7 +22,7 @@ from consumers.runtime.claimcheck import ClaimCheck, S3PayloadStore
 from consumers.runtime.clients import AwsClients, aws_clients
 from consumers.runtime.deadletter import DeadLetterQueue, dead_letter_of
 from consumers.runtime.errors import ConfigurationError, PermanentError
-from consumers.runtime.events import BatchResponse, LambdaContext, SQSEvent, SQSRecord
+from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
 from consumers.runtime.messages import receive_count, unwrap
 from consumers.runtime.observability import (
@@ -31,20 +31,18 @@ from consumers.runtime.observability import (
     NoTracer,
     Tracer,
     XRayTracer,
-    configure_logging,
     stdout_sink,
 )
 from consumers.runtime.reading import EnvelopeReader
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.runtime.staleness import SequenceGuard
-from consumers.runtime.versions import UPCASTERS, Upcasters
-from schemas import Envelope
+from schemas import UPCASTERS, Envelope, Upcasters
+from schemas.lambda_shapes import BatchResponse, LambdaContext
+from schemas.limits import LAMBDA_MAX_TIMEOUT_SECONDS
+from schemas.logs import configure_logging
 
 Handle = Callable[[Envelope], None]
 
-# Lambda's longest timeout, the lease used when no context says otherwise.
-# https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html
-LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
 # A lease outlives the invocation a little, so a slow completion write is not overtaken.
 LEASE_MARGIN_SECONDS: Final = 5.0
 # Do not start a message with less time than this left; return it to the queue instead
@@ -173,6 +171,7 @@ class Consumer:
         if context is not None and context.get_remaining_time_in_millis() < self._min_remaining_ms:
             outcome = Outcome.DEFERRED
         else:
+            # With no context, the lease is Lambda's longest timeout.
             lease = (
                 context.get_remaining_time_in_millis() / 1000
                 if context is not None

@@ -29,14 +29,11 @@ from typing import TYPE_CHECKING, Final
 
 from consumers.runtime.events import SQSRecord
 from consumers.runtime.messages import EXTENDED_SIZE_ATTRIBUTES
+from schemas.limits import SQS_MAX_MESSAGE_ATTRIBUTES
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
-
-# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
-# "A message can contain up to 10 metadata attributes."
-SQS_MAX_MESSAGE_ATTRIBUTES: Final = 10
 
 ERROR_ATTRIBUTE_PREFIX: Final = "fanout-"
 MAX_ERROR_CHARS: Final = 2048

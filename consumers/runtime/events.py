@@ -1,13 +1,13 @@
-"""Shapes of the Lambda SQS event and the partial batch response.
+"""Shapes of the Lambda SQS event.
 
-https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html (event shape) and
-https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
-(``ReportBatchItemFailures``).
+https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html. The partial batch
+response and the context object are shared with the router:
+``schemas.lambda_shapes``.
 """
 
 from __future__ import annotations
 
-from typing import NotRequired, Protocol, TypedDict
+from typing import NotRequired, TypedDict
 
 
 class SQSMessageAttribute(TypedDict):
@@ -38,24 +38,3 @@ class SQSEvent(TypedDict):
     """The event Lambda invokes an SQS-triggered function with."""
 
     Records: list[SQSRecord]
-
-
-class BatchItemFailure(TypedDict):
-    """One message to return to the queue."""
-
-    itemIdentifier: str
-
-
-class BatchResponse(TypedDict):
-    """Partial batch response: only the listed messages become visible again."""
-
-    batchItemFailures: list[BatchItemFailure]
-
-
-class LambdaContext(Protocol):
-    """The part of the Lambda context object the runtime reads."""
-
-    @property
-    def aws_request_id(self) -> str: ...
-
-    def get_remaining_time_in_millis(self) -> int: ...

@@ -5,20 +5,18 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-# Lease and record lifetimes are measured against SQS's longest retention:
-# no copy of a message can exist in a queue after 14 days
-# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html),
-# so a record kept one day longer covers every possible redelivery.
-SQS_MAX_RETENTION_SECONDS: Final = 14 * 24 * 3600
+from schemas.limits import DYNAMODB_MAX_PARTITION_KEY_BYTES, SQS_MAX_RETENTION_SECONDS
+
+# Records outlive SQS's longest retention by a day: no copy of a message can
+# still be in a queue by then, so every possible redelivery is covered.
 RECORD_TTL_SECONDS: Final = SQS_MAX_RETENTION_SECONDS + 24 * 3600
 
 PARTITION_KEY: Final = "pk"
 TTL_ATTRIBUTE: Final = "expires_at"
 
-# DynamoDB allows 2048 bytes in a partition key
-# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html);
-# longer key parts are replaced by their digest.
-_MAX_PART_BYTES: Final = 512
+# A key part may use a quarter of DynamoDB's partition key bytes, leaving room
+# for the prefix and consumer name; longer key parts are replaced by their digest.
+_MAX_PART_BYTES: Final = DYNAMODB_MAX_PARTITION_KEY_BYTES // 4
 
 
 def bounded(part: str) -> str:

@@ -1,6 +1,6 @@
 """Logs, metrics and traces for consumers.
 
-- Logs: structlog, one JSON object per line on stdout (CloudWatch Logs).
+- Logs: the hub's JSON lines on stdout (``schemas.logs.configure_logging``).
 - Metrics: CloudWatch embedded metric format lines, turned into metrics by
   CloudWatch with no API call
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,29 +18,9 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-import structlog
+from schemas.limits import CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC
 
 METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
-
-# EMF: "a metric value may be an array of up to 100 values".
-EMF_MAX_VALUES_PER_METRIC: Final = 100
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """JSON logs at ``level`` on stdout; call once per container."""
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(default=str),
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        # Not cached: structlog.testing.capture_logs() must see every logger.
-        cache_logger_on_first_use=False,
-    )
 
 
 @dataclass(slots=True)
@@ -67,8 +46,8 @@ class BatchMetrics:
             "StaleSkipped": self.stale_skipped,
         }
         chunks = [
-            self.latencies_ms[i : i + EMF_MAX_VALUES_PER_METRIC]
-            for i in range(0, len(self.latencies_ms), EMF_MAX_VALUES_PER_METRIC)
+            self.latencies_ms[i : i + CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC]
+            for i in range(0, len(self.latencies_ms), CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC)
         ] or [[]]
         lines = []
         for index, chunk in enumerate(chunks):

@@ -9,8 +9,15 @@ from pydantic import ValidationError
 from consumers.runtime.claimcheck import ClaimCheck
 from consumers.runtime.errors import InvalidMessageError, RefusedPointerError
 from consumers.runtime.messages import Delivery, S3Location, extended_pointer
-from consumers.runtime.versions import UPCASTERS, Upcasters
-from schemas import Envelope, UnsupportedVersionError, codec, parse_envelope
+from schemas import (
+    UPCASTERS,
+    Envelope,
+    UnsupportedVersionError,
+    UpcastError,
+    Upcasters,
+    codec,
+    parse_envelope,
+)
 
 
 class EnvelopeReader:
@@ -46,8 +53,8 @@ class EnvelopeReader:
                 f"an envelope is a JSON object, got {type(document).__name__}"
             )
         try:
-            return parse_envelope(self._upcasters.to_latest(document))
-        except UnsupportedVersionError as error:
+            return parse_envelope(document, self._upcasters)
+        except (UnsupportedVersionError, UpcastError) as error:
             raise InvalidMessageError(str(error)) from None
         except ValidationError as error:
             raise InvalidMessageError(

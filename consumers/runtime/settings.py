@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from consumers.runtime.errors import ConfigurationError
+from schemas.limits import S3_BUCKET_NAME_PATTERN
+from schemas.logs import LogLevel
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
-# S3 bucket naming rules: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
-BUCKET_NAME_PATTERN = r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$"
-
-LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# A whole setting must be a bucket name (AWS's naming rules, schemas.limits).
+BUCKET_NAME_PATTERN = rf"^{S3_BUCKET_NAME_PATTERN}$"
 
 
 def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:

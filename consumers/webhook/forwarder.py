@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from consumers.runtime.errors import ConfigurationError, PermanentError
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
-from consumers.runtime.jsontext import envelope_json
 from consumers.runtime.settings import load_settings, split_list
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from schemas import Envelope
+from schemas.codec import envelope_json
 
 CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = "fanout-hub-webhook/1"

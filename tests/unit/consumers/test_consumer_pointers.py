@@ -17,8 +17,9 @@ from consumer_builders import (
 )
 from support.builders import FakeContext
 
-from consumers.runtime import BatchResponse, Envelope, SQSRecord, Upcasters, consumer
+from consumers.runtime import BatchResponse, Envelope, SQSRecord, consumer
 from router.normalise import pointer_body
+from schemas import Upcasters
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"
@@ -203,8 +204,19 @@ class TestVersions:
         assert envelope.schemaversion == "1"
         assert envelope.sequence == current["sequence"]
 
-    def test_the_current_version_passes_through_untouched(self):
+    def test_an_upcaster_that_yields_the_wrong_version_sends_the_message_to_the_dlq(
+        self, seen, consumer_aws
+    ):
         upcasters = Upcasters()
-        raw = json.loads(an_envelope())
 
-        assert upcasters.to_latest(dict(raw)) == raw
+        @upcasters.register("0", "1")
+        def broken(raw: dict[str, Any]) -> dict[str, Any]:
+            return {**raw, "schemaversion": "7"}
+
+        old = {**json.loads(an_envelope()), "schemaversion": "0"}
+
+        response = run(seen, an_sqs_record(json.dumps(old)), upcasters=upcasters)
+
+        assert failed_ids(response) == []
+        assert seen == []
+        assert "upcaster 0->1 produced version '7'" in error_of(consumer_aws)

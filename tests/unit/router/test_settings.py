@@ -23,7 +23,7 @@ def test_defaults():
 
 def test_optional_values_are_read():
     settings = Settings.from_env(
-        {**GOOD, "ENTITY_ATTRIBUTE": "kind", "MAX_MESSAGE_BYTES": "1048576", "LOG_LEVEL": "DEBUG"}
+        {**GOOD, "ENTITY_ATTRIBUTE": "kind", "MAX_MESSAGE_BYTES": "1048576", "LOG_LEVEL": "debug"}
     )
     assert settings.entity_attribute == "kind"
     assert settings.max_message_bytes == 1_048_576

@@ -1,10 +1,10 @@
 """Upcasters: bring an envelope of any older version up to the newest, step by step.
 
-``schemas.parse_envelope`` validates the versions the schema package knows. A
-step registered here turns the raw JSON object of version N into version N+1
-before validation, so a consumer always sees ``schemas.Envelope`` (the newest).
-Today only version 1 is published and the registry is empty; when version 2
-ships, its upcaster slots in as::
+``schemas.parse_envelope`` runs the registry before validation, so every reader
+(router tooling, consumers, tests) upcasts the same way and sees
+``schemas.Envelope`` (the newest). A step turns the raw JSON object of version
+N into version N+1. Today only version 1 is published and the registry is
+empty; when version 2 ships, its upcaster slots in as::
 
     @UPCASTERS.register("1", "2")
     def v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
@@ -16,17 +16,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from consumers.runtime.errors import InvalidMessageError
-from schemas import LATEST_VERSION
+from schemas.v1 import SCHEMA_VERSION
 
 RawEnvelope = dict[str, Any]
 Upcaster = Callable[[RawEnvelope], RawEnvelope]
 
 
+class UpcastError(ValueError):
+    """The registered upcasters cannot bring this envelope to a newer version."""
+
+
 class Upcasters:
     """A chain of one-step upcasters keyed by the version they read."""
 
-    def __init__(self, latest: str = LATEST_VERSION) -> None:
+    def __init__(self, latest: str = SCHEMA_VERSION) -> None:
         self._latest = latest
         self._steps: dict[str, tuple[str, Upcaster]] = {}
 
@@ -47,20 +50,21 @@ class Upcasters:
         """Apply registered steps until the envelope is the newest version or no step applies.
 
         An unknown version is left as it is: ``parse_envelope`` refuses it.
+        Raises ``UpcastError`` when the steps loop or one yields the wrong version.
         """
         seen: set[str] = set()
         while (version := raw.get("schemaversion")) != self._latest and version in self._steps:
             if version in seen:
-                raise InvalidMessageError(f"upcasters loop at version {version!r}")
+                raise UpcastError(f"upcasters loop at version {version!r}")
             seen.add(version)
             target, step = self._steps[version]
             raw = step(raw)
             if raw.get("schemaversion") != target:
-                raise InvalidMessageError(
+                raise UpcastError(
                     f"upcaster {version}->{target} produced version {raw.get('schemaversion')!r}"
                 )
         return raw
 
 
-# The registry the runtime uses unless it is handed another one.
+# The registry every reader uses unless it is handed another one.
 UPCASTERS = Upcasters()
