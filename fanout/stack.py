@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -419,6 +420,9 @@ def translate(
         if resource.get("Type") == "AWS::Serverless::Function" and "CodeUri" in properties:
             del properties["CodeUri"]
             properties["InlineCode"] = STUB_CODE
+    # The translator records usage metrics meant for its own service and warns when
+    # they are garbage-collected unpublished; nothing here publishes them.
+    logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
     translated: dict[str, Any] = Translator(None, Parser()).translate(
         sam,
         parameter_values={**parameters, "AWS::Region": region},

@@ -69,7 +69,7 @@ def test_each_consumer_gets_what_its_filter_policy_selects(run: Run):
         "audit-log": Status.PROCESSED,
         "projection": Status.PROCESSED,
     }  # the webhook's policy takes created and deleted only
-    assert set(run.statuses("session.expired")) == {"audit-log"}  # TTL: not a user deletion
+    assert set(run.statuses("session.expired")) == {"audit-log", "projection"}
 
 
 def test_ttl_removal_becomes_an_expired_event(run: Run):

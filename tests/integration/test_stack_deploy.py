@@ -129,7 +129,7 @@ class TestSubscriptions:
         }
         assert policies == {
             "AuditLogConsumer": None,
-            "ProjectionConsumer": {"operation": ["created", "updated", "deleted"]},
+            "ProjectionConsumer": {"operation": ["created", "updated", "deleted", "expired"]},
             "WebhookConsumer": {"operation": ["created", "deleted"]},
         }
 
@@ -172,7 +172,7 @@ class TestFanout:
             ("created", {"AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer"}),
             ("updated", {"AuditLogConsumer", "ProjectionConsumer"}),
             ("deleted", {"AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer"}),
-            ("expired", {"AuditLogConsumer"}),
+            ("expired", {"AuditLogConsumer", "ProjectionConsumer"}),
         ],
     )
     def test_publish_reaches_matching_queues(self, deployed, operation, expected):

@@ -74,7 +74,7 @@ class TestRouterEvents:
             ("insert.json", "created", True),
             ("modify.json", "updated", True),
             ("remove.json", "deleted", True),
-            ("ttl-remove.json", "expired", False),
+            ("ttl-remove.json", "expired", True),
         ],
     )
     def test_change_reaches_the_consumers(self, hub, router, name, operation, projection_gets_it):
