@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck unit demo bench schemas
+.PHONY: help setup test lint typecheck unit demo bench bench-router schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,7 +37,10 @@ test: lint typecheck unit ## the whole check CI runs: ruff, mypy, pytest
 schemas: setup ## re-export the envelope JSON Schemas after changing a model
 	$(RUN) python -m schemas.export
 
-bench: setup ## router benchmark: PublishBatch packing vs one publish per record
+bench: setup ## every benchmark: router throughput, normalisation CPU, cold start, end-to-end latency (~16 min)
+	$(RUN) python bench/run_all.py
+
+bench-router: setup ## router throughput only: PublishBatch vs one publish per record vs Powertools BatchProcessor
 	$(RUN) python bench/router_bench.py
 
 # Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set.

@@ -27,6 +27,23 @@ _SNS_FORBIDDEN: Final = {"\ufffe": "\\ufffe", "\uffff": "\\uffff"}
 encode_str: Callable[[str], str] = encode_basestring
 """JSON text of a string, non-ASCII kept as UTF-8 (C-accelerated)."""
 
+# What a JSON string must escape (besides which encode_str leaves text as is). No
+# byte of a multi-byte UTF-8 sequence is below 0x80, so the check can run on bytes.
+_MUST_ESCAPE: Final = bytes(range(0x20)) + b'"\\'
+# From about this length, checking the UTF-8 bytes beats escaping char by char.
+_LONG_STRING: Final = 512
+
+
+def long_string_text(raw: str) -> str:
+    """``encode_str(raw)``, faster for long text that needs no escaping (the common case)."""
+    try:
+        data = raw.encode()
+    except UnicodeEncodeError:  # a lone surrogate: the encoder decides
+        return encode_str(raw)
+    if len(data.translate(None, _MUST_ESCAPE)) == len(data):
+        return '"' + raw + '"'
+    return encode_str(raw)
+
 
 def number_text(raw: object) -> str:
     """The JSON text of a DynamoDB number, every digit kept."""
@@ -145,7 +162,9 @@ def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
             ((tag, raw),) = value.items()
             if type(raw) is str:
                 if tag == "S":
-                    texts[name] = encode_str(raw)
+                    texts[name] = (
+                        encode_str(raw) if len(raw) < _LONG_STRING else long_string_text(raw)
+                    )
                     continue
                 if tag == "N" and _is_json_number(raw):
                     texts[name] = raw

@@ -1,0 +1,307 @@
+"""CPU cost of normalisation alone: ``router.normalise.to_outbound``, µs per record.
+
+Measures the working tree's normaliser beside a baseline (the same two modules
+as committed at ``--baseline-ref``, loaded from git into a private package), in
+the same process, alternating rounds so both see the same machine load. Times
+are CPU time of this process (``time.process_time``), which another process
+on a shared machine barely moves; wall time is printed too.
+
+Before timing, both normalisers run over a corpus of varied records (every
+operation, view type, attribute type, unicode, odd number forms, poison) and
+must give the same Outbound byte for byte, or the same error. Then cProfile
+shows where the time goes.
+
+    uv run python bench/normalise_bench.py [--baseline-ref d5f6af4] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import importlib
+import io
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from common import ROOT, header, median, records, table
+from support.builders import a_stream_record, load_event
+
+from router import normalise
+from router.errors import PoisonRecordError
+from router.normalise import EntityRules
+
+# The normaliser as it was before the fast path (the commit that introduced the local hub).
+DEFAULT_BASELINE_REF = "d5f6af4"
+BASELINE_PACKAGE = "baseline_router"
+LONG_TEXTS = (
+    "x" * 700,
+    "é日🚀" * 300,
+    'q"' * 400,
+    "\\" * 600,
+    "tab\t" * 200,
+    "\x7f\u2028" * 300,
+    "z" * 511,
+    "z" * 512,
+    "\x00" * 600,
+)
+SIZES = ((1024, 2000), (100 * 1024, 100))  # (item bytes, records per round)
+
+
+def load_baseline(ref: str) -> ModuleType | None:
+    """``router/normalise.py`` and ``router/attributes.py`` at ``ref``, importable; None without git."""
+    sources: dict[str, str] = {}
+    for name in ("attributes", "normalise"):
+        result = subprocess.run(  # noqa: S603 - fixed git argv
+            ["git", "show", f"{ref}:router/{name}.py"],  # noqa: S607 - git from PATH
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            print(f"# no baseline: git show {ref}:router/{name}.py failed: {result.stderr.strip()}")
+            return None
+        sources[name] = result.stdout.replace(
+            "from router.attributes", f"from {BASELINE_PACKAGE}.attributes"
+        )
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / BASELINE_PACKAGE
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    for name, text in sources.items():
+        (folder / f"{name}.py").write_text(text)
+    sys.path.insert(0, str(folder.parent))
+    return importlib.import_module(f"{BASELINE_PACKAGE}.normalise")
+
+
+def corpus(seed: int = 7) -> Iterator[tuple[dict[str, Any], EntityRules]]:
+    """Varied records (and rules) on which both normalisers must agree exactly."""
+    rng = random.Random(seed)
+    plain = EntityRules()
+    by_attribute = EntityRules(entity_attribute="kind")
+    by_key = EntityRules(partition_key="pk")
+    odd_numbers = [
+        {"N": n}
+        for n in (
+            "007",
+            "+5.50",
+            "1E+3",
+            "-0",
+            "0.000",
+            "1e-7",
+            "12345678901234567890123456789012345678",
+        )
+    ]
+    for i in range(400):
+        op = rng.choice(["INSERT", "MODIFY", "REMOVE"])
+        keys: dict[str, Any] = {
+            "pk": f"{rng.choice(['ORDER', 'Cust', 'naïve', ''])}#{i}",
+            "sk": rng.choice(["META", "é", "LINE#1"]),
+        }
+        item = {
+            **keys,
+            "status": rng.choice(["PLACED", "SHIPPED", 'quote " \\ \n', "日本 🚀", "\ufffe\uffff"]),
+            "total": Decimal(rng.choice(["10", "0.1", "-3.25", "1e20"])),
+            "flags": {rng.choice(["a", "b", "c"]), "z"},
+            "nums": {Decimal(1), Decimal("2.5"), Decimal(-7)},
+            "blob": rng.randbytes(rng.randint(0, 40)),
+            "bset": {b"\x00", b"\xff\x01", bytes([i % 256])},
+            "nested": {"list": [1, "two", None, True, {"x": [Decimal("3.0")]}], "map": {}},
+            "none": None,
+            "kind": rng.choice(["Order", " Invoice ", ""]),
+            f"name-{i % 7}-ü": "v" * rng.randint(0, 300),
+            # Long strings take the router's byte-check path: clean ones and ones to escape.
+            "long": rng.choice(LONG_TEXTS) * rng.randint(1, 3),
+        }
+        other = {**item, "status": "OLD", "total": Decimal(i)}
+        rules = rng.choice([plain, by_attribute, by_key])
+        record = a_stream_record(
+            op,
+            keys=keys,
+            new=item,
+            old=other,
+            ttl=op == "REMOVE" and rng.random() < 0.3,
+            view=rng.choice(["NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY"]),
+            created=rng.choice([1_764_201_600, 1_764_201_600.123, 1_764_201_600.5, 0]),
+        )
+        if rng.random() < 0.2 and "NewImage" in record["dynamodb"]:
+            record["dynamodb"]["NewImage"]["odd"] = rng.choice(odd_numbers)
+        yield record, rules
+    sample = load_event("dynamodb-update.json")
+    for record in sample["Records"]:
+        yield record, plain
+    # Poison: both must refuse with the same message.
+    bad_values = [
+        {"N": "NaN"},
+        {"ZZ": "1"},
+        {"B": "not base64!"},
+        {"S": 3},
+        {"BOOL": "yes"},
+        {"NULL": False},
+        {"M": []},
+        {"SS": "x"},
+        {"S": "a", "N": "1"},
+        "plain",
+    ]
+    for i, bad in enumerate(bad_values):
+        record = a_stream_record("INSERT", keys={"pk": f"P#{i}"})
+        record["dynamodb"]["NewImage"]["bad"] = bad
+        yield record, plain
+    for mutate in (
+        lambda r: r.pop("eventID"),
+        lambda r: r.update(eventName="UPSERT"),
+        lambda r: r.update(eventSourceARN="arn:aws:sqs:x"),
+        lambda r: r["dynamodb"].update(SequenceNumber="12a"),
+        lambda r: r["dynamodb"].update(ApproximateCreationDateTime=True),
+        lambda r: r["dynamodb"].update(NewImage=[]),
+    ):
+        record = a_stream_record("INSERT")
+        mutate(record)
+        yield record, plain
+    yield {"Records": "not a record"}, plain
+
+
+def outcome(
+    to_outbound: Callable[..., Any], record: dict[str, Any], rules: EntityRules
+) -> tuple[str, ...]:
+    """Every field of the Outbound as text, or the error it raised."""
+    try:
+        out = to_outbound(record, rules)
+    except PoisonRecordError as exc:
+        return ("PoisonRecordError", str(exc))
+    return tuple(repr(v) for v in dataclasses.astuple(out))
+
+
+def check_identical(baseline: ModuleType) -> int:
+    """Both normalisers agree on every corpus record; returns how many were compared."""
+    compared = 0
+    for record, rules in corpus():
+        base_rules = baseline.EntityRules(rules.entity_attribute, rules.partition_key)
+        mine = outcome(normalise.to_outbound, record, rules)
+        theirs = outcome(baseline.to_outbound, record, base_rules)
+        if mine != theirs:
+            raise SystemExit(
+                f"OUTPUT DIFFERS on {record!r:.300}\nnow:  {mine!r:.600}\nwas:  {theirs!r:.600}"
+            )
+        compared += 1
+    return compared
+
+
+def per_record_us(
+    to_outbound: Callable[..., Any], rules: Any, batch: list[dict[str, Any]]
+) -> tuple[float, float]:
+    """(CPU µs, wall µs) per record for one pass over ``batch``."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for record in batch:
+        to_outbound(record, rules)
+    n = len(batch)
+    return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
+
+
+def profile(batch: list[dict[str, Any]], top: int) -> str:
+    """cProfile's top functions (own time) for the working tree's normaliser over ``batch``."""
+    rules = EntityRules()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for record in batch:
+        normalise.to_outbound(record, rules)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    lines = out.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
+    return "\n".join(line.replace(str(ROOT) + "/", "") for line in lines[start:] if line.strip())
+
+
+def run(baseline_ref: str, rounds: int, top: int) -> dict[str, float]:
+    """Print the table and profiles; return the medians (for the summary)."""
+    header("Normalisation CPU cost: router.normalise.to_outbound")
+    baseline = load_baseline(baseline_ref)
+    if baseline is not None:
+        print(
+            f"# corpus check: {check_identical(baseline)} records, identical Outbound (or error) before and after"
+        )
+    variants: list[tuple[str, Callable[..., Any], Any]] = [
+        ("now", normalise.to_outbound, EntityRules())
+    ]
+    if baseline is not None:
+        variants.append((f"baseline {baseline_ref}", baseline.to_outbound, baseline.EntityRules()))
+    rows: list[list[object]] = []
+    results: dict[str, float] = {}
+    for item_bytes, count in SIZES:
+        batch = records(count, item_bytes)
+        body_bytes = len(normalise.to_outbound(batch[0], EntityRules()).body.encode())
+        samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in variants}
+        for _ in range(rounds):  # alternate, so a burst of load hits both
+            for name, fn, rules in variants:
+                samples[name].append(per_record_us(fn, rules, batch))
+        for name, _, _ in variants:
+            cpu = median([c for c, _ in samples[name]])
+            wall = median([w for _, w in samples[name]])
+            results[f"{name}:{item_bytes}"] = cpu
+            rows.append(
+                [
+                    f"{item_bytes // 1024} KB",
+                    body_bytes,
+                    name,
+                    count,
+                    rounds,
+                    f"{cpu:.1f}",
+                    f"{wall:.1f}",
+                    f"{min(c for c, _ in samples[name]):.1f}",
+                ]
+            )
+        if baseline is not None:
+            now, was = (
+                results[f"now:{item_bytes}"],
+                results[f"baseline {baseline_ref}:{item_bytes}"],
+            )
+            rows.append(
+                [f"{item_bytes // 1024} KB", "", "speedup", "", "", f"{was / now:.2f}x", "", ""]
+            )
+    table(
+        rows,
+        [
+            "item",
+            "envelope bytes",
+            "normaliser",
+            "records",
+            "rounds",
+            "CPU µs/record (median)",
+            "wall µs/record (median)",
+            "CPU µs (best)",
+        ],
+    )
+    print("# target: < 30 µs per 1 KB record")
+    for item_bytes, count in SIZES:
+        print(
+            f"\n### cProfile, working tree, {item_bytes // 1024} KB items x {count * 2} (tottime order, top {top})"
+        )
+        print("```")
+        print(profile(records(count * 2, item_bytes), top))
+        print("```")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--top", type=int, default=12)
+    args = parser.parse_args()
+    run(args.baseline_ref, args.rounds, args.top)
+
+
+if __name__ == "__main__":
+    main()
