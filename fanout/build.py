@@ -14,7 +14,9 @@ match any ``--parameter-overrides`` given to ``sam build``/``sam deploy``.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
+import py_compile
 import re
 import shutil
 import subprocess
@@ -138,12 +140,29 @@ def install_dependencies(into: Path, target: Target) -> None:
     shutil.rmtree(into / "bin", ignore_errors=True)
 
 
+def precompile(into: Path, target: Target) -> bool:
+    """Ship bytecode when this interpreter is the target's Python; True when it did.
+
+    Lambda's /var/task is read-only, so without shipped .pyc files every cold start
+    compiles every module it imports. Bytecode is only valid for the same Python
+    minor version, so an artifact built by another version ships sources only.
+    """
+    if target.python_version != f"{sys.version_info.major}.{sys.version_info.minor}":
+        return False
+    # Unchecked-hash pycs are used as they are: an artifact never changes after the
+    # build, and the mtimes that zipping and unzipping give the sources cannot matter.
+    return compileall.compile_dir(
+        into, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    )
+
+
 def build(packages: list[str], into: Path, target: Target) -> None:
     """Write a self-contained Lambda artifact: the packages plus their pinned dependencies."""
     into.mkdir(parents=True, exist_ok=True)
     for package in packages:
         copy_package(package, into)
     install_dependencies(into, target)
+    precompile(into, target)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,4 +153,14 @@ class TestArtifacts:
         ]
         assert shipped, "the artifact holds none of the project's packages"
         assert [f for f in shipped if f.name.startswith("test_") or f.suffix == ".yaml"] == []
-        assert [f for f in shipped if "__pycache__" in f.parts] == []
+        # Bytecode is shipped on purpose (Lambda cannot write it to /var/task), but only
+        # freshly compiled for a source in the artifact: no stale cache from a dev tree.
+        pycs = [f for f in shipped if "__pycache__" in f.parts]
+        assert pycs, "the build ships no bytecode for the target's Python"
+        orphans = [
+            f for f in pycs if not (f.parent.parent / (f.name.split(".")[0] + ".py")).is_file()
+        ]
+        assert orphans == []
+        assert all(
+            f".cpython-{sys.version_info.major}{sys.version_info.minor}" in f.name for f in pycs
+        )
