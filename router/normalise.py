@@ -30,7 +30,6 @@ from schemas.limits import (
     DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
-    SNS_MAX_MESSAGE_ATTRIBUTES,
 )
 
 # Envelope ids are UUIDv5 in this namespace over "<table ARN>/<eventID>".
@@ -207,6 +206,14 @@ def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
 
 def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
     """Normalise one stream record. Raises ``PoisonRecordError`` if it never can be."""
+    try:
+        return _normalise(record, rules)
+    except RecursionError:
+        # DynamoDB nests at most 32 levels; only a forged record gets this deep.
+        raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
+
+
+def _normalise(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
     if not isinstance(record, Mapping):
         raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
     event_id = _require(record, "eventID", str)
@@ -289,7 +296,6 @@ def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
             "DataType": "String.Array",
             "StringValue": "[" + ", ".join(changed_texts) + "]",
         }
-    assert len(attributes) <= SNS_MAX_MESSAGE_ATTRIBUTES  # noqa: S101 - fixed set above
     group_id = hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest()
     return Outbound(
         sequence_number=sequence_number,

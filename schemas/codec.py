@@ -60,7 +60,7 @@ def envelope_json(envelope: EnvelopeV1) -> str:
     header["time"] = rfc3339(envelope.time)
     text = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
     if envelope.data is None:
-        assert envelope.dataref is not None  # noqa: S101 - the model guarantees data XOR dataref
+        # The model guarantees data XOR dataref, so a pointer always has its dataref.
         return text[:-1] + ',"dataref":' + dumps(envelope.dataref) + "}"
     data: Json = envelope.data.model_dump(mode="python")
     return text[:-1] + ',"data":' + dumps(data) + "}"

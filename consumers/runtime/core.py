@@ -11,7 +11,7 @@ goes to the DLQ at once; anything else returns to the queue through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
 from enum import StrEnum
 from typing import Any, Final
@@ -134,9 +134,9 @@ class Consumer:
 
     def process(self, event: SQSEvent, context: LambdaContext | None = None) -> BatchResponse:
         """Consume one SQS batch; the response lists exactly the messages to retry."""
-        records = event.get("Records")
+        records = event.get("Records") if isinstance(event, Mapping) else None
         if not isinstance(records, list):
-            raise TypeError("not an SQS event: 'Records' is missing")
+            raise TypeError("not an SQS event: the event has no 'Records' list")
         metrics = BatchMetrics(self.name)
         failures: list[str] = []
         # A FIFO queue must see its messages retried in order: after the first

@@ -102,6 +102,9 @@ def _json(text: str, what: str) -> Any:
         return codec.loads(text)
     except ValueError as error:
         raise InvalidMessageError(f"{what} is not JSON: {error}") from None
+    except RecursionError:
+        # Nesting this deep is never an envelope; refuse it like any other bad body.
+        raise InvalidMessageError(f"{what} nests too deeply to be an envelope") from None
 
 
 def is_sns_notification(document: Any) -> bool:
