@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck unit demo bench bench-router schemas
+.PHONY: help setup test lint typecheck security audit unit demo bench bench-router schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,13 @@ typecheck: setup ## mypy (strict on router/, consumers/, schemas/)
 unit: setup ## pytest only
 	$(RUN) pytest -n 2 || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
 
-test: lint typecheck unit ## the whole check CI runs: ruff, mypy, pytest
+security: setup ## bandit on deployed code and tooling (every skip is a justified inline nosec)
+	$(RUN) bandit -c pyproject.toml -r router consumers schemas fanout -q
+
+audit: setup ## pip-audit of the locked dependencies (needs a vulnerability service; not part of test)
+	$(UV) export --frozen --no-hashes --no-emit-project | $(RUN) pip-audit -r /dev/stdin --disable-pip --no-deps --strict
+
+test: lint typecheck security unit ## the whole check CI runs: ruff, mypy, bandit, pytest
 
 schemas: setup ## re-export the envelope JSON Schemas after changing a model
 	$(RUN) python -m schemas.export

@@ -19,7 +19,7 @@ import os
 import py_compile
 import re
 import shutil
-import subprocess
+import subprocess  # nosec B404 - runs uv and pip with fixed argv, never a shell
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -103,7 +103,7 @@ def _uv() -> str:
 def install_dependencies(into: Path, target: Target) -> None:
     """Install the locked runtime dependencies (no dev group) as wheels for ``target``."""
     uv = _uv()
-    exported = subprocess.run(  # noqa: S603 - fixed argv, no shell
+    exported = subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
         [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header"],
         cwd=ROOT,
         check=True,
@@ -113,7 +113,7 @@ def install_dependencies(into: Path, target: Target) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         requirements = Path(scratch) / "requirements.txt"
         requirements.write_text(exported, encoding="utf-8")
-        subprocess.run(  # noqa: S603 - fixed argv, no shell
+        subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
             [
                 uv,
                 "pip",

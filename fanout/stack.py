@@ -262,7 +262,7 @@ _TemplateLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path) -> dict[str, Any]:
     """A CloudFormation/SAM template (YAML or JSON) as plain dicts, short-form tags expanded."""
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass  # nosec B506
     if not isinstance(data, dict) or not isinstance(data.get("Resources"), dict):
         raise StackError(f"{path} is not a CloudFormation template")
     return data

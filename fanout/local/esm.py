@@ -144,7 +144,7 @@ class Emulator:
         while not self._stop.wait(1.0):
             try:
                 stream.discover(self._stop)
-            except Exception:  # noqa: BLE001, S112 - a transient describe error: try again next tick
+            except Exception:  # noqa: BLE001, S112 - a transient describe error: try again next tick  # nosec B112
                 continue
 
     def _start_queue(self, mapping: MappingSpec, function: FunctionSpec) -> None:

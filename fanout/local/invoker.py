@@ -152,9 +152,11 @@ class InProcessInvoker:
 
     def invoke(self, function: FunctionSpec, event: Mapping[str, Any]) -> Invocation:
         """Call the handler on a JSON copy of ``event``; errors become a failed Invocation."""
-        context = LocalContext.for_function(function)
         payload = json.loads(json.dumps(event))
         with self._lock, patched_environ(self.environment_of(function)), self._redirected():
+            # The clock starts once this invocation runs, not while it waits its turn:
+            # Lambda runs concurrent invocations side by side, this hub one at a time.
+            context = LocalContext.for_function(function)
             try:
                 container = self._container(function)
                 with self._swapped_in(container):

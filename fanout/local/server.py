@@ -18,8 +18,8 @@ LOOPBACK: Final = "127.0.0.1"
 # with real ones while talking to the local endpoint.
 FAKE_CREDENTIALS: Final = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's fake credentials
+    "AWS_SESSION_TOKEN": "testing",  # nosec B105 - moto's fake credentials
 }
 
 
@@ -55,7 +55,7 @@ class MotoEndpoint:
     def reset(self) -> None:
         """Forget every resource (moto's reset API): a clean account."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 - our own loopback URL
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - same
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - same  # nosec B310 - a loopback http URL
             pass
 
     def stop(self) -> None:

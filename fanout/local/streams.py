@@ -322,7 +322,7 @@ class ShardPoller:
 
     def _send(self, discarded: DiscardedBatch) -> str:
         """Deliver to the destination, retrying until it works: the shard must not skip unrecorded."""
-        assert self._destination is not None  # noqa: S101 - checked by the caller
+        assert self._destination is not None  # noqa: S101 - checked by the caller  # nosec B101
         delay = self._settings.retry_backoff_seconds or 0.05
         while True:
             try:
