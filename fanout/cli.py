@@ -18,6 +18,7 @@ COMMAND_MODULES: Final = (
     "fanout.local.cli",  # fanout local up | invoke
     "fanout.tail",  # fanout tail
     "fanout.scaffold",  # fanout consumer new
+    "fanout.ops.cli",  # fanout status | dlq | replay | backfill
     "fanout.cost",  # fanout cost
 )
 

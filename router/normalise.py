@@ -31,6 +31,7 @@ from schemas.limits import (
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
 )
+from schemas.v1 import Operation
 
 # Envelope ids are UUIDv5 in this namespace over "<table ARN>/<eventID>".
 ENVELOPE_ID_NAMESPACE: Final = uuid.UUID("5b0f1c2e-7a43-5d8e-9c1a-0f6e2d4b8a17")
@@ -204,16 +205,24 @@ def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     return image
 
 
-def to_outbound(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
-    """Normalise one stream record. Raises ``PoisonRecordError`` if it never can be."""
+def to_outbound(
+    record: Mapping[str, Any], rules: EntityRules, *, operation: Operation | None = None
+) -> Outbound:
+    """Normalise one stream record. Raises ``PoisonRecordError`` if it never can be.
+
+    ``operation`` overrides the one the record's eventName gives (a backfill sends
+    ``snapshot`` envelopes of items read by Scan).
+    """
     try:
-        return _normalise(record, rules)
+        return _normalise(record, rules, operation)
     except RecursionError:
         # DynamoDB nests at most 32 levels; only a forged record gets this deep.
         raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
 
 
-def _normalise(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
+def _normalise(
+    record: Mapping[str, Any], rules: EntityRules, override: Operation | None
+) -> Outbound:
     if not isinstance(record, Mapping):
         raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
     event_id = _require(record, "eventID", str)
@@ -232,8 +241,8 @@ def _normalise(record: Mapping[str, Any], rules: EntityRules) -> Outbound:
     keys = _require(dynamodb, "Keys", dict, "dynamodb")
     new, old = _image(dynamodb, "NewImage"), _image(dynamodb, "OldImage")
 
-    operation = _OPERATIONS[event_name]
-    if event_name == "REMOVE" and is_ttl_removal(record):
+    operation: str = override or _OPERATIONS[event_name]
+    if override is None and event_name == "REMOVE" and is_ttl_removal(record):
         operation = "expired"
     entity = entity_of(rules, keys, (new, old), table)
     event_type = f"{entity}.{operation}"

@@ -1,0 +1,484 @@
+"""``fanout status | dlq peek | dlq redrive | replay stream-failures | replay poison | backfill``.
+
+Every command takes the same connection options: ``--stack-name`` (default
+``fanout-hub``), ``--endpoint-url`` (default: a running ``fanout local up``, else the
+SDK's default endpoint), ``--profile``, ``--region``, ``--json``, and explicit
+resource overrides for a hub whose stack cannot be read. Exit codes: 0 done,
+1 something was left undone (listed in the output), 2 bad arguments or a missing
+resource, 130 interrupted (safe to run again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Literal, TextIO, cast
+
+import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+
+from fanout.ops.output import Output, duration
+from fanout.ops.resolve import DEFAULT_STACK_NAME, Connection, Hub, Overrides, ResolveError, resolve
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("hub")
+    group.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="the hub's stack")
+    group.add_argument(
+        "--endpoint-url", help="endpoint (default: the running local hub's, else AWS)"
+    )
+    group.add_argument("--profile", help="AWS profile")
+    group.add_argument("--region", help="AWS region")
+    group.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    group.add_argument("--topic-arn", help="override the stack's topic")
+    group.add_argument("--table", help="override the source table")
+    group.add_argument("--stream-arn", help="override the source stream")
+    group.add_argument("--router-dlq-url", help="override the router DLQ")
+    group.add_argument(
+        "--failure-destination", help="override the router mapping's OnFailure destination ARN"
+    )
+    group.add_argument("--payload-bucket", help="override the claim-check bucket")
+
+
+def register(subcommands: Any) -> None:
+    """Add ``status``, ``dlq``, ``replay`` and ``backfill``."""
+    status = subcommands.add_parser("status", help="queues, DLQs, failed batches, alarms")
+    _common(status)
+    status.set_defaults(run=run_status)
+
+    dlq = subcommands.add_parser("dlq", help="read and redrive dead-letter queues")
+    verbs = dlq.add_subparsers(dest="dlq_command", required=True, metavar="VERB")
+    peek = verbs.add_parser("peek", help="decode DLQ messages without consuming them")
+    peek.add_argument("name", help="a consumer's name, 'router', or a queue name/URL/ARN")
+    _filters(peek)
+    peek.add_argument("--limit", type=int, default=50)
+    peek.add_argument(
+        "--visibility", type=int, default=30, help="seconds each message is hidden while peeking"
+    )
+    peek.add_argument(
+        "--force", action="store_true", help="peek a queue with a redrive policy anyway"
+    )
+    _common(peek)
+    peek.set_defaults(run=run_peek)
+
+    redrive = verbs.add_parser("redrive", help="move DLQ messages back to a queue")
+    redrive.add_argument("name", help="a consumer's name or a DLQ name/URL/ARN")
+    redrive.add_argument("--to", help="a consumer's name or queue (default: the source queue)")
+    _filters(redrive)
+    redrive.add_argument("--limit", type=int, default=None, help="move at most this many")
+    redrive.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    redrive.add_argument("--method", choices=["auto", "move-task", "loop"], default="auto")
+    redrive.add_argument("--dry-run", action="store_true", help="list what would move")
+    redrive.add_argument(
+        "--wait", action="store_true", help="with a move task: wait until it finishes"
+    )
+    _common(redrive)
+    redrive.set_defaults(run=run_redrive)
+
+    replay = subcommands.add_parser("replay", help="route again what the router gave up on")
+    kinds = replay.add_subparsers(dest="replay_command", required=True, metavar="KIND")
+    failures = kinds.add_parser(
+        "stream-failures", help="batches the router's event source mapping discarded"
+    )
+    failures.add_argument(
+        "--from",
+        dest="source",
+        help="s3://BUCKET[/PREFIX] or a queue (default: the mapping's OnFailure destination)",
+    )
+    failures.add_argument("--dry-run", action="store_true")
+    failures.add_argument(
+        "--keep", action="store_true", help="leave replayed S3 records where they are"
+    )
+    _common(failures)
+    failures.set_defaults(run=run_stream_failures)
+    poison = kinds.add_parser("poison", help="records in the router DLQ, after a fix")
+    poison.add_argument("--dry-run", action="store_true")
+    poison.add_argument("--limit", type=int, default=None)
+    _common(poison)
+    poison.set_defaults(run=run_poison)
+
+    backfill = subcommands.add_parser(
+        "backfill", help="send every item of the table to ONE consumer as snapshot envelopes"
+    )
+    backfill.add_argument("consumer", help="the consumer's name (see `fanout status`)")
+    backfill.add_argument("--segments", type=int, default=4, help="parallel Scan segments")
+    backfill.add_argument(
+        "--capacity-share",
+        type=float,
+        default=0.25,
+        help="share of the table's read capacity to use (0-1)",
+    )
+    backfill.add_argument(
+        "--read-units",
+        type=float,
+        default=None,
+        help="read units per second (overrides --capacity-share; on-demand default base 400)",
+    )
+    backfill.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file")
+    backfill.add_argument("--restart", action="store_true", help="ignore a saved checkpoint")
+    backfill.add_argument("--dry-run", action="store_true", help="show the plan and one sample")
+    _common(backfill)
+    backfill.set_defaults(run=run_backfill)
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--type", dest="type_pattern", help="envelope type glob, e.g. 'order.*'")
+    parser.add_argument("--error", dest="error_text", help="text in the recorded error")
+
+
+# ---------------------------------------------------------------------------- wiring
+
+
+def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
+    """The connection and the resolved hub for the common options."""
+    endpoint = args.endpoint_url
+    region = args.region
+    if endpoint is None and args.profile is None:
+        from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a local hub
+
+        state = load_state() or {}
+        endpoint = state.get("endpoint_url")
+        region = region or state.get("region")
+    connection = Connection(endpoint_url=endpoint, region=region, profile=args.profile)
+    overrides = Overrides(
+        topic_arn=args.topic_arn,
+        table_name=args.table,
+        stream_arn=args.stream_arn,
+        router_dlq_url=args.router_dlq_url,
+        failure_destination=args.failure_destination,
+        payload_bucket=args.payload_bucket,
+    )
+    return connection, resolve(connection, args.stack_name, overrides)
+
+
+class _Stderr:
+    """Whatever ``sys.stderr`` is when a line is written (it may be swapped, e.g. by tests)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def _quiet_router_logs() -> None:
+    # The router's structlog lines go to stderr at WARNING and above, so stdout keeps
+    # only the command's own output (and --json stays parseable).
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+        logger_factory=lambda *_: structlog.PrintLogger(file=cast("TextIO", _Stderr())),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _guarded(run: Any) -> Any:
+    def wrapper(args: argparse.Namespace, out: Output | None = None) -> int:
+        output = out or Output(json_mode=args.json)
+        try:
+            return int(run(args, output))
+        except ResolveError as exc:
+            print(f"fanout: {exc}", file=sys.stderr)
+            return 2
+        except (ClientError, BotoCoreError) as exc:
+            print(f"fanout: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("fanout: interrupted; running the command again resumes safely", file=sys.stderr)
+            return 130
+
+    wrapper.__name__ = run.__name__
+    return wrapper
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+@_guarded
+def run_status(args: argparse.Namespace, out: Output) -> int:
+    """``fanout status``."""
+    from fanout.ops.status import hub_status  # noqa: PLC0415 - keep `fanout --help` fast
+
+    connection, hub = connect(args)
+    status = hub_status(connection, hub)
+    out.document(status.as_dict())
+    out.table(
+        f"queues of {hub.stack_name}",
+        ["owner", "role", "visible", "in flight", "delayed", "oldest"],
+        [
+            {
+                "owner": q.owner,
+                "role": q.role,
+                "visible": q.visible,
+                "in flight": q.in_flight,
+                "delayed": q.delayed,
+                "oldest": duration(q.oldest_age_seconds),
+            }
+            for q in status.queues
+        ],
+    )
+    if status.failed_batches is not None:
+        out.note(
+            f"failed stream batches in {status.failure_destination}: {status.failed_batches}"
+            + ("  (fanout replay stream-failures)" if status.failed_batches else "")
+        )
+    out.table(
+        "alarms in ALARM",
+        ["name", "since", "runbook", "reason"],
+        [
+            {"name": a.name, "since": a.since, "runbook": a.runbook, "reason": a.reason[:80]}
+            for a in status.alarms
+        ],
+    )
+    for note in status.notes:
+        out.note(f"note: {note}")
+    return 0
+
+
+@_guarded
+def run_peek(args: argparse.Namespace, out: Output) -> int:
+    """``fanout dlq peek NAME``."""
+    from fanout.ops.dlq import MessageFilter, dead_letter_queue, peek  # noqa: PLC0415
+
+    connection, hub = connect(args)
+    sqs = connection.client("sqs")
+    queue = dead_letter_queue(hub, sqs, args.name)
+    if queue.kind == "queue" and not args.force:
+        redrive = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["RedrivePolicy"])
+        if redrive["Attributes"].get("RedrivePolicy"):
+            raise ResolveError(
+                f"{queue.url} has a redrive policy: each peek counts towards its "
+                "maxReceiveCount. Pass --force to peek it anyway."
+            )
+    messages = peek(
+        sqs,
+        queue,
+        limit=args.limit,
+        message_filter=MessageFilter(args.type_pattern, args.error_text),
+        visibility_seconds=args.visibility,
+        rules=_rules(hub),
+    )
+    out.document(
+        {"queue": queue.url, "kind": queue.kind, "messages": [m.as_row() for m in messages]}
+    )
+    out.table(
+        f"{len(messages)} message(s) in {queue.name} ({queue.kind} DLQ), left in place",
+        ["type", "id", "subject", "receives", "error", "first seen", "dead-lettered"],
+        [
+            {
+                "type": m.type,
+                "id": m.envelope_id or m.message_id,
+                "subject": (m.subject or "")[:60] or None,
+                "receives": m.receive_count,
+                "error": f"{m.error_type}: {(m.error or '')[:80]}",
+                "first seen": m.first_seen,
+                "dead-lettered": m.dead_lettered_at,
+            }
+            for m in messages
+        ],
+    )
+    return 0
+
+
+def _rules(hub: Hub) -> Any:
+    from router.normalise import EntityRules  # noqa: PLC0415 - the router's own rules
+
+    env = hub.router_environment
+    return EntityRules(env.get("ENTITY_ATTRIBUTE") or None, env.get("PARTITION_KEY") or None)
+
+
+@_guarded
+def run_redrive(args: argparse.Namespace, out: Output) -> int:
+    """``fanout dlq redrive NAME``."""
+    from fanout.ops.dlq import (  # noqa: PLC0415
+        MessageFilter,
+        Redrive,
+        dead_letter_queue,
+        destination_url,
+        wait_for_move_task,
+    )
+    from fanout.ops.resolve import queue_arn_of  # noqa: PLC0415
+
+    connection, hub = connect(args)
+    sqs = connection.client("sqs")
+    source = dead_letter_queue(hub, sqs, args.name)
+    if source.kind == "router":
+        raise ResolveError(
+            "router dead letters are stream records, not envelopes: use `fanout replay poison`"
+        )
+    target = destination_url(hub, sqs, args.to) if args.to else source.source_url
+    if not target:
+        raise ResolveError(f"no source queue known for {source.url}: pass --to QUEUE")
+    with out.progress("redriving", None) as progress:
+        redrive = Redrive(
+            sqs,
+            source,
+            target,
+            rate=args.rate,
+            message_filter=MessageFilter(args.type_pattern, args.error_text),
+            dry_run=args.dry_run,
+            limit=args.limit,
+            rules=_rules(hub),
+            progress=progress,
+        )
+        report = redrive.run(cast("Literal['auto', 'move-task', 'loop']", args.method))
+    result = report.as_dict()
+    if report.task_handle and args.wait:
+        result["task"] = wait_for_move_task(sqs, queue_arn_of(sqs, source.url))
+    out.document(result)
+    if report.method == "move-task":
+        out.note(f"started StartMessageMoveTask {report.task_handle}: {source.url} -> {target}")
+        return 0
+    verb = "would move" if report.dry_run else "moved"
+    count = len(report.would_move) if report.dry_run else report.moved
+    out.note(
+        f"{verb} {count} message(s) {source.url} -> {target}; "
+        f"{report.skipped} left in place (filtered or over --limit), {len(report.failed)} failed"
+    )
+    for failure in report.failed:
+        out.note(f"  failed {failure['message_id']}: {failure['reason']}")
+    return 1 if report.failed else 0
+
+
+@_guarded
+def run_stream_failures(args: argparse.Namespace, out: Output) -> int:
+    """``fanout replay stream-failures``."""
+    from fanout.ops.replay import replay_stream_failures  # noqa: PLC0415
+
+    _quiet_router_logs()
+    connection, hub = connect(args)
+    with out.progress("replaying failed batches", None) as progress:
+        report = replay_stream_failures(
+            connection,
+            hub,
+            source=args.source,
+            dry_run=args.dry_run,
+            keep=args.keep,
+            progress=progress,
+        )
+    out.document(report.as_dict())
+    out.table(
+        f"{len(report.batches)} failed batch(es); {report.records_routed} record(s) routed",
+        ["where", "condition", "from", "records", "routed", "status", "detail"],
+        [
+            {
+                "where": b.where,
+                "condition": b.condition,
+                "from": b.source,
+                "records": b.records,
+                "routed": b.routed,
+                "status": b.status,
+                "detail": b.detail,
+            }
+            for b in report.batches
+        ],
+    )
+    left = [b for b in report.batches if b.status not in ("replayed", "would-replay")]
+    return 1 if left else 0
+
+
+@_guarded
+def run_poison(args: argparse.Namespace, out: Output) -> int:
+    """``fanout replay poison``."""
+    from fanout.ops.replay import replay_poison  # noqa: PLC0415
+
+    _quiet_router_logs()
+    connection, hub = connect(args)
+    with out.progress("replaying router dead letters", None) as progress:
+        report = replay_poison(
+            connection, hub, dry_run=args.dry_run, limit=args.limit, progress=progress
+        )
+    out.document(report.as_dict())
+    out.table(
+        f"router DLQ: {report.count('routed')} routed and deleted, "
+        f"{report.count('still-poison')} still poison (left in the DLQ)",
+        ["message", "sequence", "status", "error"],
+        [
+            {
+                "message": o.message_id,
+                "sequence": o.sequence_number,
+                "status": o.status,
+                "error": (o.error or "")[:100] or None,
+            }
+            for o in report.outcomes
+        ],
+    )
+    left = [o for o in report.outcomes if o.status not in ("routed", "would-replay")]
+    return 1 if left else 0
+
+
+@_guarded
+def run_backfill(args: argparse.Namespace, out: Output) -> int:
+    """``fanout backfill CONSUMER``."""
+    from fanout.local.records import to_lambda_image  # noqa: PLC0415
+    from fanout.ops.backfill import (  # noqa: PLC0415
+        Backfill,
+        Checkpoint,
+        default_checkpoint,
+        describe_target,
+        read_units_for,
+        snapshot_outbound,
+    )
+
+    connection, hub = connect(args)
+    consumer = hub.consumer(args.consumer)
+    table = hub.need("table_name", "--table")
+    dynamodb = connection.client("dynamodb")
+    target = describe_target(dynamodb, table, consumer.queue_url, hub.router_environment)
+    units = args.read_units or read_units_for(dynamodb, table, args.capacity_share, 400.0)
+    path = args.checkpoint or default_checkpoint(consumer.name, table)
+    checkpoint = Checkpoint.load_or_start(
+        path, consumer.name, table, args.segments, restart=args.restart
+    )
+    if args.dry_run:
+        sample = dynamodb.scan(TableName=table, Limit=1).get("Items", [])
+        body = (
+            snapshot_outbound(
+                to_lambda_image(sample[0]),
+                target.key_names,
+                target.table_arn,
+                target.rules,
+                checkpoint.run_id,
+                checkpoint.scanned_at,
+            ).body
+            if sample
+            else None
+        )
+        count = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
+        plan = {
+            "consumer": consumer.name,
+            "queue_url": consumer.queue_url,
+            "table": table,
+            "approximate_items": count,
+            "segments": len(checkpoint.segments),
+            "read_units_per_second": units,
+            "resuming": checkpoint.items > 0,
+            "checkpoint": str(path),
+            "sample": body,
+        }
+        out.document({"dry_run": True, **plan})
+        for key, value in plan.items():
+            out.note(f"{key}: {value}")
+        return 0
+    total = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
+    with out.progress(f"backfilling {consumer.name}", total) as progress:
+        run = Backfill(
+            dynamodb,
+            connection.client("sqs"),
+            connection.client("s3"),
+            target,
+            checkpoint,
+            read_units_per_second=units,
+            progress=progress,
+        )
+        report = run.run()
+    out.document(report.as_dict())
+    out.note(
+        f"sent {report.sent} snapshot(s) of {table} to {consumer.name} ({consumer.queue_url}); "
+        f"{report.offloaded} through the claim check; {report.consumed_read_units:g} read units; "
+        f"{'complete' if report.complete else 'incomplete: run again to resume'} "
+        f"(checkpoint {path})"
+    )
+    return 0 if report.complete else 1
