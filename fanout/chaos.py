@@ -44,8 +44,9 @@ from typing import Any, Final
 from boto3.dynamodb.types import TypeDeserializer
 
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from fanout.connection import queue_url_of
 from fanout.local.demo import _Table, plain_line, poison_record, stats
-from fanout.local.esm import EmulatorSettings, queue_url_of
+from fanout.local.esm import EmulatorSettings
 from fanout.local.faults import (
     DeleteFaults,
     FaultPlan,

@@ -13,50 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-import boto3
-from botocore.config import Config
-
+from fanout.connection import Connection, queue_url_of
 from fanout.local.failure import FailureDestination
 from fanout.local.invoker import Invoker
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
 from fanout.local.observe import Observer, ignore
 from fanout.local.queues import QueuePoller, QueueSettings
 from fanout.local.streams import ShardReader, StreamMapping, StreamSettings, TtlMarks
-
-
-class Clients:
-    """boto3 clients for one endpoint, built once per service (thread-safe)."""
-
-    def __init__(
-        self,
-        endpoint_url: str | None = None,
-        region: str = "us-east-1",
-        session: boto3.session.Session | None = None,
-    ) -> None:
-        self.endpoint_url = endpoint_url
-        self.region = region
-        self._session = session or boto3.session.Session(region_name=region)
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
-
-    def client(self, service: str) -> Any:
-        """The shared client for ``service``."""
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    config=self._config,
-                )
-            return self._clients[service]
-
-
-def queue_url_of(sqs: Any, queue_arn: str) -> str:
-    """The URL of a queue given its ARN."""
-    _, _, _, _, account, name = queue_arn.split(":", 5)
-    return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +37,7 @@ class Emulator:
         self,
         functions: Iterable[FunctionSpec],
         mappings: Iterable[MappingSpec],
-        clients: Clients,
+        clients: Connection,
         invoker: Invoker,
         *,
         settings: EmulatorSettings | None = None,

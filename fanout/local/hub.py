@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self, TextIO
 
-from fanout.local.esm import Clients, Emulator, EmulatorSettings, queue_url_of
+from fanout.connection import Connection, queue_url_of
+from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_of
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
@@ -97,7 +98,7 @@ def from_stack(stack: DeployedStack) -> Deployment:
 
 
 def deploy(
-    clients: Clients, template: Path, parameters: Mapping[str, str] | None = None
+    clients: Connection, template: Path, parameters: Mapping[str, str] | None = None
 ) -> Deployment:
     """Create the template's resources at the clients' endpoint with ``fanout.stack``."""
     stack = deploy_stack(
@@ -109,7 +110,7 @@ def deploy(
     return from_stack(stack)
 
 
-def drop_secure_transport_denials(clients: Clients) -> list[str]:
+def drop_secure_transport_denials(clients: Connection) -> list[str]:
     """Remove ``aws:SecureTransport`` denials from bucket policies on the embedded moto server.
 
     moto evaluates bucket policies without their conditions, so the template's
@@ -171,7 +172,7 @@ class LocalHub:
         self.log = EventLog(also=observer)
         self._write_state = write_state
         self._server: MotoEndpoint | None = None
-        self.clients: Clients
+        self.clients: Connection
         self.deployment: Deployment
         self.emulator: Emulator
 
@@ -198,7 +199,7 @@ class LocalHub:
                 os.environ.setdefault(name, value)
         # aws-sam-translator reads the region from the environment, not from arguments.
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
-        self.clients = Clients(self._endpoint_url, region=self.region)
+        self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
         self.deployment = deploy(self.clients, self.template, self.parameters)
         if self._server is not None:
             drop_secure_transport_denials(self.clients)

@@ -19,8 +19,9 @@ from typing import Any, Literal, TextIO, cast
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
+from fanout.connection import Connection
 from fanout.ops.output import Output, duration
-from fanout.ops.resolve import DEFAULT_STACK_NAME, Connection, Hub, Overrides, ResolveError, resolve
+from fanout.ops.resolve import DEFAULT_STACK_NAME, Hub, Overrides, ResolveError, resolve
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

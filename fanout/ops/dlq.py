@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
+from fanout.connection import queue_url_of
 from fanout.ops.output import NO_PROGRESS, Progress, iso
 from fanout.ops.pacing import Retry, TokenBucket
 from fanout.ops.resolve import (
@@ -41,7 +42,6 @@ from fanout.ops.resolve import (
     Hub,
     ResolveError,
     queue_arn_of,
-    queue_url_of,
 )
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, to_outbound

@@ -35,10 +35,11 @@ from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
+from fanout.connection import Connection
 from fanout.local.records import to_lambda_stream_record
 from fanout.ops.dlq import release
 from fanout.ops.output import NO_PROGRESS, Progress
-from fanout.ops.resolve import Connection, Hub
+from fanout.ops.resolve import Hub
 from router.claimcheck import ClaimCheck
 from router.core import Router
 from router.deadletter import DeadLetterError, DeadLetterWriter
@@ -296,7 +297,7 @@ def replay_stream_failures(
             " that queue with --from"
         )
     else:
-        from fanout.ops.resolve import queue_url_of  # noqa: PLC0415 - only for queue sources
+        from fanout.connection import queue_url_of  # noqa: PLC0415 - only for queue sources
 
         queue_url = queue_url_of(sqs, where)
         batches = failed_batches_in_queue(sqs, queue_url)

@@ -23,14 +23,13 @@ be read, or to point a command at another resource.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from fanout.connection import Connection
 
 DEFAULT_STACK_NAME = "fanout-hub"
 ROUTER_DLQ_NAME = "router"
@@ -38,39 +37,6 @@ ROUTER_DLQ_NAME = "router"
 
 class ResolveError(LookupError):
     """A resource the command needs could not be found (the message says which, and how to pass it)."""
-
-
-class Connection:
-    """boto3 clients for one endpoint, region and profile, built once per service (thread-safe)."""
-
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        profile: str | None = None,
-        session: boto3.session.Session | None = None,
-    ) -> None:
-        self.endpoint_url = endpoint_url
-        self._session = session or boto3.session.Session(profile_name=profile, region_name=region)
-        self.region = region or self._session.region_name or "us-east-1"
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        # Our own backoff handles throttling on the data paths; botocore's standard
-        # mode keeps transient errors off the control-plane calls.
-        self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
-
-    def client(self, service: str) -> Any:
-        """The shared client for ``service``."""
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._session.client(
-                    service,  # type: ignore[call-overload]
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    config=self._config,
-                )
-            return self._clients[service]
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,13 +260,3 @@ def queue_arn_of(sqs: Any, queue_url: str) -> str:
     """A queue's ARN from its URL."""
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
-
-
-def queue_url_of(sqs: Any, name_or_arn: str) -> str:
-    """A queue's URL from its name, ARN or URL."""
-    if name_or_arn.startswith(("http://", "https://")):
-        return name_or_arn
-    if name_or_arn.startswith("arn:"):
-        _, _, _, _, account, name = name_or_arn.split(":", 5)
-        return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
-    return str(sqs.get_queue_url(QueueName=name_or_arn)["QueueUrl"])

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
+from fanout.connection import Connection
 from fanout.ops.replay import FAILURE_PREFIX
-from fanout.ops.resolve import Connection, Hub
+from fanout.ops.resolve import Hub
 
 AGE_METRIC = "ApproximateAgeOfOldestMessage"
 AGE_NOT_AVAILABLE = "no CloudWatch datapoints (the endpoint publishes no SQS metrics)"
@@ -168,7 +169,7 @@ def hub_status(connection: Connection, hub: Hub, now: datetime | None = None) ->
     for owner, role, where in listed:
         url = where
         if where.startswith("arn:aws:sqs:"):
-            from fanout.ops.resolve import queue_url_of  # noqa: PLC0415 - ARN only here
+            from fanout.connection import queue_url_of  # noqa: PLC0415 - ARN only here
 
             url = queue_url_of(sqs, where)
         values = sqs.get_queue_attributes(

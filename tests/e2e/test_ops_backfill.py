@@ -26,12 +26,13 @@ from typing import Any, Self
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from fanout.connection import Connection
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.hub import LocalHub
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.queues import QueueSettings
 from fanout.ops.backfill import Backfill, Checkpoint, describe_target
-from fanout.ops.resolve import Connection, Hub, resolve
+from fanout.ops.resolve import Hub, resolve
 from schemas import parse_envelope
 
 pytestmark = pytest.mark.e2e

@@ -19,11 +19,12 @@ from support.builders import a_stream_record
 from consumers.runtime.deadletter import DeadLetterQueue as RuntimeDlq
 from consumers.runtime.deadletter import dead_letter_of
 from fanout.cli import main
+from fanout.connection import Connection
 from fanout.local.demo import parameters_for_demo
 from fanout.local.hub import LocalHub
 from fanout.ops.dlq import Redrive, dead_letter_queue
 from fanout.ops.pacing import Retry
-from fanout.ops.resolve import Connection, Hub, resolve
+from fanout.ops.resolve import Hub, resolve
 from router.normalise import EntityRules, to_outbound
 
 pytestmark = pytest.mark.e2e

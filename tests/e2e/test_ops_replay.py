@@ -18,12 +18,13 @@ import pytest
 from support.builders import a_stream_record
 
 from fanout.cli import main
+from fanout.connection import Connection
 from fanout.local.esm import EmulatorSettings
 from fanout.local.failure import DiscardedBatch, FailureCondition
 from fanout.local.hub import LocalHub
 from fanout.local.queues import QueueSettings
 from fanout.local.streams import StreamSettings
-from fanout.ops.resolve import Connection, resolve
+from fanout.ops.resolve import resolve
 from fanout.tail import Tail
 from router.deadletter import DeadLetterWriter
 from router.normalise import EntityRules, to_outbound

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fanout.local.esm import Clients
+from fanout.connection import Connection
 from fanout.local.server import MotoEndpoint
 
 
@@ -19,9 +19,9 @@ def endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def clients(endpoint: str) -> Clients:
+def clients(endpoint: str) -> Connection:
     """boto3 clients bound to the moto server."""
-    return Clients(endpoint, region="us-east-1")
+    return Connection(endpoint_url=endpoint, region="us-east-1")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 from local_hub_fakes import RecordingHandler, wait_until
 
-from fanout.local.esm import Clients
+from fanout.connection import Connection
 from fanout.local.invoker import CallableInvoker
 from fanout.local.model import FunctionSpec, MappingSpec
 from fanout.local.observe import EventLog, Outcome
@@ -22,7 +22,7 @@ FAST = QueueSettings(wait_seconds=0, retry_visibility_seconds=0)
 
 
 def make_queue(
-    clients: Clients, name: str, *, visibility: int = 30, max_receives: int | None = None
+    clients: Connection, name: str, *, visibility: int = 30, max_receives: int | None = None
 ) -> tuple[str, str, str | None]:
     """A queue (and a DLQ when ``max_receives`` is set): (url, arn, dlq url)."""
     sqs = clients.client("sqs")
@@ -38,18 +38,18 @@ def make_queue(
     return url, arn_of(clients, url), dlq_url
 
 
-def arn_of(clients: Clients, url: str) -> str:
+def arn_of(clients: Connection, url: str) -> str:
     return clients.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
 
 
-def send(clients: Clients, url: str, *bodies: str) -> None:
+def send(clients: Connection, url: str, *bodies: str) -> None:
     for body in bodies:
         clients.client("sqs").send_message(QueueUrl=url, MessageBody=body)
 
 
-def depth(clients: Clients, url: str) -> int:
+def depth(clients: Connection, url: str) -> int:
     """Visible plus in-flight messages."""
     attributes = clients.client("sqs").get_queue_attributes(
         QueueUrl=url,
@@ -62,7 +62,7 @@ def depth(clients: Clients, url: str) -> int:
 
 @contextmanager
 def polling(
-    clients: Clients,
+    clients: Connection,
     url: str,
     arn: str,
     handler: Any,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 
-from fanout.local.esm import Clients
+from fanout.connection import Connection
 from fanout.local.records import to_lambda_stream_record
 from fanout.local.streams import BotoShardReader
 
@@ -72,7 +72,9 @@ class TestConverter:
 class TestAgainstMotoStreams:
     """The quirks seen through boto3 on the moto server are fixed by the converter."""
 
-    def test_a_real_get_records_page_converts_to_lambda_format(self, clients: Clients, unique: str):
+    def test_a_real_get_records_page_converts_to_lambda_format(
+        self, clients: Connection, unique: str
+    ):
         dynamodb = clients.client("dynamodb")
         name = f"conv-{unique}"
         dynamodb.create_table(

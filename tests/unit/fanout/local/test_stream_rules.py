@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from local_hub_fakes import STREAM_ARN, FakeShard, RecordingHandler, seq, stream_record
 
-from fanout.local.esm import Clients
+from fanout.connection import Connection
 from fanout.local.failure import FailureDestination
 from fanout.local.invoker import CallableInvoker
 from fanout.local.model import FunctionSpec, MappingSpec
@@ -252,7 +252,7 @@ class TestBisect:
 class TestOnFailureDestinations:
     """The discarded-batch record has Lambda's documented shape for each destination type."""
 
-    def test_sqs_destination_gets_metadata_only(self, clients: Clients, unique: str):
+    def test_sqs_destination_gets_metadata_only(self, clients: Connection, unique: str):
         sqs = clients.client("sqs")
         url = sqs.create_queue(QueueName=f"onfail-{unique}")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
@@ -291,7 +291,9 @@ class TestOnFailureDestinations:
         )
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["timestamp"])
 
-    def test_s3_destination_gets_the_batch_under_lambdas_key(self, clients: Clients, unique: str):
+    def test_s3_destination_gets_the_batch_under_lambdas_key(
+        self, clients: Connection, unique: str
+    ):
         s3 = clients.client("s3")
         bucket = f"onfail-{unique}"
         s3.create_bucket(Bucket=bucket)
@@ -313,7 +315,7 @@ class TestOnFailureDestinations:
         assert payload["Records"][0]["eventSourceARN"] == STREAM_ARN
         assert record["DDBStreamBatchInfo"]["batchSize"] == 1
 
-    def test_sns_destination_is_published_to(self, clients: Clients, unique: str):
+    def test_sns_destination_is_published_to(self, clients: Connection, unique: str):
         sns, sqs = clients.client("sns"), clients.client("sqs")
         topic = sns.create_topic(Name=f"onfail-{unique}")["TopicArn"]
         url = sqs.create_queue(QueueName=f"onfail-sub-{unique}")["QueueUrl"]

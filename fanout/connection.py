@@ -1,0 +1,52 @@
+"""boto3 clients for one endpoint, shared by the local hub and the operations commands."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+class Connection:
+    """boto3 clients for one endpoint, region and profile, built once per service (thread-safe)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        profile: str | None = None,
+        session: boto3.session.Session | None = None,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self._session = session or boto3.session.Session(profile_name=profile, region_name=region)
+        self.region = region or self._session.region_name or "us-east-1"
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        # Our own backoff handles throttling on the data paths; botocore's standard
+        # mode keeps transient errors off the control-plane calls.
+        self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
+
+    def client(self, service: str) -> Any:
+        """The shared client for ``service``."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service,  # type: ignore[call-overload]
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    config=self._config,
+                )
+            return self._clients[service]
+
+
+def queue_url_of(sqs: Any, name_or_arn: str) -> str:
+    """A queue's URL from its name, ARN or URL."""
+    if name_or_arn.startswith(("http://", "https://")):
+        return name_or_arn
+    if name_or_arn.startswith("arn:"):
+        _, _, _, _, account, name = name_or_arn.split(":", 5)
+        return str(sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"])
+    return str(sqs.get_queue_url(QueueName=name_or_arn)["QueueUrl"])
