@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import json
 import os
 import sys
@@ -188,7 +189,9 @@ class InProcessInvoker:
         if self._output is None:
             yield
             return
-        with contextlib.redirect_stdout(self._output), contextlib.redirect_stderr(self._output):
+        # Only the invoking thread's output goes to the function's log: a global
+        # redirect_stdout would also swallow what the CLI or a test prints meanwhile.
+        with _routed("stdout", self._output), _routed("stderr", self._output):
             yield
 
     def _container(self, function: FunctionSpec) -> _Container:
@@ -251,3 +254,37 @@ class CallableInvoker:
         return Invocation(
             context.aws_request_id, response, duration_seconds=context.elapsed_seconds
         )
+
+
+class _ThreadRouted(io.TextIOBase):
+    """A stand-in for sys.stdout/stderr: one thread's writes go to ``target``, others' to ``original``."""
+
+    def __init__(self, original: TextIO, target: TextIO, thread: threading.Thread) -> None:
+        self._original = original
+        self._target = target
+        self._thread = thread
+
+    def _stream(self) -> TextIO:
+        return self._target if threading.current_thread() is self._thread else self._original
+
+    def write(self, text: str) -> int:
+        return self._stream().write(text)
+
+    def flush(self) -> None:
+        self._stream().flush()
+
+    def isatty(self) -> bool:
+        return self._stream().isatty()
+
+
+@contextlib.contextmanager
+def _routed(name: str, target: TextIO) -> Iterator[None]:
+    original: TextIO = getattr(sys, name)
+    proxy = _ThreadRouted(original, target, threading.current_thread())
+    setattr(sys, name, proxy)
+    try:
+        yield
+    finally:
+        # Put the original back unless someone (pytest's capture) replaced it meanwhile.
+        if getattr(sys, name) is proxy:
+            setattr(sys, name, original)

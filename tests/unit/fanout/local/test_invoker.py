@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import textwrap
+import threading
 
 import pytest
 
@@ -79,3 +81,57 @@ class TestInProcessInvoker:
         result = InProcessInvoker().invoke(quick, {})
         assert result.failed
         assert result.error_type == "Sandbox.Timedout"
+
+
+PRINTING_HANDLER = textwrap.dedent(
+    """
+    import threading
+    STARTED = threading.Event()
+    RELEASE = threading.Event()
+
+    def handler(event, context):
+        print("from the handler")
+        STARTED.set()
+        RELEASE.wait(10)
+        return None
+    """
+)
+
+
+class TestHandlerOutput:
+    """A handler's prints go to the hub's log; what other threads print meanwhile is kept."""
+
+    def test_only_the_invoking_thread_is_redirected(self, tmp_path, monkeypatch, capsys):
+        root = tmp_path / "fakepkg_printing"
+        root.mkdir()
+        (root / "__init__.py").write_text("")
+        (root / "app.py").write_text(PRINTING_HANDLER)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        log = io.StringIO()
+        invoker = InProcessInvoker(output=log)
+        function = FunctionSpec("p", "fakepkg_printing.app.handler", {}, timeout_seconds=30)
+        worker = threading.Thread(target=invoker.invoke, args=(function, {}))
+        worker.start()
+        module = _wait_for_module("fakepkg_printing.app")
+        assert module.STARTED.wait(10)
+        print("from the main thread while the handler runs")  # noqa: T201 - the output under test
+        module.RELEASE.set()
+        worker.join(10)
+        assert "from the handler" in log.getvalue()
+        assert "main thread" not in log.getvalue()
+        out = capsys.readouterr().out
+        assert "from the main thread while the handler runs" in out
+        assert "from the handler" not in out
+
+
+def _wait_for_module(name: str):
+    import sys
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", None) == name and hasattr(module, "RELEASE"):
+                return module
+        time.sleep(0.01)
+    raise AssertionError(f"{name} was never imported")
