@@ -27,13 +27,17 @@ SIZE = 50
 SEED = 20261127
 # The router sees one or two batches in a small run: its faults get higher rates so each
 # fires (every stream batch is delivered twice, within each record's fault budget).
+# Faults with few chances in a 50-record run (failed writes after the fact, dead-letter
+# sends, webhook 503s) are raised too, so that every kind fires whatever the timing.
 RATES = dataclasses.replace(
     DEFAULT_RATES,
+    consumer_error_after=0.25,
     publish_throttled=0.3,
     redeliver_stream_batch=1.0,
     crash_mid_batch=0.2,
-    handler_timeout=0.2,
-    sqs_send_failed=0.5,
+    handler_timeout=0.3,
+    sqs_send_failed=0.8,
+    webhook_unavailable=0.3,
 )
 
 
