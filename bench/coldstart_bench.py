@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
 from common import ROOT, header, median, table
 
-LOCAL_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
-LOCAL_ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+from fanout.build import sam_build_locally
+
 # Build path of each function (as in test_template_build.py) -> its handler module.
 FUNCTIONS = {
     "RouterFunction": "router.app",
@@ -110,30 +108,10 @@ def parse_importtime(stderr: str, module: str) -> tuple[float, dict[str, float]]
 
 def sam_build(build_dir: Path) -> float:
     """``sam build`` of the whole template into ``build_dir``; returns seconds."""
-    env = {**os.environ, "LAMBDA_RUNTIME": LOCAL_RUNTIME, "LAMBDA_ARCHITECTURE": LOCAL_ARCH}
-    started = time.monotonic()
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [
-            str(Path(sys.executable).parent / "sam"),
-            "build",
-            "--template",
-            "template.yaml",
-            "--build-dir",
-            str(build_dir),
-            "--build-in-source",
-            "--parameter-overrides",
-            f"Runtime={LOCAL_RUNTIME} Architecture={LOCAL_ARCH}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result, seconds = sam_build_locally(build_dir)
     if result.returncode != 0:
         raise RuntimeError(f"sam build failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return time.monotonic() - started
+    return seconds
 
 
 def sizes(folder: Path) -> tuple[int, int]:

@@ -11,19 +11,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from fanout.build import sam_build_locally
 from fanout.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCAL_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
-LOCAL_ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 TOOLING = ("moto", "pytest", "fanout", "tests", "_pytest", "rich", "samtranslator", "cfnlint")
 # Every function of the stack, by its build path, and the handler it must import.
 EXPECTED = {
@@ -50,28 +47,7 @@ def built(tmp_path_factory):
 
 
 def _sam_build(build_dir: Path) -> float:
-    env = {**os.environ, "LAMBDA_RUNTIME": LOCAL_RUNTIME, "LAMBDA_ARCHITECTURE": LOCAL_ARCH}
-    started = time.monotonic()
-    result = subprocess.run(  # noqa: S603 - fixed argv, no shell
-        [
-            str(Path(sys.executable).parent / "sam"),
-            "build",
-            "--template",
-            "template.yaml",
-            "--build-dir",
-            str(build_dir),
-            "--build-in-source",  # no copy of the repository (and its .venv) to a scratch dir
-            "--parameter-overrides",
-            f"Runtime={LOCAL_RUNTIME} Architecture={LOCAL_ARCH}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    seconds = time.monotonic() - started
+    result, seconds = sam_build_locally(build_dir)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     print(f"sam build took {seconds:.1f}s")  # noqa: T201 - shown with -s / in the CI log
     return seconds
