@@ -47,6 +47,8 @@ import yaml
 from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
 from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
+from fanout.connection import Connection
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
@@ -495,17 +497,6 @@ def _references(node: Any) -> set[str]:
 # ---------------------------------------------------------------------------- deploy
 
 
-@dataclass(frozen=True)
-class Clients:
-    """boto3 clients for one endpoint; build inside ``mock_aws()`` when using the decorator."""
-
-    session: boto3.session.Session
-    endpoint_url: str | None
-
-    def __call__(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
-
-
 def deploy(
     template: Path = TEMPLATE,
     *,
@@ -522,8 +513,8 @@ def deploy(
     ``StackError`` for a failed rule or an unsupported template shape, and the
     endpoint's ``ClientError`` when it refuses a resource.
     """
-    clients = Clients(session or boto3.session.Session(region_name=region), endpoint_url)
-    account = clients("sts").get_caller_identity()["Account"]
+    clients = Connection(endpoint_url=endpoint_url, region=region, session=session)
+    account = clients.client("sts").get_caller_identity()["Account"]
     return _deploy(template, stack_name, "", dict(parameters or {}), clients, region, str(account))
 
 
@@ -532,7 +523,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     stack_name: str,
     path: str,
     overrides: dict[str, str],
-    clients: Clients,
+    clients: Connection,
     region: str,
     account: str,
 ) -> DeployedStack:
@@ -609,7 +600,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     if not cfn_template["Outputs"]:
         del cfn_template["Outputs"]
 
-    cloudformation: CloudFormationClient = clients("cloudformation")
+    cloudformation: CloudFormationClient = clients.client("cloudformation")
     created = cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(cfn_template),
@@ -649,7 +640,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = subscription.arn
         elif kind == "AWS::SNS::TopicPolicy":
             for topic in properties["Topics"]:
-                clients("sns").set_topic_attributes(
+                clients.client("sns").set_topic_attributes(
                     TopicArn=topic,
                     AttributeName="Policy",
                     AttributeValue=_json(properties["PolicyDocument"]),
@@ -657,19 +648,21 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = f"{stack_name}-{logical_id}"
         elif kind == "AWS::SQS::QueuePolicy":
             for url in properties["Queues"]:
-                clients("sqs").set_queue_attributes(
+                clients.client("sqs").set_queue_attributes(
                     QueueUrl=url, Attributes={"Policy": _json(properties["PolicyDocument"])}
                 )
             physical[logical_id] = f"{stack_name}-{logical_id}"
         elif kind == "AWS::S3::BucketPolicy":
             policy = without_tls_denials(properties["PolicyDocument"])
             if policy["Statement"]:
-                clients("s3").put_bucket_policy(Bucket=properties["Bucket"], Policy=_json(policy))
+                clients.client("s3").put_bucket_policy(
+                    Bucket=properties["Bucket"], Policy=_json(policy)
+                )
             physical[logical_id] = properties["Bucket"]
         elif kind == "AWS::CloudWatch::Alarm":
             name = properties.get("AlarmName") or f"{stack_name}-{logical_id}"
             arguments = _alarm_arguments(name, properties)
-            clients("cloudwatch").put_metric_alarm(**arguments)
+            clients.client("cloudwatch").put_metric_alarm(**arguments)
             alarms[name] = arguments
             physical[logical_id] = name
         elif kind == "AWS::Lambda::EventSourceMapping":
@@ -719,10 +712,10 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     )
 
 
-def _fill_gap(clients: Clients, kind: str, prop: str, physical_id: str, value: Any) -> None:
+def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value: Any) -> None:
     """Apply a property the endpoint's CloudFormation left out (no-op where it did not)."""
     if kind == "AWS::DynamoDB::Table":
-        dynamodb = clients("dynamodb")
+        dynamodb = clients.client("dynamodb")
         live = dynamodb.describe_time_to_live(TableName=physical_id)["TimeToLiveDescription"]
         wanted = str(value.get("Enabled", False)).lower() == "true"
         if wanted and live.get("TimeToLiveStatus") in ("DISABLED", None):
@@ -731,7 +724,7 @@ def _fill_gap(clients: Clients, kind: str, prop: str, physical_id: str, value: A
                 TimeToLiveSpecification={"AttributeName": value["AttributeName"], "Enabled": True},
             )
     elif prop == "PublicAccessBlockConfiguration":
-        s3 = clients("s3")
+        s3 = clients.client("s3")
         try:
             s3.get_public_access_block(Bucket=physical_id)
         except s3.exceptions.ClientError:
@@ -742,7 +735,7 @@ def _fill_gap(clients: Clients, kind: str, prop: str, physical_id: str, value: A
                 },
             )
     elif prop == "LifecycleConfiguration":
-        s3 = clients("s3")
+        s3 = clients.client("s3")
         try:
             s3.get_bucket_lifecycle_configuration(Bucket=physical_id)
         except s3.exceptions.ClientError:
@@ -828,7 +821,7 @@ def _json(document: Any) -> str:
     return document if isinstance(document, str) else json.dumps(document)
 
 
-def _subscribe(clients: Clients, path: str, properties: Mapping[str, Any]) -> Subscription:
+def _subscribe(clients: Connection, path: str, properties: Mapping[str, Any]) -> Subscription:
     attributes: dict[str, str] = {}
     for key in ("RawMessageDelivery", "FilterPolicyScope"):
         if key in properties:
@@ -840,7 +833,7 @@ def _subscribe(clients: Clients, path: str, properties: Mapping[str, Any]) -> Su
     for key in ("FilterPolicy", "RedrivePolicy", "DeliveryPolicy"):
         if key in properties:
             attributes[key] = _json(properties[key])
-    response = clients("sns").subscribe(
+    response = clients.client("sns").subscribe(
         TopicArn=properties["TopicArn"],
         Protocol=properties["Protocol"],
         Endpoint=properties["Endpoint"],
@@ -909,9 +902,9 @@ def _late_output(
 
 
 def _functions(
-    clients: Clients, resources: Mapping[str, Any], physical: Mapping[str, str], path: str
+    clients: Connection, resources: Mapping[str, Any], physical: Mapping[str, str], path: str
 ) -> dict[str, Function]:
-    lambda_ = clients("lambda")
+    lambda_ = clients.client("lambda")
     functions: dict[str, Function] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::Lambda::Function" or logical_id not in physical:
@@ -934,9 +927,9 @@ def _functions(
 
 
 def _queues(
-    clients: Clients, resources: Mapping[str, Any], physical: Mapping[str, str], path: str
+    clients: Connection, resources: Mapping[str, Any], physical: Mapping[str, str], path: str
 ) -> dict[str, Queue]:
-    sqs = clients("sqs")
+    sqs = clients.client("sqs")
     queues: dict[str, Queue] = {}
     for logical_id, resource in resources.items():
         if resource["Type"] != "AWS::SQS::Queue" or logical_id not in physical:
@@ -963,11 +956,11 @@ def delete(
     stack: DeployedStack, *, endpoint_url: str | None = None, region: str = "us-east-1"
 ) -> None:
     """Delete the stack tree (children first) and the subscriptions created for it."""
-    clients = Clients(boto3.session.Session(region_name=region), endpoint_url)
+    clients = Connection(endpoint_url=endpoint_url, region=region)
     for child in stack.nested.values():
         delete(child, endpoint_url=endpoint_url, region=region)
     for subscription in stack.subscriptions.values():
-        clients("sns").unsubscribe(SubscriptionArn=subscription.arn)
+        clients.client("sns").unsubscribe(SubscriptionArn=subscription.arn)
     if stack.alarms:
-        clients("cloudwatch").delete_alarms(AlarmNames=list(stack.alarms))
-    clients("cloudformation").delete_stack(StackName=stack.name)
+        clients.client("cloudwatch").delete_alarms(AlarmNames=list(stack.alarms))
+    clients.client("cloudformation").delete_stack(StackName=stack.name)
