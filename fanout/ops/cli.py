@@ -73,7 +73,9 @@ def register(subcommands: Any) -> None:
     redrive.add_argument("--method", choices=["auto", "move-task", "loop"], default="auto")
     redrive.add_argument("--dry-run", action="store_true", help="list what would move")
     redrive.add_argument(
-        "--wait", action="store_true", help="with a move task: wait until it finishes"
+        "--wait",
+        action="store_true",
+        help="with a move task: follow it to the end (Ctrl-C cancels it)",
     )
     _common(redrive)
     redrive.set_defaults(run=run_redrive)
@@ -295,10 +297,11 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
     """``fanout dlq redrive NAME``."""
     from fanout.ops.dlq import (  # noqa: PLC0415
         MessageFilter,
+        MoveTaskInterruptedError,
         Redrive,
         dead_letter_queue,
         destination_url,
-        wait_for_move_task,
+        follow_move_task,
     )
     from fanout.ops.resolve import queue_arn_of  # noqa: PLC0415
 
@@ -326,12 +329,35 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
         )
         report = redrive.run(cast("Literal['auto', 'move-task', 'loop']", args.method))
     result = report.as_dict()
-    if report.task_handle and args.wait:
-        result["task"] = wait_for_move_task(sqs, queue_arn_of(sqs, source.url))
-    out.document(result)
     if report.method == "move-task":
-        out.note(f"started StartMessageMoveTask {report.task_handle}: {source.url} -> {target}")
-        return 0
+        handle = str(report.task_handle)
+        out.note(f"started StartMessageMoveTask {handle}: {source.url} -> {target}")
+        if not args.wait:
+            out.document(result)
+            return 0
+        try:
+            with out.progress("moving", None) as progress:
+                outcome = follow_move_task(
+                    sqs, queue_arn_of(sqs, source.url), handle, progress=progress
+                )
+        except MoveTaskInterruptedError as interrupted:
+            print(f"fanout: {interrupted}", file=sys.stderr)
+            raise
+        result["task"] = outcome.task
+        out.document(result)
+        if outcome.status == "COMPLETED":
+            out.note(f"move task completed: {outcome.moved} message(s) moved")
+            return 0
+        reason = f": {outcome.failure_reason}" if outcome.failure_reason else ""
+        print(
+            f"fanout: move task {outcome.status} after {outcome.moved} message(s){reason}; "
+            f"what was not moved is still in {source.url}",
+            file=sys.stderr,
+        )
+        return 1
+    out.document(result)
+    if report.loop_because and not report.dry_run:
+        out.note(f"receive/send/delete loop: {report.loop_because}")
     verb = "would move" if report.dry_run else "moved"
     count = len(report.would_move) if report.dry_run else report.moved
     out.note(

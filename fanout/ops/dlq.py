@@ -52,11 +52,32 @@ SQS_RECEIVE_MAX_MESSAGES: Final = 10
 ERROR_TYPE: Final = "fanout-error-type"
 ERROR_TEXT: Final = "fanout-error"
 ORIGIN: Final = "fanout-origin"
-# Codes an endpoint answers when it has no StartMessageMoveTask (moto: a 500 naming the
-# action; older LocalStack: UnsupportedOperation / InvalidAction).
-_MOVE_TASK_UNSUPPORTED: Final = frozenset(
-    {"UnsupportedOperation", "InvalidAction", "NotImplemented", "500", "501"}
+# Error codes meaning "this endpoint has no move task": an unknown action (older
+# LocalStack, other emulators), or SQS's UnsupportedOperation (the plain code, and the
+# awsQueryCompatible spelling botocore reports for the JSON protocol). moto's server
+# answers an unimplemented action with a bare HTML 500, which botocore reports with
+# the status as its code: that is told apart from AWS's own 500 (code InternalError),
+# which is raised like every other error. AccessDenied, KMS, throttling and
+# not-found errors are raised too: a redrive the operator may not run must fail,
+# not quietly take another path.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html#API_StartMessageMoveTask_Errors
+MOVE_TASK_UNAVAILABLE_CODES: Final = frozenset(
+    {
+        "UnsupportedOperation",
+        "AWS.SimpleQueueService.UnsupportedOperation",
+        "InvalidAction",
+        "UnknownOperation",
+        "UnknownOperationException",
+        "NotImplemented",
+        "500",
+        "501",
+    }
 )
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasksResultEntry.html
+MOVE_TASK_ACTIVE: Final = frozenset({"RUNNING", "CANCELLING"})
+MOVE_TASK_FINAL: Final = frozenset({"COMPLETED", "CANCELLED", "FAILED"})
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+MOVE_TASK_MAX_RATE: Final = 500
 
 Kind = Literal["consumer", "router", "queue"]
 
@@ -84,19 +105,23 @@ def dead_letter_queue(hub: Hub, sqs: Any, name: str) -> DeadLetterQueue:
     except ClientError as exc:
         known = ", ".join([ROUTER_DLQ_NAME, *(c.name for c in hub.consumers)])
         raise ResolveError(f"{name!r} is not a consumer ({known}) nor a queue: {exc}") from exc
-    if hub.router_dlq_url and url.split("/")[-2:] == hub.router_dlq_url.split("/")[-2:]:
+    if hub.router_dlq_url and same_queue(url, hub.router_dlq_url):
         return DeadLetterQueue(ROUTER_DLQ_NAME, url, "router")
 
-    # Stack outputs and ListQueues may spell a queue's URL differently (moto's host
-    # vs. the service's): the account and queue name identify it.
-    def same(a: str, b: str) -> bool:
-        return a.split("/")[-2:] == b.split("/")[-2:]
-
     for consumer in hub.consumers:
-        if same(url, consumer.dlq_url):
+        if same_queue(url, consumer.dlq_url):
             return DeadLetterQueue(consumer.name, consumer.dlq_url, "consumer", consumer.queue_url)
     sources = sqs.list_dead_letter_source_queues(QueueUrl=url).get("queueUrls", [])
     return DeadLetterQueue(name, url, "queue", sources[0] if len(sources) == 1 else None)
+
+
+def same_queue(a: str, b: str) -> bool:
+    """True when two queue URLs name the same queue.
+
+    Stack outputs and ListQueues may spell a queue's URL differently (moto's host vs.
+    the service's): the account and queue name identify it.
+    """
+    return a.split("/")[-2:] == b.split("/")[-2:]
 
 
 def destination_url(hub: Hub, sqs: Any, name: str) -> str:
@@ -352,10 +377,35 @@ class RedriveReport:
     task_handle: str | None = None
     would_move: list[str] = field(default_factory=list)
     interrupted: str | None = None
+    loop_because: str | None = None
+    """Why ``auto`` ran the loop instead of the move task (None: it was not considered)."""
 
     def as_dict(self) -> dict[str, Any]:
         """A plain dict (for JSON)."""
         return asdict(self)
+
+
+class MoveTaskUnavailableError(Exception):
+    """The endpoint has no StartMessageMoveTask (the loop can do the redrive instead)."""
+
+
+class MoveTaskRunningError(ResolveError):
+    """The DLQ already has an active move task: SQS allows one per queue."""
+
+
+class MoveTaskInterruptedError(KeyboardInterrupt):
+    """Ctrl-C while following a move task, after trying to cancel it."""
+
+    def __init__(self, task_handle: str, moved: int, cancel_error: str | None) -> None:
+        self.task_handle = task_handle
+        self.moved = moved
+        self.cancel_error = cancel_error
+        """None when CancelMessageMoveTask took the cancel."""
+        super().__init__(
+            f"move task {task_handle} cancelled after about {moved} message(s)"
+            if cancel_error is None
+            else f"move task {task_handle} could not be cancelled: {cancel_error}"
+        )
 
 
 def sendable_attributes(message: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -458,61 +508,100 @@ class Redrive:
         self._fifo = destination_url.endswith(".fifo")
 
     # -------------------------------------------------------------- move task
-    def can_use_move_task(self) -> bool:
-        """StartMessageMoveTask moves everything, unfiltered, to a standard queue."""
-        return not (
-            self._dry_run
-            or self._filter.active
-            or self._limit
-            or self._fifo
-            or self.source.url.endswith(".fifo")
-        )
+    def move_task_blocker(self) -> str | None:
+        """Why StartMessageMoveTask cannot do this redrive; None when it can.
 
-    def start_move_task(self) -> str | None:
-        """Start SQS's own move task; None when the endpoint does not implement it.
-
-        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+        The task moves every message of a DLQ whose sources are SQS queues, to a queue
+        of the same type (standard or FIFO), and cannot filter, count or list.
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html
         """
-        arguments: dict[str, Any] = {
-            "SourceArn": queue_arn_of(self._sqs, self.source.url),
-            "DestinationArn": queue_arn_of(self._sqs, self.destination_url),
-        }
-        if self._rate > 0:
-            arguments["MaxNumberOfMessagesPerSecond"] = max(1, min(500, int(self._rate)))
+        if self._dry_run:
+            return "--dry-run lists each message, which a move task cannot"
+        if self._filter.active:
+            return "a move task moves every message: --type/--error need the loop"
+        if self._limit:
+            return "a move task cannot stop at --limit"
+        if self.source.url.endswith(".fifo") != self._fifo:
+            return "a move task needs the DLQ and the destination to be both FIFO or both standard"
+        if not self._dead_letter_sources():
+            return "a move task only moves from a queue that is the DLQ of another SQS queue"
+        return None
+
+    def can_use_move_task(self) -> bool:
+        """True when StartMessageMoveTask can do this redrive (see ``move_task_blocker``)."""
+        return self.move_task_blocker() is None
+
+    def _dead_letter_sources(self) -> list[str]:
+        if self.source.source_url:
+            return [self.source.source_url]
+        response = self._sqs.list_dead_letter_source_queues(QueueUrl=self.source.url)
+        return list(response.get("queueUrls", []))
+
+    def _move_task_call(self, operation: str, **arguments: Any) -> dict[str, Any]:
+        """One move-task API call; ``MoveTaskUnavailableError`` when the endpoint lacks it."""
         try:
-            return str(self._sqs.start_message_move_task(**arguments)["TaskHandle"])
-        except NotImplementedError:  # moto in decorator mode raises it in-process
-            return None
+            return dict(getattr(self._sqs, operation)(**arguments))
+        except NotImplementedError as exc:  # moto in decorator mode raises it in-process
+            raise MoveTaskUnavailableError(str(exc)) from exc
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-            text = str(error.get("Message", "")).lower()
-            if (
-                code in _MOVE_TASK_UNSUPPORTED
-                or status in _MOVE_TASK_UNSUPPORTED
-                or "not yet implemented" in text
-                or "not implemented" in text
-            ):
-                return None
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in MOVE_TASK_UNAVAILABLE_CODES:
+                raise MoveTaskUnavailableError(f"{code}: {exc}") from exc
             raise
 
-    def run(self, method: Literal["auto", "move-task", "loop"] = "auto") -> RedriveReport:
-        """Redrive; ``auto`` uses the move task when possible and the endpoint has it."""
-        if method != "loop" and self.can_use_move_task():
-            handle = self.start_move_task()
-            if handle is not None:
-                return RedriveReport(
-                    self.source.url, self.destination_url, "move-task", task_handle=handle
+    def start_move_task(self) -> str:
+        """Start SQS's own move task and return its handle.
+
+        Raises ``MoveTaskUnavailableError`` when the endpoint does not implement it,
+        ``MoveTaskRunningError`` when the DLQ already has an active task (one per queue),
+        and any other ``ClientError`` (AccessDenied...) as it is.
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
+        """
+        source_arn = queue_arn_of(self._sqs, self.source.url)
+        latest = self._move_task_call("list_message_move_tasks", SourceArn=source_arn)
+        for task in latest.get("Results", [])[:1]:
+            if task.get("Status") in MOVE_TASK_ACTIVE:
+                raise MoveTaskRunningError(
+                    f"a move task is already {task.get('Status')} on {self.source.url} "
+                    f"(moved {task.get('ApproximateNumberOfMessagesMoved', 0)} so far): SQS "
+                    "runs one per queue; wait for it to finish or cancel it"
                 )
-            if method == "move-task":
-                raise ResolveError("this endpoint does not implement StartMessageMoveTask")
-        elif method == "move-task":
-            raise ResolveError(
-                "StartMessageMoveTask moves every message unfiltered to a standard queue:"
-                " drop --type/--error/--limit/--dry-run or use --method loop"
+        arguments: dict[str, Any] = {"SourceArn": source_arn}
+        sources = self._dead_letter_sources()
+        if not (len(sources) == 1 and same_queue(sources[0], self.destination_url)):
+            # Left out, SQS returns each message to the queue it came from: the same as
+            # naming the DLQ's only source, and still right if it gains another one.
+            arguments["DestinationArn"] = queue_arn_of(self._sqs, self.destination_url)
+        if self._rate > 0:
+            # Left out, SQS picks the rate from the backlog; at most 500 per second.
+            arguments["MaxNumberOfMessagesPerSecond"] = max(
+                1, min(MOVE_TASK_MAX_RATE, int(self._rate))
             )
-        return self._loop()
+        started = self._move_task_call("start_message_move_task", **arguments)
+        return str(started["TaskHandle"])
+
+    def run(self, method: Literal["auto", "move-task", "loop"] = "auto") -> RedriveReport:
+        """Redrive; ``auto`` uses the move task when it can and the endpoint has it.
+
+        With ``move-task``, ``ResolveError`` says why the move task cannot be used.
+        """
+        loop_because: str | None = None
+        if method != "loop":
+            loop_because = self.move_task_blocker()
+            if loop_because is None:
+                try:
+                    handle = self.start_move_task()
+                except MoveTaskUnavailableError as exc:
+                    loop_because = f"the endpoint has no StartMessageMoveTask ({exc})"
+                else:
+                    return RedriveReport(
+                        self.source.url, self.destination_url, "move-task", task_handle=handle
+                    )
+            if method == "move-task":
+                raise ResolveError(f"cannot use StartMessageMoveTask: {loop_because}")
+        report = self._loop()
+        report.loop_because = loop_because
+        return report
 
     # -------------------------------------------------------------- loop
     def _loop(self) -> RedriveReport:
@@ -616,19 +705,70 @@ class Redrive:
         _ = response.get("Failed", [])
 
 
-def wait_for_move_task(
+@dataclass
+class MoveTaskOutcome:
+    """How a followed move task ended (the last ListMessageMoveTasks entry seen)."""
+
+    task: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        """RUNNING, COMPLETED, CANCELLING, CANCELLED or FAILED ("UNKNOWN" if never listed)."""
+        return str(self.task.get("Status", "UNKNOWN"))
+
+    @property
+    def moved(self) -> int:
+        """Approximately how many messages the task moved."""
+        return int(self.task.get("ApproximateNumberOfMessagesMoved") or 0)
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why a FAILED task failed, as SQS says it."""
+        reason = self.task.get("FailureReason")
+        return str(reason) if reason else None
+
+
+def follow_move_task(
     sqs: Any,
     source_arn: str,
+    task_handle: str,
     *,
-    timeout: float = 600.0,
+    progress: Progress = NO_PROGRESS,
+    poll_seconds: float = 2.0,
+    timeout: float | None = None,
     sleep: Callable[[float], object] = time.sleep,
-) -> dict[str, Any]:
-    """Poll ListMessageMoveTasks until the newest task for ``source_arn`` stops running."""
-    deadline = time.monotonic() + timeout
-    while True:
-        tasks = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=1).get("Results", [])
-        if tasks and tasks[0].get("Status") != "RUNNING":
-            return dict(tasks[0])
-        if time.monotonic() > deadline:
-            return dict(tasks[0]) if tasks else {}
-        sleep(2.0)
+    clock: Callable[[], float] = time.monotonic,
+) -> MoveTaskOutcome:
+    """Poll ListMessageMoveTasks until the task ends, advancing ``progress`` as it moves.
+
+    Ctrl-C (``KeyboardInterrupt``) cancels the task with CancelMessageMoveTask (what was
+    moved stays moved, the rest stays in the DLQ) and is raised again. Returns the
+    last entry seen: still RUNNING only when ``timeout`` passed.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListMessageMoveTasks.html
+    """
+    deadline = None if timeout is None else clock() + timeout
+    task: dict[str, Any] = {}
+    moved = 0
+    try:
+        while True:
+            # MaxResults=1: the most recent task, which is ours (one active per queue).
+            results = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=1)
+            task = dict((results.get("Results") or [{}])[0])
+            now_moved = int(task.get("ApproximateNumberOfMessagesMoved") or 0)
+            if now_moved > moved:
+                progress.advance(now_moved - moved)
+                moved = now_moved
+            if task.get("Status") in MOVE_TASK_FINAL:
+                return MoveTaskOutcome(task)
+            if deadline is not None and clock() >= deadline:
+                return MoveTaskOutcome(task)
+            sleep(poll_seconds)
+    except KeyboardInterrupt as interrupt:
+        # A task left running after Ctrl-C would keep moving messages nobody watches.
+        # Cancelling keeps what was moved; the rest stays in the DLQ for a rerun.
+        try:
+            cancelled = sqs.cancel_message_move_task(TaskHandle=task_handle)
+        except ClientError as exc:  # e.g. it ended meanwhile: only RUNNING can be cancelled
+            raise MoveTaskInterruptedError(task_handle, moved, str(exc)) from interrupt
+        moved = int(cancelled.get("ApproximateNumberOfMessagesMoved") or moved)
+        raise MoveTaskInterruptedError(task_handle, moved, None) from interrupt

@@ -19,9 +19,11 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
   the stream still holds them (24 hours). Records already trimmed are reported as
   lost, with their range, and the message is kept for the operator.
 
-Poison records (``fanout replay poison``): each router DLQ message's record is routed
-again. A record that routes is deleted from the DLQ; one that is still poison (or that
-SNS still rejects) stays where it is, untouched, and the new error is reported.
+Poison records (``fanout replay poison``): each router DLQ message's record (inline, or
+read back from its ``record_ref`` in the router's payload bucket) is routed again. A
+record that routes is deleted from the DLQ; one that is still poison (or that SNS
+still rejects), or whose ``record_ref`` cannot be followed, stays where it is,
+untouched, and the error is reported.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.resolve import Hub
 from router.claimcheck import ClaimCheck
 from router.core import Router
+from router.deadletter import KEY_PREFIX as DEAD_LETTER_PREFIX
 from router.deadletter import DeadLetterError, DeadLetterWriter
 from router.deadline import Deadline
 from router.normalise import sequence_number_of
@@ -428,13 +431,50 @@ class PoisonReport:
         }
 
 
-def _record_of(s3: Any, letter: Mapping[str, Any]) -> Any:
+class UnreadableLetterError(ValueError):
+    """A router DLQ message whose record cannot be had; the message is left in the DLQ."""
+
+
+def record_of(s3: Any, letter: Mapping[str, Any], bucket: str) -> Any:
+    """The stream record of a dead letter: inline, or read from its ``record_ref``.
+
+    A ``record_ref`` is only followed into the hub's own payload bucket, under the
+    router's ``dead-letters/`` prefix (where ``router.deadletter`` writes it), and the
+    stored letter must be the one for this sequence number. Raises
+    ``UnreadableLetterError`` saying which check failed.
+    """
     if "record" in letter:
         return letter["record"]
-    reference = str(letter.get("record_ref", ""))
-    bucket, _, key = reference.removeprefix("s3://").partition("/")
-    stored = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-    return stored.get("record")
+    reference = letter.get("record_ref")
+    if not isinstance(reference, str) or not reference.startswith("s3://"):
+        raise UnreadableLetterError("the dead letter has neither a record nor an s3:// record_ref")
+    ref_bucket, _, key = reference.removeprefix("s3://").partition("/")
+    if ref_bucket != bucket or not key.startswith(DEAD_LETTER_PREFIX):
+        # Reading wherever a queue message points would let anyone who can send to the
+        # router DLQ make the replay read (and publish) another bucket's objects.
+        raise UnreadableLetterError(
+            f"record_ref {reference} is outside the hub's s3://{bucket}/{DEAD_LETTER_PREFIX}"
+            ": not read"
+        )
+    try:
+        body = s3.get_object(Bucket=ref_bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "?")
+        raise UnreadableLetterError(
+            f"record_ref {reference}: the stored record cannot be read ({code})"
+        ) from exc
+    try:
+        stored = json.loads(body)
+    except ValueError as exc:
+        raise UnreadableLetterError(f"record_ref {reference} is not JSON") from exc
+    if not isinstance(stored, dict) or "record" not in stored:
+        raise UnreadableLetterError(f"record_ref {reference} holds no record")
+    if stored.get("sequence_number") != letter.get("sequence_number"):
+        raise UnreadableLetterError(
+            f"record_ref {reference} holds sequence {stored.get('sequence_number')}, "
+            f"not {letter.get('sequence_number')}"
+        )
+    return stored["record"]
 
 
 def replay_poison(
@@ -449,6 +489,8 @@ def replay_poison(
     """Route each router dead letter again; delete the ones that routed, keep the rest."""
     sqs, s3 = connection.client("sqs"), connection.client("s3")
     queue_url = hub.need("router_dlq_url", "--router-dlq-url")
+    # The bucket the router writes large dead letters to (its own PAYLOAD_BUCKET).
+    bucket = hub.router_settings_environment()["PAYLOAD_BUCKET"]
     kept = _KeptDeadLetters()
     router = None if dry_run else build_router(connection, hub, dead_letters=kept)
     origin = {"function": REPLAY_FUNCTION, "request_id": f"poison-{uuid.uuid4()}"}
@@ -469,7 +511,7 @@ def replay_poison(
                 held[message["MessageId"]] = message["ReceiptHandle"]
             if limit is not None:
                 fresh = fresh[: limit - len(report.outcomes)]
-            _replay_letters(sqs, s3, queue_url, router, kept, fresh, origin, report, held)
+            _replay_letters(sqs, s3, bucket, queue_url, router, kept, fresh, origin, report, held)
             progress.advance(len(fresh))
     finally:
         release(sqs, queue_url, held.values())
@@ -479,6 +521,7 @@ def replay_poison(
 def _replay_letters(
     sqs: Any,
     s3: Any,
+    bucket: str,
     queue_url: str,
     router: Router | None,
     kept: _KeptDeadLetters,
@@ -489,12 +532,16 @@ def _replay_letters(
 ) -> None:
     readable: list[tuple[dict[str, Any], Any]] = []
     for message in messages:
+        sequence = None
         try:
             letter = json.loads(message["Body"])
-            record = _record_of(s3, letter)
-        except (ValueError, KeyError, ClientError) as exc:
+            if not isinstance(letter, dict):
+                raise UnreadableLetterError("the message is not a dead letter (a JSON object)")
+            sequence = letter.get("sequence_number")
+            record = record_of(s3, letter, bucket)
+        except (ValueError, KeyError) as exc:  # UnreadableLetterError is a ValueError
             report.outcomes.append(
-                PoisonOutcome(message["MessageId"], None, "unreadable", str(exc))
+                PoisonOutcome(message["MessageId"], sequence, "unreadable", str(exc))
             )
             continue
         readable.append((message, record))

@@ -216,8 +216,10 @@ def test_redrive_falls_back_to_the_loop_where_the_move_task_is_missing(env: Env)
     # WHEN
     report = Redrive(env.sqs, source, consumer.queue_url).run("auto")
 
-    # THEN the receive/send/delete loop moved every message
+    # THEN the receive/send/delete loop moved every message, saying why
     assert report.method == "loop"
+    assert report.loop_because is not None
+    assert "no StartMessageMoveTask" in report.loop_because
     assert report.moved == 3
     arrived = env.drain(consumer.queue_url)
     assert {json.loads(m["Body"])["id"] for m in arrived} == ids

@@ -7,6 +7,10 @@ that can never succeed must land in the consumer's DLQ, byte for byte, with its
 error, and must not be listed for retry; an event that is not an SQS batch must
 fail the invocation (Lambda then retries it and the queue's redrive policy
 keeps it). No side effect may happen for any of them.
+
+The webhook consumer posts to a local HTTPS receiver (``fanout.chaos.WebhookReceiver``,
+a self-signed certificate trusted through OpenSSL's ``SSL_CERT_FILE``), so its good
+messages are really delivered and every request it makes is a side effect we see.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import boto3
 import pytest
 from support.builders import FakeContext, load_event
 
+from fanout.chaos import WebhookReceiver
+from fanout.local.faults import FaultPlan, FaultRates
+
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"
 AUDIT_BUCKET = "fanout-hub-audit"
@@ -30,6 +37,7 @@ TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fanout-hub-events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders-consumer"
 CONSUMERS = ("audit_log", "projection", "webhook")
 EXTENDED_POINTER = "software.amazon.payloadoffloading.PayloadS3Pointer"
+WEBHOOK_SECRET = "a-webhook-secret-of-some-length"
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Consumer:
     sqs: Any
     dynamodb: Any
     dlq_url: str
+    receiver: WebhookReceiver | None = None
 
     def handle(self, event: Any) -> Any:
         return self.handler(event, FakeContext(function_name=self.name))
@@ -55,10 +64,12 @@ class Consumer:
         return messages
 
     def side_effects(self) -> list[str]:
-        """Anything the consumer wrote: audit objects, projection items."""
+        """Anything the consumer did: audit objects, projection items, webhook requests."""
         objects = self.s3.list_objects_v2(Bucket=AUDIT_BUCKET).get("Contents", [])
         items = self.dynamodb.scan(TableName=PROJECTION_TABLE)["Items"]
-        return [o["Key"] for o in objects] + [i["pk"]["S"] for i in items]
+        # Any request counts, answered or not: a refused message must never be posted.
+        posts = [d.event_id for d in self.receiver.deliveries] if self.receiver else []
+        return [o["Key"] for o in objects] + [i["pk"]["S"] for i in items] + posts
 
 
 def _table(dynamodb: Any, name: str) -> None:
@@ -70,6 +81,15 @@ def _table(dynamodb: Any, name: str) -> None:
     )
 
 
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
+    """A local HTTPS endpoint answering 200 to every correctly signed POST, trusted by urllib."""
+    receiver = WebhookReceiver(FaultPlan(0, FaultRates()), lambda: "", WEBHOOK_SECRET).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(receiver.cert_path))
+    yield receiver
+    receiver.stop()
+
+
 @pytest.fixture(params=CONSUMERS)
 def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Consumer]:
     s3, sqs, dynamodb = boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb")
@@ -78,6 +98,9 @@ def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
     _table(dynamodb, IDEMPOTENCY_TABLE)
     _table(dynamodb, PROJECTION_TABLE)
     dlq_url = sqs.create_queue(QueueName=f"{request.param}-dlq")["QueueUrl"]
+    webhook: WebhookReceiver | None = (
+        request.getfixturevalue("receiver") if request.param == "webhook" else None
+    )
     env = {
         "CONSUMER_NAME": request.param.replace("_", "-"),
         "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
@@ -85,15 +108,15 @@ def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
         "DLQ_URL": dlq_url,
         "AUDIT_BUCKET": AUDIT_BUCKET,
         "PROJECTION_TABLE": PROJECTION_TABLE,
-        # Never reached: every message here is refused before delivery.
-        "WEBHOOK_URLS": "https://hooks.invalid/orders",
-        "WEBHOOK_SECRET": "a-webhook-secret-of-some-length",
+        # One endpoint, so one good event is one request.
+        "WEBHOOK_URLS": webhook.urls[0] if webhook else "https://hooks.invalid/orders",
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     handler = import_module(f"consumers.{request.param}.app").handler
     handler.reset()
-    yield Consumer(request.param, handler, s3, sqs, dynamodb, dlq_url)
+    yield Consumer(request.param, handler, s3, sqs, dynamodb, dlq_url, webhook)
     handler.reset()
 
 
@@ -268,12 +291,18 @@ class TestRefusedMessages:
     def test_one_bad_message_does_not_hold_back_the_batch(self, consumer: Consumer):
         bad = an_sqs_record("<xml/>")
         good = dict(an_sqs_record(json.dumps(envelope())), messageId="good-one")
-        if consumer.name == "webhook":
-            pytest.skip("the webhook's good message would need a live endpoint")
         response = consumer.handle({"Records": [bad, good]})
         assert response == {"batchItemFailures": []}
         assert len(consumer.dead_letters()) == 1
         assert len(consumer.side_effects()) == 1
+        if consumer.receiver is not None:
+            # The good event was posted once, signed, and the endpoint accepted it.
+            (delivery,) = consumer.receiver.deliveries
+            assert (delivery.event_id, delivery.signed, delivery.status) == (
+                envelope()["id"],
+                True,
+                200,
+            )
 
 
 class TestHugeOrHostileShapes:
@@ -298,8 +327,6 @@ class TestHugeOrHostileShapes:
 
     def test_a_huge_subject_is_handled_like_any_other_field(self, consumer: Consumer):
         body = json.dumps(envelope(subject="s" * 200_000))
-        if consumer.name == "webhook":
-            pytest.skip("a valid event would be delivered to a live endpoint")
         response = consumer.handle({"Records": [an_sqs_record(body)]})
         letters = consumer.dead_letters()
         processed = consumer.side_effects()

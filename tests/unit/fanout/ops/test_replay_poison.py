@@ -1,0 +1,215 @@
+"""`fanout replay poison` on router dead letters whose record is stored in S3 (``record_ref``).
+
+The router keeps a record too large for an SQS message in its payload bucket and
+puts only its location in the DLQ message (``router.deadletter``). The replay reads
+it back from there, and only from there, and routes it with the live router's code
+(``fanout.ops.replay.build_router``); a queue subscribed to the topic shows what was
+published.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from support.builders import a_stream_record
+
+from fanout.cli import main
+from fanout.connection import Connection
+from fanout.ops import cli
+from fanout.ops.replay import replay_poison
+from fanout.ops.resolve import Hub
+from router.deadletter import DeadLetterWriter
+from router.normalise import EntityRules, to_outbound
+from schemas import parse_envelope
+
+PAYLOAD_BUCKET = "fanout-hub-payloads"
+OTHER_BUCKET = "someone-elses-bucket"
+BIG = 300_000  # over an SQS message: the router keeps the record in S3
+
+
+@dataclass
+class Stack:
+    """The hub's topic, router DLQ and payload bucket on moto, and a queue tailing the topic."""
+
+    connection: Connection
+    hub: Hub
+    tail_url: str
+
+    @property
+    def sqs(self) -> Any:
+        return self.connection.client("sqs")
+
+    @property
+    def s3(self) -> Any:
+        return self.connection.client("s3")
+
+    @property
+    def dlq(self) -> str:
+        return str(self.hub.router_dlq_url)
+
+    def published(self) -> list[dict[str, Any]]:
+        """What reached the topic (raw delivery: the envelope as published)."""
+        got: list[dict[str, Any]] = []
+        while batch := self.sqs.receive_message(QueueUrl=self.tail_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            got += [json.loads(m["Body"]) for m in batch]
+            for message in batch:
+                self.sqs.delete_message(
+                    QueueUrl=self.tail_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return got
+
+    def letters(self) -> list[dict[str, Any]]:
+        """The router DLQ's messages, left in place."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.dlq, MaxNumberOfMessages=10, VisibilityTimeout=0
+        ).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    def send_letter(self, **letter: Any) -> None:
+        body = {
+            "version": "1",
+            "reason": "poison",
+            "error": {"kind": "PoisonRecordError", "message": "old bug"},
+            "failed_at": "2026-11-27T00:00:00.000+00:00",
+            "function": "router",
+            "request_id": "r-1",
+            **letter,
+        }
+        self.sqs.send_message(QueueUrl=self.dlq, MessageBody=json.dumps(body))
+
+
+@pytest.fixture
+def stack(aws: None) -> Stack:
+    s3, sns, sqs = boto3.client("s3"), boto3.client("sns"), boto3.client("sqs")
+    for bucket in (PAYLOAD_BUCKET, OTHER_BUCKET):
+        s3.create_bucket(Bucket=bucket)
+    topic = sns.create_topic(Name="fanout-hub-events")["TopicArn"]
+    tail = sqs.create_queue(QueueName="tail")["QueueUrl"]
+    tail_arn = sqs.get_queue_attributes(QueueUrl=tail, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=tail_arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    dlq = sqs.create_queue(QueueName="fanout-hub-router-dlq")["QueueUrl"]
+    hub = Hub(
+        stack_name="fanout-hub", topic_arn=topic, router_dlq_url=dlq, payload_bucket=PAYLOAD_BUCKET
+    )
+    return Stack(Connection(region="us-east-1"), hub, tail)
+
+
+def a_big_record(sequence: str) -> dict[str, Any]:
+    keys = {"pk": "DOCUMENT#7", "sk": "META"}
+    return a_stream_record(keys=keys, new={**keys, "body": "x" * BIG}, sequence=sequence)
+
+
+class TestRecordStoredInS3:
+    """A dead letter with a ``record_ref`` is routed like any other, from the hub's bucket only."""
+
+    def test_is_read_back_and_published_as_the_live_router_would(self, stack: Stack):
+        # GIVEN a record the router dead-lettered through S3 (its own writer)
+        record = a_big_record("500")
+        DeadLetterWriter(stack.sqs, stack.dlq, stack.s3, PAYLOAD_BUCKET).write(
+            record, "poison", {"kind": "PoisonRecordError", "message": "old bug"}, {}
+        )
+        (letter,) = stack.letters()
+        assert "record" not in letter
+        assert letter["record_ref"].startswith(f"s3://{PAYLOAD_BUCKET}/dead-letters/")
+
+        # WHEN
+        report = replay_poison(stack.connection, stack.hub)
+
+        # THEN it was routed, through the claim check as the envelope is too big for
+        # SNS, with the live router's deterministic id; the dead letter is gone
+        assert [o.status for o in report.outcomes] == ["routed"]
+        (published,) = stack.published()
+        expected = to_outbound(record, EntityRules())
+        assert published["id"] == expected.envelope_id
+        assert published["type"] == "document.created"
+        assert published["dataref"].startswith(f"s3://{PAYLOAD_BUCKET}/")
+        bucket, _, key = published["dataref"].removeprefix("s3://").partition("/")
+        stored = parse_envelope(stack.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        assert stored.data is not None
+        assert stored.data.new is not None
+        assert stored.data.new["body"] == "x" * BIG
+        assert stack.letters() == []
+
+    def test_a_missing_object_is_reported_and_the_letter_kept(self, stack: Stack):
+        ref = f"s3://{PAYLOAD_BUCKET}/dead-letters/r-1/501.json"
+        stack.send_letter(sequence_number="501", record_ref=ref)
+
+        report = replay_poison(stack.connection, stack.hub)
+
+        (outcome,) = report.outcomes
+        assert outcome.status == "unreadable"
+        assert outcome.sequence_number == "501"
+        assert outcome.error == f"record_ref {ref}: the stored record cannot be read (NoSuchKey)"
+        assert [letter["record_ref"] for letter in stack.letters()] == [ref]
+        assert stack.published() == []
+
+    def test_an_object_in_another_bucket_is_not_read(self, stack: Stack):
+        # The other bucket holds a valid stored letter: following the pointer would "work".
+        record = a_big_record("502")
+        key = "dead-letters/r-1/502.json"
+        stored = {"version": "1", "sequence_number": "502", "record": record}
+        stack.s3.put_object(Bucket=OTHER_BUCKET, Key=key, Body=json.dumps(stored).encode())
+        ref = f"s3://{OTHER_BUCKET}/{key}"
+        stack.send_letter(sequence_number="502", record_ref=ref)
+
+        report = replay_poison(stack.connection, stack.hub)
+
+        (outcome,) = report.outcomes
+        assert outcome.status == "unreadable"
+        assert outcome.error is not None
+        assert f"outside the hub's s3://{PAYLOAD_BUCKET}/dead-letters/" in outcome.error
+        assert len(stack.letters()) == 1
+        assert stack.published() == []
+
+    @pytest.mark.parametrize(
+        ("key", "stored", "says"),
+        [
+            ("payloads/503.json", {"sequence_number": "503"}, "outside the hub's"),
+            ("dead-letters/r-1/503.json", {"sequence_number": "999"}, "holds sequence 999"),
+            ("dead-letters/r-1/503.json", {"sequence_number": "503", "x": 1}, "holds no record"),
+        ],
+        ids=["outside-the-prefix", "another-record", "no-record"],
+    )
+    def test_an_object_that_is_not_this_letters_record_is_refused(
+        self, stack: Stack, key: str, stored: dict[str, Any], says: str
+    ):
+        if "x" not in stored:
+            stored = {**stored, "record": a_big_record(stored["sequence_number"])}
+        stack.s3.put_object(Bucket=PAYLOAD_BUCKET, Key=key, Body=json.dumps(stored).encode())
+        stack.send_letter(sequence_number="503", record_ref=f"s3://{PAYLOAD_BUCKET}/{key}")
+
+        (outcome,) = replay_poison(stack.connection, stack.hub).outcomes
+
+        assert outcome.status == "unreadable"
+        assert says in (outcome.error or "")
+        assert len(stack.letters()) == 1
+        assert stack.published() == []
+
+    def test_the_command_exits_1_and_lists_what_stayed(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ):
+        ref = f"s3://{PAYLOAD_BUCKET}/dead-letters/r-1/504.json"
+        stack.send_letter(sequence_number="504", record_ref=ref)
+        monkeypatch.setattr(cli, "connect", lambda _: (stack.connection, stack.hub))
+
+        code = main(["replay", "poison", "--json"])
+
+        document = json.loads(capsys.readouterr().out)
+        assert code == 1
+        (outcome,) = document["outcomes"]
+        assert (outcome["status"], outcome["sequence_number"]) == ("unreadable", "504")
+        assert "NoSuchKey" in outcome["error"]
+        assert len(stack.letters()) == 1
