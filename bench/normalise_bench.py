@@ -1,17 +1,20 @@
 """CPU cost of normalisation alone: ``router.normalise.to_outbound``, µs per record.
 
-Measures the working tree's normaliser beside a baseline (the same two modules
-as committed at ``--baseline-ref``, loaded from git into a private package), in
-the same process, alternating rounds so both see the same machine load. Times
-are CPU time of this process (``time.process_time``), which another process
-on a shared machine barely moves; wall time is printed too.
+Measures the working tree's normaliser beside baselines (the same two modules
+as committed at each ``--baseline-ref``, loaded from git into a private
+package), in the same process, alternating rounds so all see the same machine
+load. Times are CPU time of this process (``time.process_time``), which another
+process on a shared machine barely moves; wall time is printed too. The same
+rounds time a fixed pure-Python reference workload, so a figure can be read
+against how fast the machine was at that moment (its speed on a shared VM
+varies by 2-3x over a day).
 
-Before timing, both normalisers run over a corpus of varied records (every
+Before timing, every normaliser runs over a corpus of varied records (every
 operation, view type, attribute type, unicode, odd number forms, poison) and
 must give the same Outbound byte for byte, or the same error. Then cProfile
 shows where the time goes.
 
-    uv run python bench/normalise_bench.py [--baseline-ref d5f6af4] [--rounds 7]
+    uv run python bench/normalise_bench.py [--baseline-ref 2103501 --baseline-ref d5f6af4] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
@@ -40,8 +43,10 @@ from router import normalise
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules
 
-# The normaliser as it was before the fast path (the commit that introduced the local hub).
-DEFAULT_BASELINE_REF = "d5f6af4"
+# The normaliser before the text writer's fast path (2103501), and before any
+# fast path at all (d5f6af4, the commit that introduced the local hub).
+DEFAULT_BASELINE_REFS = ("2103501", "d5f6af4")
+DEFAULT_BASELINE_REF = DEFAULT_BASELINE_REFS  # the name bench/run_all.py passes to run()
 BASELINE_PACKAGE = "baseline_router"
 LONG_TEXTS = (
     "x" * 700,
@@ -59,6 +64,7 @@ SIZES = ((1024, 2000), (100 * 1024, 100))  # (item bytes, records per round)
 
 def load_baseline(ref: str) -> ModuleType | None:
     """``router/normalise.py`` and ``router/attributes.py`` at ``ref``, importable; None without git."""
+    package = f"{BASELINE_PACKAGE}_{''.join(c if c.isalnum() else '_' for c in ref)}"
     sources: dict[str, str] = {}
     for name in ("attributes", "normalise"):
         result = subprocess.run(  # noqa: S603 - fixed git argv
@@ -72,15 +78,15 @@ def load_baseline(ref: str) -> ModuleType | None:
             print(f"# no baseline: git show {ref}:router/{name}.py failed: {result.stderr.strip()}")
             return None
         sources[name] = result.stdout.replace(
-            "from router.attributes", f"from {BASELINE_PACKAGE}.attributes"
+            "from router.attributes", f"from {package}.attributes"
         )
-    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / BASELINE_PACKAGE
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / package
     folder.mkdir()
     (folder / "__init__.py").write_text("")
     for name, text in sources.items():
         (folder / f"{name}.py").write_text(text)
     sys.path.insert(0, str(folder.parent))
-    return importlib.import_module(f"{BASELINE_PACKAGE}.normalise")
+    return importlib.import_module(f"{package}.normalise")
 
 
 def corpus(seed: int = 7) -> Iterator[tuple[dict[str, Any], EntityRules]]:
@@ -196,6 +202,14 @@ def check_identical(baseline: ModuleType) -> int:
     return compared
 
 
+def reference_us() -> tuple[float, float]:
+    """(CPU µs, wall µs) of a fixed pure-Python workload: how fast the machine is right now."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(2000):
+        sum(range(100))
+    return (time.process_time() - cpu) / 2000 * 1e6, (time.perf_counter() - wall) / 2000 * 1e6
+
+
 def per_record_us(
     to_outbound: Callable[..., Any], rules: Any, batch: list[dict[str, Any]]
 ) -> tuple[float, float]:
@@ -222,28 +236,33 @@ def profile(batch: list[dict[str, Any]], top: int) -> str:
     return "\n".join(line.replace(str(ROOT) + "/", "") for line in lines[start:] if line.strip())
 
 
-def run(baseline_ref: str, rounds: int, top: int) -> dict[str, float]:
+def run(baseline_refs: str | Sequence[str], rounds: int, top: int) -> dict[str, float]:
     """Print the table and profiles; return the medians (for the summary)."""
+    if isinstance(baseline_refs, str):
+        baseline_refs = [baseline_refs]
     header("Normalisation CPU cost: router.normalise.to_outbound")
-    baseline = load_baseline(baseline_ref)
-    if baseline is not None:
-        print(
-            f"# corpus check: {check_identical(baseline)} records, identical Outbound (or error) before and after"
-        )
     variants: list[tuple[str, Callable[..., Any], Any]] = [
         ("now", normalise.to_outbound, EntityRules())
     ]
-    if baseline is not None:
-        variants.append((f"baseline {baseline_ref}", baseline.to_outbound, baseline.EntityRules()))
+    for ref in baseline_refs:
+        baseline = load_baseline(ref)
+        if baseline is not None:
+            print(
+                f"# corpus check vs {ref}: {check_identical(baseline)} records,"
+                " identical Outbound (or error)"
+            )
+            variants.append((f"baseline {ref}", baseline.to_outbound, baseline.EntityRules()))
     rows: list[list[object]] = []
     results: dict[str, float] = {}
     for item_bytes, count in SIZES:
         batch = records(count, item_bytes)
         body_bytes = len(normalise.to_outbound(batch[0], EntityRules()).body.encode())
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in variants}
-        for _ in range(rounds):  # alternate, so a burst of load hits both
+        samples["reference"] = []
+        for _ in range(rounds):  # alternate, so a burst of load hits all
             for name, fn, rules in variants:
                 samples[name].append(per_record_us(fn, rules, batch))
+            samples["reference"].append(reference_us())
         for name, _, _ in variants:
             cpu = median([c for c, _ in samples[name]])
             wall = median([w for _, w in samples[name]])
@@ -260,14 +279,34 @@ def run(baseline_ref: str, rounds: int, top: int) -> dict[str, float]:
                     f"{min(c for c, _ in samples[name]):.1f}",
                 ]
             )
-        if baseline is not None:
-            now, was = (
-                results[f"now:{item_bytes}"],
-                results[f"baseline {baseline_ref}:{item_bytes}"],
-            )
+        for name, _, _ in variants[1:]:
+            now, was = results[f"now:{item_bytes}"], results[f"{name}:{item_bytes}"]
             rows.append(
-                [f"{item_bytes // 1024} KB", "", "speedup", "", "", f"{was / now:.2f}x", "", ""]
+                [
+                    f"{item_bytes // 1024} KB",
+                    "",
+                    f"speedup vs {name.removeprefix('baseline ')}",
+                    "",
+                    "",
+                    f"{was / now:.2f}x",
+                    "",
+                    "",
+                ]
             )
+        reference = median([c for c, _ in samples["reference"]])
+        results[f"reference:{item_bytes}"] = reference
+        rows.append(
+            [
+                f"{item_bytes // 1024} KB",
+                "",
+                "reference: sum(range(100))",
+                "",
+                rounds,
+                f"{reference:.2f}",
+                f"{median([w for _, w in samples['reference']]):.2f}",
+                f"{min(c for c, _ in samples['reference']):.2f}",
+            ]
+        )
     table(
         rows,
         [
@@ -296,11 +335,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF)
+    parser.add_argument(
+        "--baseline-ref",
+        action="append",
+        help=f"git ref to compare with (repeatable; default: {', '.join(DEFAULT_BASELINE_REFS)})",
+    )
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args()
-    run(args.baseline_ref, args.rounds, args.top)
+    run(args.baseline_ref or list(DEFAULT_BASELINE_REFS), args.rounds, args.top)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,23 @@
-"""Lambda entry point: wiring only. Dependencies are built once per container."""
+"""Lambda entry point: wiring only. Dependencies are built once per container.
+
+Clients come from botocore directly: ``boto3`` adds nothing the router uses
+(resources, the S3 transfer manager) and importing it lengthens every cold
+start, mostly through s3transfer and multiprocessing (docs/benchmarks.md,
+section 3). The SNS client, used by
+every invocation, is built with the router; the S3 client (claim check and
+oversize dead letters) and the SQS client (router DLQ) only when a record first
+needs them, so a container that never sees an oversize or poison record never
+loads those service models (S3's is the largest botocore ships).
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from router.claimcheck import ClaimCheck
@@ -18,6 +30,10 @@ from router.settings import Settings
 from schemas.logs import configure_logging
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
     from router.events import StreamEvent
     from schemas.lambda_shapes import BatchResponse, LambdaContext
 
@@ -31,16 +47,47 @@ _CLIENT_CONFIG = Config(
 )
 
 
+class LazyClient:
+    """Stands in for a botocore client and builds it on first use (once, thread-safe).
+
+    For clients only a rare path needs: the cost of loading the service model
+    moves from every cold start to the first invocation that uses it.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        """Whether the real client exists yet."""
+        return self._client is not None
+
+    def __getattr__(self, name: str) -> Any:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+                client = self._client
+        return getattr(client, name)
+
+
 @lru_cache(maxsize=1)
 def build_router() -> Router:
     """The container's router; tests call ``build_router.cache_clear()`` to rebuild it."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    configure_tracing()
-    session = boto3.session.Session()
-    sns = session.client("sns", config=_CLIENT_CONFIG)
-    sqs = session.client("sqs", config=_CLIENT_CONFIG)
-    s3 = session.client("s3", config=_CLIENT_CONFIG)
+    configure_tracing()  # before any client exists, so every call is traced
+    session = botocore.session.get_session()
+
+    def client(service: str) -> Any:
+        return session.create_client(service, config=_CLIENT_CONFIG)
+
+    sns = cast("SNSClient", client("sns"))
+    s3 = cast("S3Client", LazyClient(lambda: client("s3")))
+    sqs = cast("SQSClient", LazyClient(lambda: client("sqs")))
     return Router(
         settings,
         SnsPublisher(

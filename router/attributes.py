@@ -173,20 +173,106 @@ def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
     return texts
 
 
-# Attribute names repeat across records: each is encoded once. Bounded, so a
-# stream of ever-new names costs a re-encode, never unbounded memory.
-_MEMBER_PREFIXES: Final[dict[str, str]] = {}
-_MEMBER_PREFIXES_MAX: Final = 4096
+class _MemberPrefixes(dict[str, str]):
+    """``"name":`` for each attribute name, encoded on first use.
+
+    Attribute names repeat across records, so each is encoded once. Bounded, so
+    a stream of ever-new names costs a re-encode, never unbounded memory.
+    """
+
+    limit: Final = 4096
+
+    def __missing__(self, name: str) -> str:
+        prefix = encode_str(name) + ":"
+        if len(self) < self.limit:
+            self[name] = prefix
+        return prefix
+
+
+_MEMBER_PREFIXES: Final = _MemberPrefixes()
 
 
 def member_prefix(name: str) -> str:
     """``"name":``, the JSON text that starts an object member."""
-    prefix = _MEMBER_PREFIXES.get(name)
-    if prefix is None:
-        prefix = encode_str(name) + ":"
-        if len(_MEMBER_PREFIXES) < _MEMBER_PREFIXES_MAX:
-            _MEMBER_PREFIXES[name] = prefix
-    return prefix
+    return _MEMBER_PREFIXES[name]
+
+
+def _inline_text(value: dict[Any, Any]) -> str | None:
+    """The text of a one-key ``S`` or plain ``N`` value, else None (``value_text`` decides)."""
+    raw = value.get("S")
+    if raw is not None:
+        if type(raw) is str:
+            return encode_str(raw) if len(raw) < _LONG_STRING else long_string_text(raw)
+        return None
+    raw = value.get("N")
+    if type(raw) is str and _is_json_number(raw):
+        return raw
+    return None
+
+
+def image_members(image: Mapping[str, object]) -> dict[str, str]:
+    """Each top-level attribute as the JSON text of its object member, ``"name":value``.
+
+    ``"{" + ",".join(members.values()) + "}"`` is ``map_text(image)``; two images'
+    members for one name are equal exactly when their values' texts are. The
+    router's hot loop: one pass, strings and plain numbers written inline, the
+    name's encoding cached; every other value (and every malformed one) takes
+    ``value_text``, so the errors are the same.
+    """
+    prefixes = _MEMBER_PREFIXES
+    members: dict[str, str] = {}
+    for name, value in image.items():
+        if type(value) is dict and len(value) == 1:
+            # Inline, not _inline_text(): a call per attribute is a fifth of the loop.
+            raw = value.get("S")
+            if raw is not None:
+                if type(raw) is str:
+                    members[name] = prefixes[name] + (
+                        encode_str(raw) if len(raw) < _LONG_STRING else long_string_text(raw)
+                    )
+                    continue
+            else:
+                raw = value.get("N")
+                if type(raw) is str and _is_json_number(raw):
+                    members[name] = prefixes[name] + raw
+                    continue
+        members[name] = prefixes[name] + value_text(value)
+    return members
+
+
+def changed_members(
+    new_members: Mapping[str, str], new: Mapping[str, object], old: Mapping[str, object]
+) -> tuple[list[str], list[str]]:
+    """(the old image's members in its order, the sorted names whose text differs).
+
+    ``new_members`` is ``image_members(new)``. A string the old image shares
+    with the new one (most of an update) is not encoded twice. Raises
+    ``PoisonRecordError`` for the first malformed value of ``old``.
+    """
+    prefixes = _MEMBER_PREFIXES
+    members: list[str] = []
+    changed: list[str] = []
+    same_names = len(new_members) == len(old)
+    for name, value in old.items():
+        text: str | None = None
+        if type(value) is dict and len(value) == 1:
+            raw = value.get("S")
+            if type(raw) is str and new.get(name) == value:
+                # Both are one-key {"S": <equal strings>}: their texts are equal too.
+                members.append(new_members[name])
+                continue
+            text = _inline_text(value)
+        text = prefixes[name] + (text if text is not None else value_text(value))
+        members.append(text)
+        found = new_members.get(name)
+        if found != text:
+            changed.append(name)
+            if found is None:
+                same_names = False
+    if not same_names:
+        changed.extend(name for name in new_members if name not in old)
+    changed.sort()
+    return members, changed
 
 
 def join_object(texts: Mapping[str, str]) -> str:

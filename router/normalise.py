@@ -15,32 +15,44 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from router.attributes import (
     attribute_texts,
+    changed_members,
     encode_str,
+    image_members,
     join_object,
+    member_prefix,
     plain_string,
     sns_safe,
 )
 from router.errors import PoisonRecordError
-from schemas import v1
 from schemas.limits import (
     DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
 )
-from schemas.v1 import Operation
+
+if TYPE_CHECKING:
+    from schemas.v1 import Operation
+
+# schemas.v1's constants, written here so the router's runtime path never imports
+# the envelope model (pydantic); tests/unit/router/test_normalise_fast_path.py
+# checks they are the model's, and every body written is parsed by it in tests.
+SPECVERSION: Final = "1.0"
+CONTENT_TYPE: Final = "application/json"
+DATASCHEMA: Final = "urn:fanout-hub:schema:envelope:1"
+SCHEMA_VERSION: Final = "1"
 
 # Envelope ids are UUIDv5 in this namespace over "<table ARN>/<eventID>".
 ENVELOPE_ID_NAMESPACE: Final = uuid.UUID("5b0f1c2e-7a43-5d8e-9c1a-0f6e2d4b8a17")
 _NAMESPACE_BYTES: Final = ENVELOPE_ID_NAMESPACE.bytes
 
-_SPECVERSION: Final = '"' + v1.SPECVERSION + '"'
-_CONTENT_TYPE: Final = '"' + v1.CONTENT_TYPE + '"'
-_DATASCHEMA: Final = '"' + v1.DATASCHEMA + '"'
-_SCHEMA_VERSION: Final = '"' + v1.SCHEMA_VERSION + '"'
+_SPECVERSION: Final = '"' + SPECVERSION + '"'
+_CONTENT_TYPE: Final = '"' + CONTENT_TYPE + '"'
+_DATASCHEMA: Final = '"' + DATASCHEMA + '"'
+_SCHEMA_VERSION: Final = '"' + SCHEMA_VERSION + '"'
 
 _OPERATIONS: Final = {"INSERT": "created", "MODIFY": "updated", "REMOVE": "deleted"}
 # The envelope's members in order; the constant ones are written once, here.
@@ -54,7 +66,7 @@ _AFTER_TIME: Final = (
     + _SCHEMA_VERSION
     + ',"sequence":"'
 )
-_SCHEMA_VERSION_ATTRIBUTE: Final = {"DataType": "String", "StringValue": v1.SCHEMA_VERSION}
+_SCHEMA_VERSION_ATTRIBUTE: Final = {"DataType": "String", "StringValue": SCHEMA_VERSION}
 
 MessageAttributes = dict[str, dict[str, str]]
 
@@ -136,16 +148,15 @@ def rfc3339(epoch_seconds: float) -> str:
 
 def envelope_id_of(table_arn: str, event_id: str) -> str:
     """UUIDv5 over "<table ARN>/<eventID>": re-publishing a record yields the same id."""
-    digest = bytearray(
-        hashlib.sha1(
-            _NAMESPACE_BYTES + f"{table_arn}/{event_id}".encode(), usedforsecurity=False
-        ).digest()[:16]
-    )
-    # What uuid.UUID(bytes=..., version=5) does (RFC 4122 4.3), without building the object.
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(
+        _NAMESPACE_BYTES + f"{table_arn}/{event_id}".encode(), usedforsecurity=False
+    ).hexdigest()
+    # What uuid.UUID(bytes=digest[:16], version=5) prints (RFC 4122 4.3), without the
+    # object: the 13th digit becomes the version, the 17th gets the variant bits 10xx.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT_DIGIT: Final = {f"{d:x}": f"{d & 0x3 | 0x8:x}" for d in range(16)}
 
 
 @functools.lru_cache(maxsize=64)  # one stream per router, in practice
@@ -214,15 +225,22 @@ def to_outbound(
     ``snapshot`` envelopes of items read by Scan).
     """
     try:
-        return _normalise(record, rules, operation)
+        if type(record) is dict:
+            return _normalise(record, rules, operation)
+        return _normalise_checked(record, rules, operation)
     except RecursionError:
         # DynamoDB nests at most 32 levels; only a forged record gets this deep.
         raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
 
 
-def _normalise(
+def _normalise_checked(
     record: Mapping[str, Any], rules: EntityRules, override: Operation | None
 ) -> Outbound:
+    """The reference normaliser: every check spelled out, each failure named.
+
+    ``_normalise`` gives the same result faster for a well-formed record and
+    hands anything else to this function, so both report the same error.
+    """
     if not isinstance(record, Mapping):
         raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
     event_id = _require(record, "eventID", str)
@@ -316,6 +334,188 @@ def _normalise(
         attributes=attributes,
         group_id=group_id,
     )
+
+
+def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation | None) -> Outbound:
+    """``_normalise_checked``'s result in fewer steps; anything unusual is handed to it.
+
+    The envelope is written as text from cached pieces; no model is built, so
+    nothing is validated twice (tests parse the output with the schema).
+    """
+    event_id = record.get("eventID")
+    event_name = record.get("eventName")
+    source = record.get("eventSourceARN")
+    dynamodb = record.get("dynamodb")
+    if not (
+        type(event_id) is str
+        and event_id
+        and type(event_name) is str
+        and event_name in _OPERATIONS
+        and type(source) is str
+        and source
+        and type(dynamodb) is dict
+    ):
+        return _normalise_checked(record, rules, override)
+    table_arn, table = table_of(source)  # raises for a stream ARN that is not a table's
+    sequence_number = dynamodb.get("SequenceNumber")
+    created = dynamodb.get("ApproximateCreationDateTime")
+    keys = dynamodb.get("Keys")
+    new = dynamodb.get("NewImage")
+    old = dynamodb.get("OldImage")
+    if not (
+        type(sequence_number) is str
+        and sequence_number.isdigit()
+        and sequence_number.isascii()
+        and len(sequence_number) <= DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS
+        and (type(created) is int or type(created) is float)
+        and type(keys) is dict
+        and keys
+        and (new is None or type(new) is dict)
+        and (old is None or type(old) is dict)
+    ):
+        return _normalise_checked(record, rules, override)
+
+    operation: str = override or _OPERATIONS[event_name]
+    if override is None and event_name == "REMOVE" and is_ttl_removal(record):
+        operation = "expired"
+    entity = (
+        None if rules.entity_attribute or rules.partition_key else _key_prefix(keys)
+    ) or entity_of(rules, keys, (new, old), table)
+    middle = _middle(table_arn, table, entity, operation)
+    keys_text, subject = _key_texts(keys)
+    data, changed_texts = _data_texts(event_name, new, old)
+    envelope_id = envelope_id_of(table_arn, event_id)
+    body = "".join(
+        (
+            _HEAD,
+            envelope_id,
+            middle.after_id,
+            encode_str(subject),
+            ',"time":"',
+            rfc3339(created),
+            _AFTER_TIME,
+            sequence_number.zfill(DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS),
+            middle.after_sequence,
+            keys_text,
+            *data,
+        )
+    )
+    attributes: MessageAttributes = {
+        "type": {"DataType": "String", "StringValue": middle.type},
+        "entity": {"DataType": "String", "StringValue": entity},
+        "operation": {"DataType": "String", "StringValue": operation},
+        "table": {"DataType": "String", "StringValue": table},
+        "schemaversion": {"DataType": "String", "StringValue": SCHEMA_VERSION},
+    }
+    if changed_texts:
+        # json.dumps(changed, ensure_ascii=False), written from the texts made above.
+        attributes["changed"] = {
+            "DataType": "String.Array",
+            "StringValue": "[" + ", ".join(changed_texts) + "]",
+        }
+    return Outbound(
+        sequence_number=sequence_number,
+        envelope_id=envelope_id,
+        type=middle.type,
+        subject=subject,
+        table=table,
+        body=sns_safe(body),
+        attributes=attributes,
+        group_id=hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest(),
+    )
+
+
+def _key_prefix(keys: dict[str, Any]) -> str | None:
+    """``entity_of`` with no rules, for the common shapes; None means ask ``entity_of``."""
+    for value in keys.values():
+        if type(value) is not dict:
+            return None
+        if len(value) == 1:
+            ((tag, raw),) = value.items()
+            if type(raw) is not str:
+                return None
+            if tag in {"S", "N"} and "#" in raw:
+                prefix = raw.split("#", 1)[0].strip().lower()
+                if prefix:
+                    return prefix
+    return None
+
+
+def _key_texts(keys: dict[str, Any]) -> tuple[str, str]:
+    """(the key as written in data.keys, the key with names sorted: the subject)."""
+    members = image_members(keys)
+    keys_text = "{" + ",".join(members.values()) + "}"
+    names = list(members)
+    if len(names) > 1 and names != sorted(names):
+        return keys_text, "{" + ",".join([members[name] for name in sorted(names)]) + "}"
+    return keys_text, keys_text
+
+
+def _data_texts(
+    event_name: str, new: dict[str, Any] | None, old: dict[str, Any] | None
+) -> tuple[tuple[str, ...], list[str] | None]:
+    """(the envelope's text from after data.keys to its end, the changed names' JSON texts)."""
+    if new is None:
+        new_text = ',"new":null'
+        new_members = None
+    else:
+        new_members = image_members(new)
+        new_text = ',"new":{' + ",".join(new_members.values()) + "}"
+    if old is None:
+        return (new_text, ',"old":null,"changed":null}}'), None
+    if event_name != "MODIFY" or new is None or new_members is None:
+        old_text = ",".join(image_members(old).values())
+        return (new_text, ',"old":{', old_text, '},"changed":null}}'), None
+    old_members, changed = changed_members(new_members, new, old)
+    changed_texts = [member_prefix(name)[:-1] for name in changed]
+    return (
+        new_text,
+        ',"old":{',
+        ",".join(old_members),
+        '},"changed":[',
+        ",".join(changed_texts),
+        "]}}",
+    ), changed_texts
+
+
+@dataclass(frozen=True, slots=True)
+class _Middle:
+    """The envelope texts one (table, entity, operation) always gives."""
+
+    type: str
+    # From the end of the id to the start of the subject's value.
+    after_id: str
+    # From the end of the sequence to the start of data.keys' value.
+    after_sequence: str
+
+
+_MIDDLES: Final[dict[tuple[str, str, str], _Middle]] = {}
+_MIDDLES_MAX: Final = 4096  # bounded: entities come from item data
+
+
+def _middle(table_arn: str, table: str, entity: str, operation: str) -> _Middle:
+    """The cached texts of an envelope's context attributes for one kind of event."""
+    found = _MIDDLES.get((table_arn, entity, operation))
+    if found is None:
+        event_type = f"{entity}.{operation}"
+        found = _Middle(
+            type=event_type,
+            after_id='","source":'
+            + encode_str(table_arn)
+            + ',"type":'
+            + encode_str(event_type)
+            + ',"subject":',
+            after_sequence='","table":'
+            + encode_str(table)
+            + ',"entity":'
+            + encode_str(entity)
+            + ',"operation":"'
+            + operation
+            + '","data":{"keys":',
+        )
+        if len(_MIDDLES) < _MIDDLES_MAX:
+            _MIDDLES[(table_arn, entity, operation)] = found
+    return found
 
 
 def pointer_body(body: str, dataref: str) -> str:

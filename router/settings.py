@@ -1,12 +1,17 @@
-"""Router configuration: environment variables, validated once at cold start."""
+"""Router configuration: environment variables, validated once at cold start.
+
+Plain checks, no pydantic: the router's runtime path builds no model (the
+envelope is written as text), so it need not pay for importing pydantic and
+building a model class at every cold start (docs/benchmarks.md, section 3).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, get_args
 
 from router.errors import ConfigurationError
 from schemas.limits import (
@@ -17,42 +22,60 @@ from schemas.limits import (
 )
 from schemas.logs import LogLevel
 
+# Whole-value patterns (re.fullmatch: unlike `$`, no trailing newline slips through).
+_TOPIC_ARN: Final = re.compile(
+    r"arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?"
+)
+_URL: Final = re.compile(r"https?://\S+")
+_BUCKET: Final = re.compile(S3_BUCKET_NAME_PATTERN)
+_LOG_LEVELS: Final[tuple[str, ...]] = get_args(LogLevel)
+_MAX_PUBLISH_CONCURRENCY: Final = 64
 
-class Settings(BaseModel):
-    """Everything the router reads from its environment.
 
-    Field aliases are the environment variable names, so a validation error
-    names exactly the variable to fix.
-    """
+def _matching(pattern: re.Pattern[str], what: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"is not {what}")
+        return value
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    return check
 
-    topic_arn: Annotated[
-        str,
-        Field(
-            alias="TOPIC_ARN",
-            pattern=r"^arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?$",
-        ),
-    ]
-    dlq_url: Annotated[str, Field(alias="ROUTER_DLQ_URL", pattern=r"^https?://\S+$")]
-    payload_bucket: Annotated[
-        str, Field(alias="PAYLOAD_BUCKET", pattern=rf"^{S3_BUCKET_NAME_PATTERN}$")
-    ]
-    entity_attribute: Annotated[str | None, Field(alias="ENTITY_ATTRIBUTE", min_length=1)] = None
-    partition_key: Annotated[str | None, Field(alias="PARTITION_KEY", min_length=1)] = None
-    max_message_bytes: Annotated[
-        int,
-        Field(
-            alias="MAX_MESSAGE_BYTES", ge=SNS_MIN_MESSAGE_BYTES, le=SNS_MAX_MESSAGE_BYTES_CEILING
-        ),
-    ] = SNS_DEFAULT_MAX_MESSAGE_BYTES
-    publish_concurrency: Annotated[int, Field(alias="PUBLISH_CONCURRENCY", ge=1, le=64)] = 8
-    log_level: Annotated[LogLevel, Field(alias="LOG_LEVEL")] = "INFO"
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
+def _integer(low: int, high: int) -> Callable[[str], int]:
+    def check(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("is not a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return check
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in _LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}")
+    return value.upper()
+
+
+def _text(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the router reads from its environment."""
+
+    topic_arn: str
+    dlq_url: str
+    payload_bucket: str
+    entity_attribute: str | None = None
+    partition_key: str | None = None
+    max_message_bytes: int = SNS_DEFAULT_MAX_MESSAGE_BYTES
+    publish_concurrency: int = 8
+    log_level: LogLevel = "INFO"
 
     @property
     def fifo(self) -> bool:
@@ -63,16 +86,35 @@ class Settings(BaseModel):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate the environment; raise ``ConfigurationError`` naming each bad variable."""
         env = os.environ if environ is None else environ
-        names = {f.alias for f in cls.model_fields.values() if f.alias}
-        values = {name: env[name] for name in names if env.get(name, "") != ""}
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                name = str(error["loc"][0]) if error["loc"] else "?"
-                if error["type"] == "missing":
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for name, (field, check, required) in _VARIABLES.items():
+            raw = env.get(name, "")
+            if raw == "":  # unset and empty alike: Lambda cannot unset a template variable
+                if required:
                     problems.append(f"{name} is not set")
-                else:
-                    problems.append(f"{name}={values.get(name, '')!r} is invalid: {error['msg']}")
-            raise ConfigurationError("router configuration: " + "; ".join(problems)) from None
+                continue
+            try:
+                values[field] = check(raw)
+            except ValueError as exc:
+                problems.append(f"{name}={raw!r} is invalid: {exc}")
+        if problems:
+            raise ConfigurationError("router configuration: " + "; ".join(problems))
+        return cls(**values)
+
+
+# Environment variable -> (field, check turning its text into the value, required).
+_VARIABLES: Final[dict[str, tuple[str, Callable[[str], Any], bool]]] = {
+    "TOPIC_ARN": ("topic_arn", _matching(_TOPIC_ARN, "an SNS topic ARN"), True),
+    "ROUTER_DLQ_URL": ("dlq_url", _matching(_URL, "an http(s) URL"), True),
+    "PAYLOAD_BUCKET": ("payload_bucket", _matching(_BUCKET, "an S3 bucket name"), True),
+    "ENTITY_ATTRIBUTE": ("entity_attribute", _text, False),
+    "PARTITION_KEY": ("partition_key", _text, False),
+    "MAX_MESSAGE_BYTES": (
+        "max_message_bytes",
+        _integer(SNS_MIN_MESSAGE_BYTES, SNS_MAX_MESSAGE_BYTES_CEILING),
+        False,
+    ),
+    "PUBLISH_CONCURRENCY": ("publish_concurrency", _integer(1, _MAX_PUBLISH_CONCURRENCY), False),
+    "LOG_LEVEL": ("log_level", _log_level, False),
+}

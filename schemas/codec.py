@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from schemas.v1 import EnvelopeV1, Json
+if TYPE_CHECKING:
+    # Types only: reading and writing JSON needs no model, so a caller that only
+    # parses or writes text does not pay for importing pydantic.
+    from schemas.v1 import EnvelopeV1, Json
 
 
 def loads(text: str | bytes) -> Any:

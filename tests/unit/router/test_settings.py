@@ -60,3 +60,24 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(ConfigurationError) as caught:
         Settings.from_env({})
     assert all(name in str(caught.value) for name in GOOD)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:fanout-hub\n"),
+        ("ROUTER_DLQ_URL", "ftp://queue"),
+        ("PUBLISH_CONCURRENCY", "0"),
+        ("PUBLISH_CONCURRENCY", "65"),
+        ("MAX_MESSAGE_BYTES", "1023"),
+    ],
+)
+def test_a_value_only_almost_valid_is_refused(name, value):
+    with pytest.raises(ConfigurationError, match=f"{name}=.* is invalid"):
+        Settings.from_env({**GOOD, name: value})
+
+
+def test_settings_cannot_change_after_cold_start():
+    settings = Settings.from_env(GOOD)
+    with pytest.raises(AttributeError):
+        settings.topic_arn = "arn:aws:sns:us-east-1:123456789012:other"  # type: ignore[misc]
