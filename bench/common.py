@@ -2,6 +2,9 @@
 
 Benchmarks run as scripts (``python bench/<name>.py``), so this folder is on
 ``sys.path`` and ``tests/`` is added for the record builders.
+
+Import this module before anything imports botocore: it makes botocore sign
+requests in Python, as the deployed router does (see ``BOTO_DISABLE_CRT`` below).
 """
 
 from __future__ import annotations
@@ -13,12 +16,20 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+# The dev environment has awscrt (aws-sam-cli pulls in boto3[crt]); with it installed
+# botocore signs through the CRT, which reads a request body twice more than its Python
+# signer. The deployed router ships boto3 without awscrt (fanout.build exports the
+# runtime dependencies only), so benchmarks sign as it does. botocore reads this once,
+# when it is first imported; BOTO_DISABLE_CRT=false in the environment overrides it.
+os.environ.setdefault("BOTO_DISABLE_CRT", "true")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "tests") not in sys.path:
@@ -87,21 +98,93 @@ def moto_server() -> Iterator[MotoServer]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        proc.terminate()
-        raise RuntimeError("moto server did not start within 30 s")
+    _wait_for(port, proc)
     try:
         yield MotoServer(f"http://127.0.0.1:{port}", proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+_STUB_SNS = r"""
+import re, socket, sys, uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+NS = "http://sns.amazonaws.com/doc/2010-03-31/"
+IDS = re.compile(rb"PublishBatchRequestEntries\.member\.\d+\.Id=([^&]*)")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as SNS's endpoint does
+
+    def setup(self):
+        super().setup()
+        # Headers and body go out in separate writes; without this, Nagle holds the body
+        # back until the client's delayed ACK (up to 40 ms on Linux) on a kept-alive socket.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if b"Action=PublishBatch" in body:
+            members = "".join(
+                f"<member><Id>{i.decode()}</Id><MessageId>{uuid.uuid4()}</MessageId></member>"
+                for i in IDS.findall(body)
+            )
+            result = f"<Successful>{members}</Successful><Failed/>"
+            action = "PublishBatch"
+        else:
+            result, action = f"<MessageId>{uuid.uuid4()}</MessageId>", "Publish"
+        out = (
+            f'<{action}Response xmlns="{NS}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+@contextmanager
+def stub_sns() -> Iterator[MotoServer]:
+    """An SNS endpoint that accepts every Publish and PublishBatch and does nothing else.
+
+    For the router's own bound: what it costs with a server whose CPU is not on this
+    machine. It checks nothing; moto is the reference for behaviour.
+    """
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", _STUB_SNS, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(port, proc)
+        yield MotoServer(f"http://127.0.0.1:{port}", proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    proc.terminate()
+    raise RuntimeError(f"server on port {port} did not start within 30 s")
 
 
 class CallMeter:
@@ -115,22 +198,50 @@ class CallMeter:
         self.calls = 0
         self.accepted = 0
         self.latency = latency
+        # The router calls from several threads; `+=` on an attribute is not atomic.
+        self._lock = threading.Lock()
         client.meta.events.register("before-send.sns.*", self._before_send)
         client.meta.events.register("after-call.sns.*", self._after_call)
 
     def _before_send(self, **_: Any) -> None:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         if self.latency:
             time.sleep(self.latency)
 
     def _after_call(self, parsed: dict[str, Any], **_: Any) -> None:
         # Messages SNS accepted: one MessageId per Publish, one per Successful batch entry.
-        self.accepted += len(parsed.get("Successful", [])) + (1 if "MessageId" in parsed else 0)
+        accepted = len(parsed.get("Successful", [])) + (1 if "MessageId" in parsed else 0)
+        with self._lock:
+            self.accepted += accepted
 
     def reset(self) -> None:
         """Start counting from zero."""
-        self.calls = 0
-        self.accepted = 0
+        with self._lock:
+            self.calls = 0
+            self.accepted = 0
+
+
+def client_settings(*, parameter_validation: bool) -> dict[str, Any]:
+    """botocore ``Config`` arguments every contender's clients share.
+
+    router/app.py's client settings (timeouts, standard retries, a 16-connection
+    pool), with ``parameter_validation`` chosen by the run.
+    """
+    return {
+        "connect_timeout": 3,
+        "read_timeout": 10,
+        "retries": {"mode": "standard", "max_attempts": 3},
+        "max_pool_connections": 16,
+        "parameter_validation": parameter_validation,
+    }
+
+
+def signer() -> str:
+    """How botocore signs in this process: through awscrt or in Python."""
+    from botocore.compat import HAS_CRT  # noqa: PLC0415 - after the environment is set
+
+    return "awscrt" if HAS_CRT else "Python (no awscrt, as deployed)"
 
 
 def percentile(values: Sequence[float], q: float) -> float:

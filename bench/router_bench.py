@@ -27,6 +27,22 @@ sweep shows how the ratio moves with the round-trip time.
 
 from __future__ import annotations
 
+# First: common sets how botocore signs, which botocore reads when first imported.
+from common import (  # isort: skip
+    CallMeter,
+    MotoServer,
+    client_settings,
+    header,
+    median,
+    moto_server,
+    percentile,
+    records,
+    signer,
+    stub_sns,
+    table,
+    use_fake_aws,
+)
+
 import argparse
 import time
 from collections.abc import Callable
@@ -40,17 +56,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
-from common import (
-    CallMeter,
-    MotoServer,
-    header,
-    median,
-    moto_server,
-    percentile,
-    records,
-    table,
-    use_fake_aws,
-)
+from botocore.config import Config
 from support.builders import FakeContext, a_batch
 
 from router.claimcheck import ClaimCheck
@@ -81,15 +87,28 @@ class Sample:
 
 
 class Hub:
-    """A topic on the moto server and a client per approach, each with its own meter."""
+    """A topic on the moto server and a client per approach, each with its own meter.
 
-    def __init__(self, server: MotoServer, latency: float, *, subscribed: bool = False) -> None:
+    Every client has the same configuration (``common.client_settings``).
+    """
+
+    def __init__(
+        self,
+        server: MotoServer,
+        latency: float,
+        *,
+        subscribed: bool = False,
+        parameter_validation: bool = True,
+        publish_to: MotoServer | None = None,
+    ) -> None:
         self.session = boto3.session.Session(region_name="us-east-1")
-        self.server = server
         self.endpoint = server.url
+        # Where the contenders publish (moto, or a stub SNS endpoint) and whose CPU is shown.
+        self.server = publish_to or server
+        self.config = Config(**client_settings(parameter_validation=parameter_validation))
         sqs = self._client("sqs")
         s3 = self._client("s3")
-        name = "bench-subscribed" if subscribed else "bench"
+        name = "bench-subscribed" if subscribed else "bench-stub" if publish_to else "bench"
         self.topic = self._client("sns").create_topic(Name=name)["TopicArn"]
         if subscribed:
             queue = sqs.create_queue(QueueName=f"{name}-consumer")["QueueUrl"]
@@ -106,27 +125,30 @@ class Hub:
             {"TOPIC_ARN": self.topic, "ROUTER_DLQ_URL": dlq, "PAYLOAD_BUCKET": f"{name}-payloads"}
         )
         self.rules = EntityRules()
-        self.naive_sns = self._client("sns")
+        self.naive_sns = self._client("sns", self.server.url)
         self.naive_meter = CallMeter(self.naive_sns, latency)
-        self.powertools_sns = self._client("sns")
+        self.powertools_sns = self._client("sns", self.server.url)
         self.powertools_meter = CallMeter(self.powertools_sns, latency)
-        router_sns = self._client("sns")
+        router_sns = self._client("sns", self.server.url)
         self.router_meter = CallMeter(router_sns, latency)
+        self.publisher = SnsPublisher(
+            router_sns,
+            self.topic,
+            self.settings.max_message_bytes,
+            self.settings.publish_concurrency,
+        )
         self.router = Router(
             self.settings,
-            SnsPublisher(
-                router_sns,
-                self.topic,
-                self.settings.max_message_bytes,
-                self.settings.publish_concurrency,
-            ),
+            self.publisher,
             ClaimCheck(s3, self.settings.payload_bucket),
             DeadLetterWriter(sqs, dlq, s3, self.settings.payload_bucket),
         )
         self.processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
-    def _client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+    def _client(self, service: str, endpoint: str | None = None) -> Any:
+        return self.session.client(  # type: ignore[call-overload]
+            service, endpoint_url=endpoint or self.endpoint, config=self.config
+        )
 
     # (a) ------------------------------------------------------------------
     def naive(self, event: dict[str, Any]) -> None:
@@ -241,7 +263,7 @@ def compare(hub: Hub, sizes: list[int], item_bytes: int, cap: int) -> dict[int, 
             "Powertools BatchProcessor": measure(
                 hub, hub.powertools, hub.powertools_meter, size, runs, item_bytes, cap
             ),
-            "router (PublishBatch x8)": measure(
+            f"router (PublishBatch x{hub.publisher.concurrency})": measure(
                 hub, hub.route, hub.router_meter, size, runs, item_bytes, None
             ),
         }
@@ -288,6 +310,8 @@ def run(
     *,
     subscribed: bool = True,
     sweep_ms: list[float] | None = None,
+    parameter_validation: bool = True,
+    stub: bool = True,
 ) -> dict[int, dict[str, Sample]]:
     """Every router table; returns the main comparison for the summary."""
     sizes = sizes or [10, 100, 1000, 10000]
@@ -295,11 +319,15 @@ def run(
     use_fake_aws()
     envelope = to_outbound(records(1, item_bytes)[0], EntityRules())
     with moto_server() as server:
-        hub = Hub(server, latency_ms / 1000)
+        hub = Hub(server, latency_ms / 1000, parameter_validation=parameter_validation)
         header(f"Router throughput, {latency_ms:g} ms injected per SNS request, no subscription")
         print(
             f"# item ~{item_bytes} B per image (NEW_AND_OLD_IMAGES: envelope {envelope.size} B); "
             f"naive and Powertools send at most {cap} records per batch, '~' = extrapolated"
+        )
+        print(
+            f"# every client: {client_settings(parameter_validation=parameter_validation)}; "
+            f"signing: {signer()}"
         )
         results = compare(hub, sizes, item_bytes, cap)
         print("# targets: router >= 20x naive at 1,000 records; <= 0.1 SNS calls/record at 1 KB")
@@ -308,10 +336,29 @@ def run(
                 f"Same, with one SQS subscription on the topic (moto fans out), {latency_ms:g} ms"
             )
             # 100, not 1,000: moto's PublishBatch fan-out costs ~80 ms of server CPU per record.
-            compare(Hub(server, latency_ms / 1000, subscribed=True), [100], item_bytes, cap)
+            subscribed_hub = Hub(
+                server,
+                latency_ms / 1000,
+                subscribed=True,
+                parameter_validation=parameter_validation,
+            )
+            compare(subscribed_hub, [100], item_bytes, cap)
         if sweep_ms:
             header("Latency sweep, 1,000 records, no subscription")
             sweep(hub, sweep_ms, 1000, item_bytes, min(cap, 100))
+        if stub:
+            with stub_sns() as endpoint:
+                header(
+                    f"Same, publishing to a stub SNS endpoint that does no work, {latency_ms:g} ms"
+                )
+                print("# 'moto CPU' is the stub's CPU here; HTTP keep-alive, like SNS's endpoint")
+                stub_hub = Hub(
+                    server,
+                    latency_ms / 1000,
+                    parameter_validation=parameter_validation,
+                    publish_to=endpoint,
+                )
+                compare(stub_hub, [s for s in sizes if s >= 1000] or sizes[-1:], item_bytes, cap)
     return results
 
 
@@ -326,6 +373,12 @@ def main() -> None:
     parser.add_argument("--per-record-cap", type=int, default=200)
     parser.add_argument("--no-subscribed", action="store_true")
     parser.add_argument("--sweep-ms", default="0,10,50")
+    parser.add_argument("--no-stub", action="store_true", help="skip the stub SNS endpoint run")
+    parser.add_argument(
+        "--no-parameter-validation",
+        action="store_true",
+        help="every client with botocore Config(parameter_validation=False)",
+    )
     args = parser.parse_args()
     sizes = [args.records] if args.records else [int(s) for s in args.sizes.split(",")]
     run(
@@ -335,6 +388,8 @@ def main() -> None:
         args.per_record_cap,
         subscribed=not args.no_subscribed,
         sweep_ms=[float(s) for s in args.sweep_ms.split(",") if s],
+        parameter_validation=not args.no_parameter_validation,
+        stub=not args.no_stub,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +102,8 @@ class Router:
         outcome = self._publisher.publish_all(ready, deadline)
         report.calls = outcome.calls
         report.published = len(outcome.published)
-        for message in outcome.published:
+        # One line per record only at debug: skip the loop (thousands of calls) otherwise.
+        for message in outcome.published if log.is_enabled_for(logging.DEBUG) else ():
             log.debug(
                 "record_published",
                 event_id=message.envelope_id,
