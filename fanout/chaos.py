@@ -34,6 +34,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -45,7 +46,7 @@ from boto3.dynamodb.types import TypeDeserializer
 
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from fanout.connection import queue_url_of
-from fanout.local.demo import _Table, plain_line, poison_record, stats
+from fanout.local.demo import Table, plain_line, poison_record, stats
 from fanout.local.esm import EmulatorSettings
 from fanout.local.faults import (
     DeleteFaults,
@@ -76,6 +77,10 @@ REFUSED_MARK: Final = "refused"
 OVERSIZE_BYTES: Final = 300_000
 # Handler logs are kept in memory (for a failing test to show) only for small runs.
 KEEP_LOGS_UP_TO: Final = 5_000
+# A long run reports progress this often (seconds), and checks its backlog this often.
+PROGRESS_EVERY: Final = 60.0
+THROTTLE_POLL_SECONDS: Final = 1.0
+CHECK_READERS: Final = 4
 # Rates the test and the script use unless told otherwise.
 DEFAULT_RATES: Final = FaultRates(
     publish_entry_failed=0.1,
@@ -288,7 +293,7 @@ def write_workload(
 ) -> Workload:
     """Write every operation to the source table (poison records are injected)."""
     # The demo's table writer: it reads the key schema from the table (pk/sk in template.yaml).
-    writer = _Table(hub)
+    writer = Table(hub)
     workload = workload or Workload()
     versions = workload.versions
     for kind, n in operations:
@@ -371,15 +376,27 @@ def run_chaos(
     max_faults_per_item: int = 3,
     timeout: float = 600.0,
     chunk: int | None = None,
+    backlog: int | None = None,
+    moto_process: bool = False,
+    visibility_seconds: int | None = None,
     say: Callable[[str], None] = print,
 ) -> ChaosResult:
     """Run ``size`` stream records through the local hub under faults; check and account.
 
-    ``chunk``: write that many records, then wait for the hub to drain, and so on.
-    The local invoker runs one function at a time, so a large backlog makes
-    received messages wait long enough to outlive their visibility timeout and
-    be received again (raising receive counts no Lambda fleet would); chunks keep
-    the backlog, and so that wait, bounded.
+    ``chunk``: write that many records at a time. With ``backlog`` None the hub
+    drains (goes quiet) after each chunk; with a number, the next chunk is
+    written as soon as at most that many messages and stream records are in
+    flight, so the hub never idles between chunks. Either way the backlog stays
+    bounded: every queue scan in moto is linear in the queue's length, and a
+    long queue slows every call, invocations included.
+
+    ``moto_process``: run moto in a child process, so that its work and the
+    handlers' run on two cores instead of sharing one interpreter lock.
+
+    ``visibility_seconds``: the consumer queues' visibility timeout for this run
+    (never below a function's timeout, as the template requires). A message
+    whose batch the emulator itself lost (a poller error) reappears after that
+    long instead of the template's 6 x timeout.
     """
     started = time.monotonic()
     plan = FaultPlan(seed, rates, max_faults_per_item=max_faults_per_item)
@@ -387,8 +404,10 @@ def run_chaos(
     receiver = WebhookReceiver(
         plan, lambda: webhook_function[0] if webhook_function else "", WEBHOOK_SECRET
     ).start()
+    # Lambda's own stream pace (four GetRecords a second): faster polling only adds moto
+    # requests, as the router's batching window (1 s) holds records longer than that anyway.
     settings = EmulatorSettings(
-        stream=StreamSettings(poll_interval_seconds=0.05),
+        stream=StreamSettings(),
         queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
     )
     hub = LocalHub(
@@ -396,6 +415,7 @@ def run_chaos(
         settings=settings,
         handler_output=io.StringIO() if size <= KEEP_LOGS_UP_TO else _Discard(),
         start_emulator=False,
+        moto_process=moto_process,
     )
     try:
         with _trusting(receiver.cert_path), faulted_function_clients(plan), hub:
@@ -409,22 +429,17 @@ def run_chaos(
             hub.emulator.invoker = invoker
             subscribers = hub.subscribers()
             webhook_function.extend(s.function for s in subscribers if s.label == "webhook")
+            if visibility_seconds is not None:
+                _shorten_visibility(hub, subscribers, visibility_seconds)
             hub.emulator.start()
             up = time.monotonic()
             say(f"hub up in {up - started:.1f} s; writing {size} records")
             operations = plan_operations(size, seed, mix or Mix())
             step = chunk or len(operations) or 1
             workload = Workload()
-            deadline = time.monotonic() + timeout
-            quiet = True
-            written = time.monotonic()
-            for first in range(0, len(operations), step):
-                write_workload(hub, operations[first : first + step], workload)
-                written = time.monotonic()
-                if first + step < len(operations):
-                    quiet = _drain(hub, subscribers, deadline - time.monotonic(), say) and quiet
-                    say(f"{first + step} records written and drained")
-            quiet = _drain(hub, subscribers, deadline - time.monotonic(), say) and quiet
+            quiet, written = _write_paced(
+                hub, subscribers, operations, workload, step, backlog, up + timeout, say
+            )
             drained = time.monotonic()
             say(f"last write at {written - started:.1f} s, quiet after {drained - written:.1f} s")
             sources = hub.sources(workload.injected, workload.ttl_keys)
@@ -438,15 +453,21 @@ def run_chaos(
             ledger = ledger_lines(
                 size, seed, rates, seconds, workload, rows, checks, plan, hub, quiet
             )
+            names = sorted(invoker.invocations, key=lambda n: labels.get(n, n))
+            pacing = f"chunks of {step}" + (
+                "" if backlog is None else f", next chunk once <= {backlog} in flight"
+            )
             ledger.insert(
                 1,
                 f"phases: hub up {up - started:.1f} s, writes and drains {drained - up:.1f} s "
-                f"(chunks of {step}), checks {time.monotonic() - drained:.1f} s; "
-                "handler runs: "
+                f"({pacing}), checks {time.monotonic() - drained:.1f} s; "
+                "handler runs (seconds inside): "
                 + ", ".join(
-                    f"{labels.get(name, name)}={invoker.invocations[name]}"
-                    for name in sorted(invoker.invocations, key=lambda n: labels.get(n, n))
-                ),
+                    f"{labels.get(name, name)}={invoker.invocations[name]} "
+                    f"({invoker.busy_seconds[name]:.0f} s)"
+                    for name in names
+                )
+                + f"; emulator poller errors={len(hub.emulator.errors)}",
             )
     finally:
         receiver.stop()
@@ -462,6 +483,71 @@ def run_chaos(
         dict(plan.injected),
         checks.figures,
     )
+
+
+def _write_paced(
+    hub: LocalHub,
+    subscribers: Sequence[Subscriber],
+    operations: Sequence[tuple[str, int]],
+    workload: Workload,
+    step: int,
+    backlog: int | None,
+    deadline: float,
+    say: Callable[[str], None],
+) -> tuple[bool, float]:
+    """Write ``operations`` ``step`` at a time, paced by ``backlog``, then drain.
+
+    Returns whether the hub went quiet every time it had to, and when the last write was.
+    """
+    up = written = time.monotonic()
+    quiet = True
+    report_at = up + PROGRESS_EVERY
+    for first in range(0, len(operations), step):
+        if first and backlog is not None:
+            quiet = _throttle(hub, subscribers, backlog, deadline) and quiet
+        write_workload(hub, operations[first : first + step], workload)
+        written = time.monotonic()
+        done = min(first + step, len(operations))
+        if backlog is None and done < len(operations):
+            quiet = _drain(hub, subscribers, deadline - time.monotonic(), say) and quiet
+            say(f"{done} records written and drained")
+        elif time.monotonic() >= report_at:
+            report_at = time.monotonic() + PROGRESS_EVERY
+            say(
+                f"{done} records written in {written - up:.0f} s "
+                f"({done / max(written - up, 1e-9):.1f} records/s); "
+                + "; ".join(plain_line(row) for row in stats(hub, subscribers))
+            )
+    quiet = _drain(hub, subscribers, deadline - time.monotonic(), say) and quiet
+    return quiet, written
+
+
+def _shorten_visibility(hub: LocalHub, subscribers: Sequence[Subscriber], seconds: int) -> None:
+    """Set each consumer queue's visibility timeout, kept above its function's timeout."""
+    sqs = hub.clients.client("sqs")
+    for subscriber in subscribers:
+        function = hub.deployment.function(subscriber.function)
+        floor = int(function.timeout_seconds) + 1
+        sqs.set_queue_attributes(
+            QueueUrl=subscriber.queue_url,
+            Attributes={"VisibilityTimeout": str(max(seconds, floor))},
+        )
+
+
+def in_flight(hub: LocalHub, subscribers: Sequence[Subscriber]) -> int:
+    """Stream records read but unresolved, plus messages queued or in flight on every queue."""
+    return hub.emulator.stream_backlog() + sum(hub.depth(s.queue_url) for s in subscribers)
+
+
+def _throttle(
+    hub: LocalHub, subscribers: Sequence[Subscriber], backlog: int, deadline: float
+) -> bool:
+    """Wait until at most ``backlog`` records and messages are in flight; False at the deadline."""
+    while in_flight(hub, subscribers) > backlog:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(THROTTLE_POLL_SECONDS)
+    return True
 
 
 def _drain(
@@ -616,17 +702,26 @@ class Checks:
         """Exactly one object per processed event, holding that event."""
         bucket = self._function_env("audit-log")["AUDIT_BUCKET"]
         s3 = self.hub.clients.client("s3")
+        keys = [
+            item["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+            for item in page.get("Contents", [])
+        ]
+
+        def read(key: str) -> Any:
+            return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
         objects: Counter[str] = Counter()
         mismatched: list[str] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for item in page.get("Contents", []):
-                envelope_id = item["Key"].rsplit("/", 1)[-1].removesuffix(".json")
+        # One GetObject per event: a few at a time, so a large run's check takes minutes, not hours.
+        with ThreadPoolExecutor(CHECK_READERS) as pool:
+            for key, stored in zip(keys, pool.map(read, keys), strict=True):
+                envelope_id = key.rsplit("/", 1)[-1].removesuffix(".json")
                 objects[envelope_id] += 1
                 source = self.bodies.get(envelope_id)
-                stored = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
                 holds_it = source is not None and stored.get("id") == envelope_id
                 if not holds_it or (source or {}).get("data") not in (None, stored.get("data")):
-                    mismatched.append(item["Key"])
+                    mismatched.append(key)
         processed = self.by_consumer["audit-log"][Status.PROCESSED]
         self.figures["audit-log"] = {"objects": sum(objects.values())}
         if set(objects) != processed:

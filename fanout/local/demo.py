@@ -45,7 +45,9 @@ class DemoWrites:
     ttl_keys: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Table:
+class Table:
+    """Writes items to the hub's source table, whatever its key names (read from the table)."""
+
     def __init__(self, hub: LocalHub) -> None:
         self.hub = hub
         self.client = hub.clients.client("dynamodb")
@@ -55,16 +57,19 @@ class _Table:
         self._serialise = TypeSerializer().serialize
 
     def key(self, pk: str, sk: str) -> dict[str, Any]:
+        """The item key in DynamoDB's encoding (the sort key only when the table has one)."""
         key = {self.hash: {"S": pk}}
         if self.range:
             key[self.range] = {"S": sk}
         return key
 
     def put(self, pk: str, sk: str, **attributes: Any) -> None:
+        """PutItem of the key and ``attributes`` (plain Python values)."""
         item = {**self.key(pk, sk), **{k: self._serialise(v) for k, v in attributes.items()}}
         self.client.put_item(TableName=self.hub.table_name, Item=item)
 
     def update(self, pk: str, sk: str, **attributes: Any) -> None:
+        """UpdateItem setting ``attributes``."""
         names = {f"#a{i}": name for i, name in enumerate(attributes)}
         values = {f":v{i}": self._serialise(v) for i, v in enumerate(attributes.values())}
         expression = ", ".join(f"#a{i} = :v{i}" for i in range(len(attributes)))
@@ -77,12 +82,13 @@ class _Table:
         )
 
     def delete(self, pk: str, sk: str) -> None:
+        """DeleteItem of the key."""
         self.client.delete_item(TableName=self.hub.table_name, Key=self.key(pk, sk))
 
 
 def poison_record(hub: LocalHub, index: int = 1) -> dict[str, Any]:
     """A Lambda-format INSERT the router can never normalise: an attribute of unknown type."""
-    table = _Table(hub)
+    table = Table(hub)
     key = table.key(f"ORDER#poison-{index}", "ORDER")
     return {
         "eventID": uuid.uuid4().hex,
@@ -104,7 +110,7 @@ def poison_record(hub: LocalHub, index: int = 1) -> dict[str, Any]:
 
 def write_demo_stream(hub: LocalHub) -> DemoWrites:
     """Write the demo's items; returns the records injected and the keys expired by TTL."""
-    table = _Table(hub)
+    table = Table(hub)
     writes = DemoWrites()
 
     def did(text: str) -> None:

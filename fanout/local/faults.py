@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
@@ -370,8 +370,9 @@ class FaultyInvoker:
         # Puts a copy of an SQS record back on its queue (given the queue ARN).
         self._send_copy = send_copy
         self.receipts: dict[str, tuple[str, str]] = {}
-        # Per function: how many times its handler ran (for the ledger).
+        # Per function: how many times its handler ran, and for how long (for the ledger).
         self.invocations: Counter[str] = Counter()
+        self.busy_seconds: defaultdict[str, float] = defaultdict(float)
         self._lock = threading.Lock()
 
     def invoke(self, function: FunctionSpec, event: Mapping[str, Any]) -> Invocation:
@@ -413,6 +414,7 @@ class FaultyInvoker:
             _inside.function = None
         with self._lock:
             self.invocations[function.name] += 1
+            self.busy_seconds[function.name] += invocation.duration_seconds
         return invocation
 
     def _remember(
