@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess  # nosec B404 - starts moto's own server module, no shell
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +23,7 @@ from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
 from fanout.local.observe import EventLog, Observer
 from fanout.local.records import sequence_of, to_lambda_stream_record
-from fanout.local.server import FAKE_CREDENTIALS, LOOPBACK, MotoEndpoint, free_port
+from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess
 from fanout.local.streams import BotoShardReader, key_fingerprint
 from fanout.stack import DeployedStack
 from fanout.stack import deploy as deploy_stack
@@ -152,68 +148,6 @@ def drop_secure_transport_denials(clients: Connection) -> list[str]:
 # werkzeug logs each request (the embedded endpoint silences it the same way), and moto
 # finds the service a request is for by listing its package directory from disk (a
 # listdir and an isdir per service) although that list never changes while it runs.
-_MOTO_MAIN: Final = """
-import functools, logging, sys
-import moto.backends
-from moto.server import main
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
-moto.backends.list_of_moto_modules = functools.cache(
-    lambda listed=moto.backends.list_of_moto_modules: tuple(listed())
-)
-main(sys.argv[1:])
-"""
-
-
-class MotoProcess:
-    """A moto server in a child process: its CPU runs beside the handlers', not under their GIL.
-
-    The embedded ``MotoEndpoint`` shares this process (and one core) with every
-    handler and poller; a long run gets a second core by moving moto out.
-    """
-
-    def __init__(self, port: int | None = None, *, startup_seconds: float = 30.0) -> None:
-        self.port = port or free_port()
-        self.url = f"http://{LOOPBACK}:{self.port}"
-        self._startup = startup_seconds
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> str:
-        """Start moto's server (``moto.server.main``) and return its URL once it answers."""
-        self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments  # nosec B603
-            [sys.executable, "-c", _MOTO_MAIN, "-H", LOOPBACK, "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + self._startup
-        while True:
-            try:
-                self.reset()
-            except (urllib.error.URLError, ConnectionError):
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"moto server on port {self.port} did not start") from None
-                time.sleep(0.1)
-            else:
-                return self.url
-
-    def reset(self) -> None:
-        """Forget every resource (moto's reset API): a clean account."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 - our own loopback URL
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - same  # nosec B310 - a loopback http URL
-            pass
-
-    def stop(self) -> None:
-        """Stop the child process (idempotent)."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 class LocalHub:
     """Start, run and inspect the whole hub; a context manager."""
 

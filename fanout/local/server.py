@@ -1,4 +1,4 @@
-"""The embedded AWS stand-in: a moto server on loopback and a free port.
+"""The embedded AWS stand-in: a moto server on loopback (in this process or a child) and a free port.
 
 Everything else in ``fanout.local`` only needs an endpoint URL, so LocalStack or
 a real account works by passing ``--endpoint-url`` (or none at all for AWS).
@@ -9,6 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess  # nosec B404 - starts moto's own server module, no shell
+import sys
+import time
+import urllib.error
 import urllib.request
 from types import TracebackType
 from typing import Final, Self
@@ -54,9 +58,7 @@ class MotoEndpoint:
 
     def reset(self) -> None:
         """Forget every resource (moto's reset API): a clean account."""
-        request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")  # noqa: S310 - our own loopback URL
-        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - same  # nosec B310 - a loopback http URL
-            pass
+        reset_moto(self.url)
 
     def stop(self) -> None:
         """Stop the server (idempotent)."""
@@ -75,6 +77,78 @@ class MotoEndpoint:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+_MOTO_MAIN: Final = """
+import functools, logging, sys
+import moto.backends
+from moto.server import main
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+moto.backends.list_of_moto_modules = functools.cache(
+    lambda listed=moto.backends.list_of_moto_modules: tuple(listed())
+)
+main(sys.argv[1:])
+"""
+
+
+class MotoProcess:
+    """A moto server in a child process: its CPU runs beside the handlers', not under their GIL.
+
+    The embedded ``MotoEndpoint`` shares this process (and one core) with every
+    handler and poller; a long run gets a second core by moving moto out.
+    """
+
+    def __init__(self, port: int | None = None, *, startup_seconds: float = 30.0) -> None:
+        self.port = port or free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self._startup = startup_seconds
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        """Start moto's server (``moto.server.main``) and return its URL once it answers."""
+        self._process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments  # nosec B603
+            [sys.executable, "-c", _MOTO_MAIN, "-H", LOOPBACK, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + self._startup
+        while True:
+            try:
+                self.reset()
+            except (urllib.error.URLError, ConnectionError):
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto server on port {self.port} did not start") from None
+                time.sleep(0.1)
+            else:
+                return self.url
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API): a clean account."""
+        reset_moto(self.url)
+
+    def stop(self) -> None:
+        """Stop the child process (idempotent)."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def reset_moto(url: str) -> None:
+    """Forget every resource on the moto server at ``url`` (moto's reset API): a clean account."""
+    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")  # noqa: S310 - our own loopback URL
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - same  # nosec B310 - a loopback http URL
+        pass
 
 
 def local_credentials_missing() -> bool:

@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from fanout.chaos import Mix, plan_operations
-from fanout.local.hub import MotoProcess
+from fanout.local.server import MotoProcess
 
 
 class TestPlanOperations:
