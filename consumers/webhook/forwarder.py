@@ -13,6 +13,7 @@ failing endpoint does not POST again to those that already accepted it.
 from __future__ import annotations
 
 import hashlib
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -108,13 +109,22 @@ class UrllibTransport:
     """``Transport`` over the standard library; no redirects, no retries of its own."""
 
     def __init__(self) -> None:
-        self._opener = urllib.request.build_opener(_NoRedirect())
+        self._opener: urllib.request.OpenerDirector | None = None
+
+    def _open(self) -> urllib.request.OpenerDirector:
+        # Without a context urllib builds a fresh SSLContext, loading the whole CA
+        # bundle, for every request. One verifying context, built on first use (so
+        # SSL_CERT_FILE set by the environment is honoured), serves every POST.
+        if self._opener is None:
+            https = urllib.request.HTTPSHandler(context=ssl.create_default_context())
+            self._opener = urllib.request.build_opener(_NoRedirect(), https)
+        return self._opener
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
         """POST once; an HTTP error status is returned, not raised."""
         request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 - scheme checked at cold start
         try:
-            with self._opener.open(request, timeout=timeout) as response:
+            with self._open().open(request, timeout=timeout) as response:
                 return Response(response.status)
         except urllib.error.HTTPError as error:
             error.close()
