@@ -21,8 +21,15 @@ the router's publication would give the consumer. Its fields:
   never lets a snapshot overwrite a change it already applied, and any change made
   after the scan wins over the snapshot.
 
-Envelopes over the router's ``MAX_MESSAGE_BYTES`` go through the router's claim check
-(the hub's payload bucket), as the router would send them.
+Envelopes over the router's ``MAX_MESSAGE_BYTES``, or over what one SQS message may hold
+(a topic may allow up to 1 MiB, the queue does not), go through the router's claim check:
+the whole envelope is stored in the hub's payload bucket and a pointer envelope (``dataref``)
+is sent, which the consumer runtime resolves, exactly as for a routed change. No item is
+left out; without a payload bucket an oversize item stops the run with its key.
+
+Backlog: ``max_backlog`` holds the scan while the consumer's queue has that many messages
+waiting, so a large table never piles onto the queue at once (the consumer's live changes
+would wait behind it, and the oldest snapshots age towards the queue's retention).
 
 Rate: every Scan asks for ``ReturnConsumedCapacity=TOTAL`` and charges what it consumed
 to a token bucket refilled at ``read_units_per_second``, shared by all segments; a
@@ -50,7 +57,7 @@ from typing import Any, Final
 
 from fanout.local.records import to_lambda_image
 from fanout.ops.output import NO_PROGRESS, Progress
-from fanout.ops.pacing import Retry, TokenBucket
+from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
 from router.batching import pack_batches
 from router.claimcheck import ClaimCheck
 from router.normalise import EntityRules, Outbound, to_outbound
@@ -189,6 +196,7 @@ class BackfillReport:
     segments: int
     sent: int = 0
     offloaded: int = 0
+    backlog_wait_seconds: float = 0.0
     consumed_read_units: float = 0.0
     resumed: bool = False
     complete: bool = False
@@ -213,11 +221,32 @@ class Target:
     max_message_bytes: int
     payload_bucket: str | None
 
+    @property
+    def inline_limit(self) -> int:
+        """The largest snapshot sent inline: the router's limit, capped by what SQS accepts.
+
+        SQS counts the body and every message attribute against its limit.
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+        """
+        return min(self.max_message_bytes, SQS_MAX_MESSAGE_BYTES)
+
+
+class OversizeSnapshotError(ValueError):
+    """An item too large for one SQS message, and no payload bucket to claim-check it in."""
+
 
 def describe_target(
-    dynamodb: Any, table: str, queue_url: str, router_env: Mapping[str, str]
+    dynamodb: Any,
+    table: str,
+    queue_url: str,
+    router_env: Mapping[str, str],
+    *,
+    payload_bucket: str | None = None,
 ) -> Target:
-    """The table's key schema and ARN, and the router's entity and size settings."""
+    """The table's key schema and ARN, and the router's entity and size settings.
+
+    ``payload_bucket`` is the claim-check bucket when the router's environment names none.
+    """
     description = dynamodb.describe_table(TableName=table)["Table"]
     settings = Settings.from_env(router_env) if router_env.get("TOPIC_ARN") else None
     return Target(
@@ -229,7 +258,8 @@ def describe_target(
             router_env.get("ENTITY_ATTRIBUTE") or None, router_env.get("PARTITION_KEY") or None
         ),
         max_message_bytes=settings.max_message_bytes if settings else SQS_MAX_MESSAGE_BYTES,
-        payload_bucket=settings.payload_bucket if settings else router_env.get("PAYLOAD_BUCKET"),
+        payload_bucket=(settings.payload_bucket if settings else router_env.get("PAYLOAD_BUCKET"))
+        or payload_bucket,
     )
 
 
@@ -250,6 +280,8 @@ class Backfill:
         progress: Progress = NO_PROGRESS,
         page_items: int = SCAN_PAGE_ITEMS,
         on_page: Callable[[int], None] | None = None,
+        max_backlog: int = 0,
+        backlog_poll_seconds: float = 0.5,
     ) -> None:
         self._dynamodb = dynamodb
         self._sqs = sqs
@@ -260,6 +292,9 @@ class Backfill:
         # Optional: bound the pace at which the consumer's queue fills (its downstream).
         self._sends = TokenBucket(messages_per_second, burst=max(messages_per_second, 10.0))
         self._retry = retry or Retry()
+        self._backlog = BacklogGate(
+            self._queue_backlog, max_backlog, poll_seconds=backlog_poll_seconds
+        )
         self._progress = progress
         self._page_items = page_items
         self._on_page = on_page
@@ -314,6 +349,16 @@ class Backfill:
             if self._on_page is not None:
                 self._on_page(len(items))
 
+    def _queue_backlog(self) -> int:
+        attributes = self._retry.call(
+            partial(
+                self._sqs.get_queue_attributes,
+                QueueUrl=self.target.queue_url,
+                AttributeNames=["ApproximateNumberOfMessages"],
+            )
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
     def _outbound(self, item: Mapping[str, Any]) -> Outbound:
         message = snapshot_outbound(
             to_lambda_image(item),
@@ -323,14 +368,26 @@ class Backfill:
             self.checkpoint.run_id,
             self.checkpoint.scanned_at,
         )
-        if message.size > self.target.max_message_bytes and self._claim_check is not None:
-            message = self._claim_check.offload(message)
-            with self._lock:
-                self.report.offloaded += 1
+        limit = self.target.inline_limit
+        if message.size <= limit:
+            return message
+        if self._claim_check is None:
+            raise OversizeSnapshotError(
+                f"item {message.subject} makes a {message.size}-byte snapshot, over the"
+                f" {limit}-byte message limit, and no payload bucket is set for claim checks"
+                " (the router's PAYLOAD_BUCKET)"
+            )
+        message = self._retry.call(partial(self._claim_check.offload, message))
+        with self._lock:
+            self.report.offloaded += 1
         return message
 
     def _send(self, messages: list[Outbound]) -> None:
         for batch in pack_batches(messages, SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES):
+            waited = self._backlog.wait()
+            if waited:
+                with self._lock:
+                    self.report.backlog_wait_seconds += waited
             self._sends.take(len(batch))
             pending = dict(enumerate(batch))
             attempt = 0
@@ -361,6 +418,7 @@ class Backfill:
                         )
                     self._retry.sleep(self._retry.backoff.delay(attempt))
                     attempt += 1
+            self._backlog.admit(len(batch))
 
 
 def read_units_for(dynamodb: Any, table: str, share: float, on_demand_units: float) -> float:

@@ -119,6 +119,12 @@ def register(subcommands: Any) -> None:
         default=None,
         help="read units per second (overrides --capacity-share; on-demand default base 400)",
     )
+    backfill.add_argument(
+        "--max-backlog",
+        type=int,
+        default=1000,
+        help="pause the scan while the consumer's queue holds this many messages (0: never)",
+    )
     backfill.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file")
     backfill.add_argument("--restart", action="store_true", help="ignore a saved checkpoint")
     backfill.add_argument("--dry-run", action="store_true", help="show the plan and one sample")
@@ -453,7 +459,13 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
     consumer = hub.consumer(args.consumer)
     table = hub.need("table_name", "--table")
     dynamodb = connection.client("dynamodb")
-    target = describe_target(dynamodb, table, consumer.queue_url, hub.router_environment)
+    target = describe_target(
+        dynamodb,
+        table,
+        consumer.queue_url,
+        hub.router_environment,
+        payload_bucket=hub.payload_bucket,
+    )
     units = args.read_units or read_units_for(dynamodb, table, args.capacity_share, 400.0)
     path = args.checkpoint or default_checkpoint(consumer.name, table)
     checkpoint = Checkpoint.load_or_start(
@@ -499,6 +511,7 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
             checkpoint,
             read_units_per_second=units,
             progress=progress,
+            max_backlog=args.max_backlog,
         )
         report = run.run()
     out.document(report.as_dict())

@@ -123,3 +123,55 @@ class TokenBucket:
         with self._lock:
             self._refill()
             self._tokens -= amount
+
+
+class BacklogGate:
+    """Hold a producer while a queue's backlog is at ``limit`` or more; thread-safe.
+
+    A backfill can send far faster than a consumer drains: without a bound the whole
+    table lands on the queue at once, so the consumer's live changes wait behind it and
+    the oldest snapshots age towards the queue's retention period. ``wait()`` reads the
+    backlog (at most once per ``poll_seconds``, shared by every caller) and returns once
+    it is below ``limit``. A ``limit`` of 0 or less means no bound.
+    """
+
+    def __init__(
+        self,
+        backlog: Callable[[], int],
+        limit: int,
+        *,
+        poll_seconds: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
+        self.limit = limit
+        self._backlog = backlog
+        self._poll = poll_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._seen = 0
+        self._read_at: float | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> int:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._poll:
+                self._seen = self._backlog()
+                self._read_at = now
+            return self._seen
+
+    def wait(self) -> float:
+        """Block until the backlog is below the limit; returns seconds waited."""
+        if self.limit <= 0:
+            return 0.0
+        waited = 0.0
+        while self._current() >= self.limit:
+            self._sleep(self._poll)
+            waited += self._poll
+        return waited
+
+    def admit(self, count: int) -> None:
+        """Count ``count`` messages just sent until the next reading sees them."""
+        with self._lock:
+            self._seen += count

@@ -1,27 +1,29 @@
-"""`fanout backfill` against the local hub.
+"""`fanout backfill` against the local hub, consumed by a freshly added consumer.
 
 The hub is deployed with the emulator stopped: the items are written "before the
-consumer existed", so nothing routes them.
+consumer existed", so nothing routes them. Then the projection consumer is added:
+the emulator's own queue poller runs its real handler on its queue, and nothing
+else runs.
 
-- 5,000 items are backfilled into one consumer's queue, interrupted part-way and
-  resumed; a reader drains the queue meanwhile and proves every item arrived as a
-  valid snapshot envelope, to that queue only. (moto's SQS gets slower with every
-  message a queue holds, so the queue is kept short by draining it as it fills.)
-- A smaller table is backfilled into the projection consumer, run by the emulator's
-  own queue poller with the real handler, which must then hold every item. (The
-  in-process consumer on moto handles a few messages per second on a 2-core machine,
-  so 5,000 through the real handler would take many minutes.)
+- Every item of the table is backfilled into that consumer's queue, interrupted
+  part-way and resumed; the consumer processes all of it, so its read model holds
+  every item, and no other consumer's queue sees any of it.
+- An item whose snapshot is over the SQS message limit is claim-checked in the hub's
+  payload bucket; the consumer resolves the pointer and holds the whole item.
+
+The backfill bounds the consumer's backlog (``max_backlog``), as an operator would for
+a large table: moto's SQS does work per message queued on every receive, so a queue
+holding the whole table would slow the consumer down far more than the pause costs.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
@@ -30,20 +32,30 @@ from fanout.connection import Connection
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.hub import LocalHub
 from fanout.local.invoker import InProcessInvoker
+from fanout.local.observe import EventLog, Outcome
 from fanout.local.queues import QueueSettings
 from fanout.ops.backfill import Backfill, Checkpoint, describe_target
 from fanout.ops.resolve import Hub, resolve
 from schemas import parse_envelope
+from schemas.limits import SQS_MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.e2e
 
-# 5,000 is the acceptance figure (FANOUT_BACKFILL_ITEMS=5000); the default keeps CI fast.
-ITEMS = int(os.environ.get("FANOUT_BACKFILL_ITEMS", "400"))
+# 5,000 items: the size a new consumer's backfill is accepted at. Every item costs the
+# real consumer five DynamoDB requests (idempotency claim and completion, stale check,
+# sequence mark, the projection write) and moto serves one in 10-20 ms on a 2-core
+# machine, so this module takes about 9 minutes on a quiet one (docs/operations.md);
+# FANOUT_BACKFILL_ITEMS=400 runs the same path in about a minute while iterating.
+ITEMS = int(os.environ.get("FANOUT_BACKFILL_ITEMS", "5000"))
 SEGMENTS = 4
-# Below what one reader drains from moto on a 2-core machine, so the queue stays short.
-MESSAGES_PER_SECOND = 100
-FRESH_ITEMS = 100
 PAGE = 100
+# Enough to keep the consumer busy between two backlog readings (its poller holds up to
+# five batches besides), small enough that moto's per-message work on every receive
+# (it re-reads every queue attribute, an O(queue) scan, once per message returned) stays
+# cheap: 100 waiting made the consumer ~40% slower than 30.
+MAX_BACKLOG = 30
+# Generous: the consumer is bound by moto's per-request cost on a loaded 2-core machine.
+SECONDS_PER_ITEM = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +76,41 @@ def hub() -> Iterator[LocalHub]:
                                 }
                             }
                         }
-                        for n in range(start, start + 25)
+                        for n in range(start, min(start + 25, ITEMS))
                     ]
                 }
             )
         yield hub
 
 
+@pytest.fixture(scope="module")
+def resolved(hub: LocalHub) -> Hub:
+    return resolve(Connection(endpoint_url=hub.endpoint_url, region=hub.region), "fanout-hub")
+
+
+@pytest.fixture(scope="module")
+def deliveries(hub: LocalHub, resolved: Hub) -> Iterator[EventLog]:
+    """The projection consumer, added after the items were written; what it finished."""
+    projection = resolved.consumer("projection")
+    mapping = next(m for m in hub.deployment.queue_mappings if m.source_arn == projection.queue_arn)
+    log = EventLog()
+    consumer = Emulator(
+        hub.deployment.functions,
+        [mapping],
+        hub.clients,
+        InProcessInvoker(hub.handler_environment(), region=hub.region, output=io.StringIO()),
+        settings=EmulatorSettings(queue=QueueSettings(retry_visibility_seconds=0)),
+        observer=log,
+    )
+    with consumer:
+        yield log
+    assert not consumer.errors, consumer.errors
+
+
 def backfill(
-    connection: Connection, resolved: Hub, path: Path, *, table: str | None = None, **options: Any
+    hub: LocalHub, resolved: Hub, path: Path, *, table: str | None = None, **options: Any
 ) -> Backfill:
+    connection = Connection(endpoint_url=hub.endpoint_url, region=hub.region)
     consumer = resolved.consumer("projection")
     dynamodb = connection.client("dynamodb")
     target = describe_target(
@@ -81,6 +118,7 @@ def backfill(
         table or resolved.need("table_name", "-"),
         consumer.queue_url,
         resolved.router_environment,
+        payload_bucket=resolved.payload_bucket,
     )
     checkpoint = Checkpoint.load_or_start(path, consumer.name, target.table, SEGMENTS)
     return Backfill(
@@ -90,54 +128,52 @@ def backfill(
         target,
         checkpoint,
         read_units_per_second=0,
-        messages_per_second=MESSAGES_PER_SECOND,
         page_items=PAGE,
+        max_backlog=MAX_BACKLOG,
+        backlog_poll_seconds=0.2,
         **options,
     )
 
 
-class Drain:
-    """Receives and deletes everything on a queue in the background, keeping the bodies."""
-
-    def __init__(self, sqs: Any, url: str) -> None:
-        self.sqs, self.url = sqs, url
-        self.bodies: list[str] = []
-        self.attributes: list[dict[str, Any]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            batch = self.sqs.receive_message(
-                QueueUrl=self.url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                self._stop.wait(0.05)
-                continue
-            self.bodies += [m["Body"] for m in batch]
-            self.attributes += [m.get("MessageAttributes", {}) for m in batch]
-            self.sqs.delete_message_batch(
-                QueueUrl=self.url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-                ],
-            )
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
+def wait_until_consumed(
+    hub: LocalHub, resolved: Hub, log: EventLog, messages: int, timeout: float
+) -> None:
+    """Until the consumer finished ``messages`` messages and its queue is empty."""
+    queue_url = resolved.consumer("projection").queue_url
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # The event log is in memory; asking moto for the depth costs a scan of the queue.
+        if log.count(Outcome.SUCCEEDED) >= messages and hub.depth(queue_url) == 0:
+            return
+        time.sleep(0.5)
+    finished = log.count(Outcome.SUCCEEDED)
+    raise AssertionError(
+        f"the consumer finished {finished} of {messages} messages in {timeout:.0f} s;"
+        f" {hub.depth(queue_url)} left on its queue"
+    )
 
 
-def test_backfill_of_many_items_is_resumable_and_reaches_only_that_queue(
-    hub: LocalHub, tmp_path: Path
-):
-    connection = Connection(endpoint_url=hub.endpoint_url, region=hub.region)
-    resolved = resolve(connection, "fanout-hub")
+def projection_table(hub: LocalHub, resolved: Hub) -> str:
     projection = resolved.consumer("projection")
+    return str(
+        hub.deployment.function(projection.function_name or "").environment["PROJECTION_TABLE"]
+    )
+
+
+def projection_rows(hub: LocalHub, resolved: Hub, table: str) -> dict[str, dict[str, Any]]:
+    """The projection's read model for one source table, by subject."""
+    rows: dict[str, dict[str, Any]] = {}
+    paginator = hub.clients.client("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(TableName=projection_table(hub, resolved)):
+        for item in page["Items"]:
+            if item["table"]["S"] == table:
+                rows[item["pk"]["S"]] = item
+    return rows
+
+
+def test_a_freshly_added_consumer_processes_a_resumed_backfill_completely(
+    hub: LocalHub, resolved: Hub, deliveries: EventLog, tmp_path: Path
+):
     path = tmp_path / "checkpoint.json"
     pages = 0
 
@@ -147,85 +183,97 @@ def test_backfill_of_many_items_is_resumable_and_reaches_only_that_queue(
         if pages == 3:
             raise InterruptedError("injected: the backfill process died")
 
-    with Drain(connection.client("sqs"), projection.queue_url) as drain:
-        # GIVEN a backfill that dies after a few pages
-        with pytest.raises(InterruptedError):
-            backfill(connection, resolved, path, on_page=die_after_three).run()
-        assert path.exists()
+    # GIVEN a backfill into the projection consumer that dies after a few pages
+    interrupted = backfill(hub, resolved, path, on_page=die_after_three)
+    with pytest.raises(InterruptedError):
+        interrupted.run()
+    assert path.exists()
 
-        # WHEN it is run again with the same checkpoint
-        resumed = backfill(connection, resolved, path)
-        report = resumed.run()
-        deadline = time.monotonic() + 90
-        while hub.depth(projection.queue_url) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert hub.depth(projection.queue_url) == 0, "the reader did not drain the queue"
+    # WHEN it is run again with the same checkpoint, while the consumer keeps consuming
+    resumed = backfill(hub, resolved, path)
+    report = resumed.run()
+    sent = interrupted.report.sent + resumed.report.sent
+    wait_until_consumed(hub, resolved, deliveries, sent, timeout=60 + ITEMS * SECONDS_PER_ITEM)
 
-    # THEN every item arrived as a valid snapshot envelope; only pages in flight at the
-    # interruption came twice (same ids: the consumer de-duplicates them)
+    # THEN the consumer's read model holds every item, with its exact values
     assert report.resumed
     assert report.complete
-    envelopes = [parse_envelope(body) for body in drain.bodies]
-    subjects = {e.subject for e in envelopes}
-    assert len(subjects) == ITEMS
-    assert len(envelopes) - ITEMS <= SEGMENTS * PAGE
-    assert len({e.id for e in envelopes}) == ITEMS
-    assert {e.type for e in envelopes} == {"order.snapshot"}
-    assert {e.sequence for e in envelopes} == {"0" * 40}
-    assert {a["operation"]["StringValue"] for a in drain.attributes} == {"snapshot"}
+    rows = projection_rows(hub, resolved, hub.table_name)
+    assert len(rows) == ITEMS
+    seven = rows['{"pk":"ORDER#00007","sk":"META"}']
+    assert seven["type"]["S"] == "order.snapshot"
+    assert seven["sequence"]["S"] == "0" * 40
+    image = TypeDeserializer().deserialize(seven["item"])
+    assert str(image["total"]) == "7.25"
+    assert sorted(image["tags"]) == ["a", "b"]
+    # ... every message was a valid snapshot envelope; only pages in flight at the
+    # interruption came twice, with the same ids (the consumer skipped them as duplicates)
+    bodies = [
+        body
+        for event in deliveries.events
+        if event.outcome is Outcome.SUCCEEDED
+        for body in event.bodies
+    ]
+    envelopes = [parse_envelope(body) for body in bodies]
+    mine = [e for e in envelopes if e.table == hub.table_name]
+    assert len({e.subject for e in mine}) == ITEMS
+    assert len({e.id for e in mine}) == ITEMS
+    assert len(mine) - ITEMS <= SEGMENTS * PAGE
+    assert {e.type for e in mine} == {"order.snapshot"}
+    assert {e.operation for e in mine} == {"snapshot"}
+    # ... the backlog stayed bounded while the consumer drained it
+    waited = interrupted.report.backlog_wait_seconds + report.backlog_wait_seconds
+    assert waited > 0 or ITEMS <= MAX_BACKLOG
     # ... and no other consumer saw any of it
     for other in resolved.consumers:
-        if other.name != projection.name:
+        if other.name != "projection":
             assert hub.depth(other.queue_url) == 0, other.name
 
 
-def test_a_freshly_added_consumer_processes_a_backfill_completely(hub: LocalHub, tmp_path: Path):
-    # GIVEN a second table, written before the projection consumer runs
+def test_an_item_over_the_message_limit_reaches_the_consumer_whole(
+    hub: LocalHub, resolved: Hub, deliveries: EventLog, tmp_path: Path
+):
+    # GIVEN a table holding one item whose snapshot is larger than an SQS message
     dynamodb = hub.clients.client("dynamodb")
     dynamodb.create_table(
-        TableName="fresh-items",
+        TableName="big-items",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    for start in range(0, FRESH_ITEMS, 25):
-        dynamodb.batch_write_item(
-            RequestItems={
-                "fresh-items": [
-                    {"PutRequest": {"Item": {"pk": {"S": f"CUSTOMER#{n}"}, "score": {"N": "0.1"}}}}
-                    for n in range(start, min(start + 25, FRESH_ITEMS))
-                ]
-            }
-        )
-    connection = Connection(endpoint_url=hub.endpoint_url, region=hub.region)
-    resolved = resolve(connection, "fanout-hub")
-    projection = resolved.consumer("projection")
-    mapping = next(m for m in hub.deployment.queue_mappings if m.source_arn == projection.queue_arn)
-    consumer = Emulator(
-        hub.deployment.functions,
-        [mapping],
-        hub.clients,
-        InProcessInvoker(hub.handler_environment(), region=hub.region, output=io.StringIO()),
-        settings=EmulatorSettings(queue=QueueSettings(wait_seconds=0, retry_visibility_seconds=0)),
-    )
+    notes = "n" * (SQS_MAX_MESSAGE_BYTES + 20_000)
+    dynamodb.put_item(TableName="big-items", Item={"pk": {"S": "DOC#big"}, "notes": {"S": notes}})
+    dynamodb.put_item(TableName="big-items", Item={"pk": {"S": "DOC#small"}, "notes": {"S": "x"}})
+    before = deliveries.count(Outcome.SUCCEEDED)
 
-    # WHEN it is backfilled and the consumer (real handler, emulated mapping) runs
-    report = backfill(connection, resolved, tmp_path / "fresh.json", table="fresh-items").run()
-    with consumer:
-        deadline = time.monotonic() + 60
-        while hub.depth(projection.queue_url) and time.monotonic() < deadline:
-            time.sleep(0.2)
+    # WHEN it is backfilled into the projection consumer
+    report = backfill(hub, resolved, tmp_path / "big.json", table="big-items").run()
+    wait_until_consumed(hub, resolved, deliveries, before + 2, timeout=60)
+
+    # THEN the big one went as a claim-check pointer into the hub's payload bucket ...
     assert report.complete
-    assert hub.depth(projection.queue_url) == 0, "the consumer did not drain its queue"
-
-    # THEN its read model holds every item, exactly
-    table = hub.deployment.function(projection.function_name or "").environment["PROJECTION_TABLE"]
-    rows = {}
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
-        for item in page["Items"]:
-            if item["table"]["S"] == "fresh-items":
-                rows[item["pk"]["S"]] = item
-    assert len(rows) == FRESH_ITEMS
-    one = rows['{"pk":"CUSTOMER#7"}']
-    assert one["type"]["S"] == "customer.snapshot"
-    assert str(TypeDeserializer().deserialize(one["item"])["score"]) == "0.1"
+    assert report.sent == 2
+    assert report.offloaded == 1
+    sent = [
+        parse_envelope(body)
+        for event in deliveries.events
+        if event.outcome is Outcome.SUCCEEDED
+        for body in event.bodies
+        if '"big-items"' in body
+    ]
+    pointer = next(e for e in sent if e.subject == '{"pk":"DOC#big"}')
+    assert pointer.data is None
+    assert str(pointer.dataref).startswith(f"s3://{resolved.payload_bucket}/")
+    # ... and the consumer resolved it: its read model holds the whole item
+    rows = {
+        subject: dynamodb.get_item(
+            TableName=projection_table(hub, resolved), Key={"pk": {"S": subject}}
+        ).get("Item")
+        for subject in ('{"pk":"DOC#big"}', '{"pk":"DOC#small"}')
+    }
+    big_row, small_row = rows['{"pk":"DOC#big"}'], rows['{"pk":"DOC#small"}']
+    assert big_row is not None
+    assert small_row is not None
+    assert big_row["item"]["M"]["notes"]["S"] == notes
+    assert big_row["type"]["S"] == "doc.snapshot"
+    assert small_row["item"]["M"]["notes"]["S"] == "x"
