@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from support.builders import a_stream_record
+from support.cli import run_fanout
 
 from consumers.runtime.deadletter import DeadLetterQueue as RuntimeDlq
 from consumers.runtime.deadletter import dead_letter_of
@@ -40,10 +41,9 @@ class Env:
         self.resolved: Hub = resolve(self.connection, "fanout-hub")
         self.sqs = self.connection.client("sqs")
 
-    def cli(self, *argv: str, capsys: Any) -> tuple[int, Any]:
-        code = main([*argv, "--endpoint-url", self.url, "--json"])
-        text = capsys.readouterr().out
-        return code, json.loads(text) if text.strip() else None
+    def cli(self, *argv: str) -> tuple[int, Any]:
+        ran = run_fanout([*argv, "--endpoint-url", self.url, "--json"])
+        return ran.code, ran.document()
 
     def depth(self, url: str) -> int:
         return self.hub.depth(url)
@@ -127,14 +127,14 @@ def test_stack_resolves_every_consumer_and_the_router(env: Env):
     assert hub.failure_destination.startswith("arn:aws:s3:::")
 
 
-def test_status_shows_depths_dead_letters_and_alarms(env: Env, capsys):
+def test_status_shows_depths_dead_letters_and_alarms(env: Env):
     # GIVEN an alarm in ALARM (moto evaluates no alarms, so its state is set)
     cloudwatch = env.connection.client("cloudwatch")
     alarm = "fanout-hub-WebhookConsumer-DeadLetterQueueAlarm"
     cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="6 messages")
 
     # WHEN
-    code, status = env.cli("status", capsys=capsys)
+    code, status = env.cli("status")
 
     # THEN every queue of the stack is listed with its numbers
     assert code == 0
@@ -154,16 +154,16 @@ def test_status_shows_depths_dead_letters_and_alarms(env: Env, capsys):
     assert alarmed["runbook"] == "docs/runbooks.md#consumer-dlq-not-empty"
 
 
-def test_status_prints_a_plain_table_when_not_on_a_terminal(env: Env, capsys):
-    code = main(["status", "--endpoint-url", env.url])
-    text = capsys.readouterr().out
-    assert code == 0
+def test_status_prints_a_plain_table_when_not_on_a_terminal(env: Env):
+    ran = run_fanout(["status", "--endpoint-url", env.url])
+    text = ran.out
+    assert ran.code == 0
     assert "queues of fanout-hub" in text
     assert "router-dlq" in text
 
 
-def test_peek_decodes_every_message_and_leaves_it_in_place(env: Env, capsys):
-    code, peeked = env.cli("dlq", "peek", "webhook", capsys=capsys)
+def test_peek_decodes_every_message_and_leaves_it_in_place(env: Env):
+    code, peeked = env.cli("dlq", "peek", "webhook")
 
     assert code == 0
     messages = peeked["messages"]
@@ -182,23 +182,23 @@ def test_peek_decodes_every_message_and_leaves_it_in_place(env: Env, capsys):
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
 
 
-def test_peek_filters_by_type_and_by_error(env: Env, capsys):
-    _, by_type = env.cli("dlq", "peek", "webhook", "--type", "customer.*", capsys=capsys)
-    _, by_error = env.cli("dlq", "peek", "webhook", "--error", "BAD TOTAL", capsys=capsys)
+def test_peek_filters_by_type_and_by_error(env: Env):
+    _, by_type = env.cli("dlq", "peek", "webhook", "--type", "customer.*")
+    _, by_error = env.cli("dlq", "peek", "webhook", "--error", "BAD TOTAL")
 
     assert {m["type"] for m in by_type["messages"]} == {"customer.created"}
     assert len(by_type["messages"]) == 2
     assert len(by_error["messages"]) == 4
 
 
-def test_peek_refuses_a_source_queue_unless_forced(env: Env, capsys):
+def test_peek_refuses_a_source_queue_unless_forced(env: Env):
     queue = env.resolved.consumer("audit-log").queue_url
     assert main(["dlq", "peek", queue, "--endpoint-url", env.url]) == 2
     assert main(["dlq", "peek", queue, "--endpoint-url", env.url, "--force"]) == 0
 
 
-def test_redrive_dry_run_moves_nothing(env: Env, capsys):
-    code, report = env.cli("dlq", "redrive", "webhook", "--dry-run", capsys=capsys)
+def test_redrive_dry_run_moves_nothing(env: Env):
+    code, report = env.cli("dlq", "redrive", "webhook", "--dry-run")
 
     assert code == 0
     assert report["dry_run"] is True
@@ -283,11 +283,9 @@ def test_redrive_interrupted_half_way_then_resumed_loses_nothing(env: Env):
     assert sample["fanout-error-type"]["StringValue"] == "InvalidMessageError"
 
 
-def test_redrive_to_another_consumer_moves_only_what_the_filter_selects(env: Env, capsys):
+def test_redrive_to_another_consumer_moves_only_what_the_filter_selects(env: Env):
     # WHEN the two customer events are sent to the audit log instead
-    code, report = env.cli(
-        "dlq", "redrive", "webhook", "--type", "customer.*", "--to", "audit-log", capsys=capsys
-    )
+    code, report = env.cli("dlq", "redrive", "webhook", "--type", "customer.*", "--to", "audit-log")
 
     # THEN
     assert code == 0

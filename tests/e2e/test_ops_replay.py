@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from support.builders import a_stream_record
+from support.cli import run_fanout
 
-from fanout.cli import main
 from fanout.connection import Connection
 from fanout.local.esm import EmulatorSettings
 from fanout.local.failure import DiscardedBatch, FailureCondition
@@ -54,11 +54,10 @@ class Env:
         self.resolved = resolve(self.connection, "fanout-hub")
         self.seen: dict[str, dict[str, Any]] = {}
 
-    def cli(self, *argv: str, capsys: Any) -> tuple[int, Any]:
-        code = main([*argv, "--endpoint-url", self.url, "--json"])
-        captured = capsys.readouterr()
-        assert captured.out.strip(), f"exit {code}, no output; stderr: {captured.err[-2000:]}"
-        return code, json.loads(captured.out)
+    def cli(self, *argv: str) -> tuple[int, Any]:
+        ran = run_fanout([*argv, "--endpoint-url", self.url, "--json"])
+        assert ran.out.strip(), f"exit {ran.code}, no output; stderr: {ran.err[-2000:]}"
+        return ran.code, ran.document()
 
     def published(self, envelope_id: str, timeout: float = 20.0) -> dict[str, Any]:
         """The envelope with this id once the tail saw it on the topic."""
@@ -83,7 +82,7 @@ def env() -> Iterator[Env]:
         yield Env(hub, tail)
 
 
-def test_a_batch_the_emulator_discarded_to_s3_is_routed_again(env: Env, capsys):
+def test_a_batch_the_emulator_discarded_to_s3_is_routed_again(env: Env):
     # GIVEN a record older than the mapping's MaximumRecordAgeInSeconds (3600): the
     # emulator gives up on it and writes Lambda's invocation record to the S3 destination
     record = a_stream_record(
@@ -100,7 +99,7 @@ def test_a_batch_the_emulator_discarded_to_s3_is_routed_again(env: Env, capsys):
     assert document["requestContext"]["condition"] == "RecordAgeExceeded"
 
     # WHEN
-    code, report = env.cli("replay", "stream-failures", capsys=capsys)
+    code, report = env.cli("replay", "stream-failures")
 
     # THEN the record was published as the live router would have, and the S3 record
     # was moved aside so it is not replayed twice
@@ -113,7 +112,7 @@ def test_a_batch_the_emulator_discarded_to_s3_is_routed_again(env: Env, capsys):
     assert keys == [f"replayed/{written['Key']}"]
 
 
-def test_a_metadata_only_record_is_reread_from_the_stream(env: Env, capsys):
+def test_a_metadata_only_record_is_reread_from_the_stream(env: Env):
     # GIVEN a real write routed by the hub, and the metadata Lambda would send to an
     # SQS destination for its batch (shard and sequence range, no records)
     dynamodb = env.connection.client("dynamodb")
@@ -155,7 +154,7 @@ def test_a_metadata_only_record_is_reread_from_the_stream(env: Env, capsys):
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(old))
 
     # WHEN
-    code, report = env.cli("replay", "stream-failures", "--from", queue, capsys=capsys)
+    code, report = env.cli("replay", "stream-failures", "--from", queue)
 
     # THEN the record was read back from the stream and routed again (same envelope id),
     # and the batch past the stream's retention is reported and kept
@@ -172,7 +171,7 @@ def test_a_metadata_only_record_is_reread_from_the_stream(env: Env, capsys):
     ]
 
 
-def test_poison_replay_routes_what_now_normalises_and_keeps_what_does_not(env: Env, capsys):
+def test_poison_replay_routes_what_now_normalises_and_keeps_what_does_not(env: Env):
     # GIVEN a record the router dead-lettered itself (an unknown attribute type) ...
     poison = a_stream_record(
         keys={"pk": "ORDER#poison", "sk": "META"},
@@ -198,7 +197,7 @@ def test_poison_replay_routes_what_now_normalises_and_keeps_what_does_not(env: E
     ).write(fixed, "poison", {"kind": "PoisonRecordError", "message": "old bug"}, {})
 
     # WHEN
-    code, report = env.cli("replay", "poison", capsys=capsys)
+    code, report = env.cli("replay", "poison")
 
     # THEN the fixed record was published and deleted; the poison one stays, once
     assert report["routed"] == 1, report
@@ -208,6 +207,6 @@ def test_poison_replay_routes_what_now_normalises_and_keeps_what_does_not(env: E
     assert code == 1
     assert env.published(to_outbound(fixed, EntityRules()).envelope_id)["type"] == "order.created"
     assert env.hub.depth(dlq) == 1
-    _, peeked = env.cli("dlq", "peek", "router", capsys=capsys)
+    _, peeked = env.cli("dlq", "peek", "router")
     (letter,) = peeked["messages"]
     assert letter["sequence_number"] == poison["dynamodb"]["SequenceNumber"]

@@ -1,0 +1,40 @@
+"""Run a `fanout` command in-process with its own output streams.
+
+The e2e modules run the local hub in the same process: its consumers write their
+logs and metrics to ``sys.stdout`` from the emulator's threads, and pytest swaps
+``sys.stdout`` at every test phase, so capturing a command's JSON through capsys
+can pick up a consumer's line. The command's ``Output`` is given its own streams.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fanout.cli import build_parser
+from fanout.ops.output import Output
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A command's exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def document(self) -> Any:
+        """The ``--json`` document on stdout (None when nothing was printed)."""
+        return json.loads(self.out) if self.out.strip() else None
+
+
+def run_fanout(argv: Sequence[str], *, json_mode: bool | None = None) -> Ran:
+    """Parse ``argv`` as the ``fanout`` CLI does and run it with captured output."""
+    args = build_parser().parse_args(list(argv))
+    out, err = io.StringIO(), io.StringIO()
+    mode = args.json if json_mode is None else json_mode
+    code = int(args.run(args, Output(json_mode=mode, out=out, err=err)))
+    return Ran(code, out.getvalue(), err.getvalue())
