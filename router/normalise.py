@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from router.attributes import (
@@ -92,13 +92,11 @@ class Outbound:
     attributes: MessageAttributes
     group_id: str
     offloaded: bool = False
-    # Bytes SNS counts against its message limit: body plus every attribute. Computed
-    # once: batching and the claim check both read it for every record.
-    size: int = field(init=False, compare=False)
 
-    def __post_init__(self) -> None:
-        size = len(self.body.encode("utf-8")) + attributes_size(self.attributes)
-        object.__setattr__(self, "size", size)
+    @property
+    def size(self) -> int:
+        """Bytes SNS counts against its message limit: body plus every attribute."""
+        return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
 
     def as_pointer(self, body: str) -> Outbound:
         """The same message carrying a claim-check pointer body instead of the envelope."""
