@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit demo bench bench-router schemas
+.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,15 @@ audit: setup ## pip-audit of the locked dependencies (needs a vulnerability serv
 	$(UV) export --frozen --no-hashes --no-emit-project | $(RUN) pip-audit -r /dev/stdin --disable-pip --no-deps --strict
 
 test: lint typecheck security unit ## the whole check CI runs: ruff, mypy, bandit, pytest
+
+# The large sizes of the behaviours `make test` proves small: a 5,000-item backfill through
+# the real projection consumer and a 3,000-record run under injected faults (about an hour
+# on 2 cores). Override the sizes: make soak BACKFILL_ITEMS=20000 CHAOS_RECORDS=10000
+BACKFILL_ITEMS ?= 5000
+CHAOS_RECORDS ?= 3000
+soak: setup ## the large sizes: backfill of BACKFILL_ITEMS (5,000) items, fault run of CHAOS_RECORDS (3,000) records
+	FANOUT_BACKFILL_ITEMS=$(BACKFILL_ITEMS) $(RUN) pytest -p no:cacheprovider tests/e2e/test_ops_backfill.py
+	$(RUN) python bench/chaos.py --size $(CHAOS_RECORDS) --seed 7
 
 schemas: setup ## re-export the envelope JSON Schemas after changing a model
 	$(RUN) python -m schemas.export
