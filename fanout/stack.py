@@ -654,7 +654,8 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     for (logical_id, prop), value in gaps.items():
         filled = _fill(value, all_outputs)
         _fill_gap(clients, types[logical_id], prop, physical[logical_id], filled)
-        declared.setdefault(logical_id, {})[prop] = str(filled)
+        if types[logical_id] == "AWS::SNS::Topic":
+            declared.setdefault(logical_id, {})[prop] = str(filled)
 
     subscriptions: dict[str, Subscription] = {}
     alarms: dict[str, Mapping[str, Any]] = {}
@@ -757,7 +758,8 @@ def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value
                 TimeToLiveSpecification={"AttributeName": value["AttributeName"], "Enabled": True},
             )
     elif kind == "AWS::SNS::Topic":
-        # moto's SNS neither applies nor reports MaximumMessageSize; AWS's does both.
+        # moto's GetTopicAttributes does not report MaximumMessageSize; the topic's
+        # rules need it (fanout.aws_rules.sns), so the deployer keeps the declared value.
         clients.client("sns").set_topic_attributes(
             TopicArn=physical_id, AttributeName=prop, AttributeValue=str(value)
         )
