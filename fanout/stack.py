@@ -47,6 +47,7 @@ import yaml
 from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
 from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
+from fanout import aws_rules
 from fanout.connection import Connection
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ PROPERTY_GAPS: Final = frozenset(
         ("AWS::DynamoDB::Table", "TimeToLiveSpecification"),
         ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"),
         ("AWS::S3::Bucket", "LifecycleConfiguration"),
+        ("AWS::SNS::Topic", "MaximumMessageSize"),
     }
 )
 """Properties moto's CloudFormation ignores; applied by API when the live resource lacks them."""
@@ -184,6 +186,16 @@ class Subscription:
 
 
 @dataclass(frozen=True, slots=True)
+class Topic:
+    """A deployed SNS topic."""
+
+    path: str
+    arn: str
+    attributes: Mapping[str, str]
+    """Live attributes, plus those the template sets that the endpoint does not report."""
+
+
+@dataclass(frozen=True, slots=True)
 class DeployedStack:
     """One created stack and its nested stacks; the ``all_*`` views walk the whole tree."""
 
@@ -204,6 +216,7 @@ class DeployedStack:
     alarms: Mapping[str, Mapping[str, Any]]
     """Alarm name to the ``PutMetricAlarm`` arguments used."""
     nested: Mapping[str, DeployedStack] = field(default_factory=dict)
+    topics: Mapping[str, Topic] = field(default_factory=dict)
 
     def walk(self) -> Iterator[DeployedStack]:
         """This stack, then every nested stack depth first."""
@@ -219,6 +232,9 @@ class DeployedStack:
 
     def all_subscriptions(self) -> dict[str, Subscription]:
         return {x.path: x for s in self.walk() for x in s.subscriptions.values()}
+
+    def all_topics(self) -> dict[str, Topic]:
+        return {t.path: t for s in self.walk() for t in s.topics.values()}
 
     def all_event_source_mappings(self) -> list[EventSourceMapping]:
         return [m for s in self.walk() for m in s.event_source_mappings]
@@ -510,12 +526,15 @@ def deploy(
 
     ``endpoint_url`` is a moto server, LocalStack, or ``None`` for the default endpoint
     (inside ``moto.mock_aws()`` that is moto's in-process backend). Raises
-    ``StackError`` for a failed rule or an unsupported template shape, and the
-    endpoint's ``ClientError`` when it refuses a resource.
+    ``StackError`` for a failed rule or an unsupported template shape,
+    ``aws_rules.AwsRuleError`` for a configuration AWS would refuse (moto accepts
+    it), and the endpoint's ``ClientError`` when it refuses a resource.
     """
     clients = Connection(endpoint_url=endpoint_url, region=region, session=session)
     account = clients.client("sts").get_caller_identity()["Account"]
-    return _deploy(template, stack_name, "", dict(parameters or {}), clients, region, str(account))
+    stack = _deploy(template, stack_name, "", dict(parameters or {}), clients, region, str(account))
+    aws_rules.check_deployed(stack)
+    return stack
 
 
 def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into helpers below
@@ -600,6 +619,16 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     if not cfn_template["Outputs"]:
         del cfn_template["Outputs"]
 
+    aws_rules.check_queues(
+        {
+            logical_id: _resolve_if_and_no_value(resource.get("Properties", {}), conditions)
+            for logical_id, resource in resources.items()
+            if resource["Type"] == "AWS::SQS::Queue"
+            and conditions.get(resource.get("Condition", ""), True)
+        },
+        values,
+        path,
+    )
     cloudformation: CloudFormationClient = clients.client("cloudformation")
     created = cloudformation.create_stack(
         StackName=stack_name,
@@ -621,8 +650,12 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             types[summary["LogicalResourceId"]] = summary["ResourceType"]
     resolved = {logical_id: _fill(props, all_outputs) for logical_id, props in marked.items()}
 
+    declared: dict[str, dict[str, str]] = {}
     for (logical_id, prop), value in gaps.items():
-        _fill_gap(clients, types[logical_id], prop, physical[logical_id], _fill(value, all_outputs))
+        filled = _fill(value, all_outputs)
+        _fill_gap(clients, types[logical_id], prop, physical[logical_id], filled)
+        if types[logical_id] == "AWS::SNS::Topic":
+            declared.setdefault(logical_id, {})[prop] = str(filled)
 
     subscriptions: dict[str, Subscription] = {}
     alarms: dict[str, Mapping[str, Any]] = {}
@@ -709,6 +742,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         event_source_mappings=tuple(mappings),
         alarms=alarms,
         nested=nested,
+        topics=_topics(clients, resources, physical, path, declared),
     )
 
 
@@ -723,6 +757,12 @@ def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value
                 TableName=physical_id,
                 TimeToLiveSpecification={"AttributeName": value["AttributeName"], "Enabled": True},
             )
+    elif kind == "AWS::SNS::Topic":
+        # moto's GetTopicAttributes does not report MaximumMessageSize; the topic's
+        # rules need it (fanout.aws_rules.sns), so the deployer keeps the declared value.
+        clients.client("sns").set_topic_attributes(
+            TopicArn=physical_id, AttributeName=prop, AttributeValue=str(value)
+        )
     elif prop == "PublicAccessBlockConfiguration":
         s3 = clients.client("s3")
         try:
@@ -822,6 +862,8 @@ def _json(document: Any) -> str:
 
 
 def _subscribe(clients: Connection, path: str, properties: Mapping[str, Any]) -> Subscription:
+    # Before Subscribe: moto refuses some of these itself, without naming the resource.
+    aws_rules.check_subscription(properties, path)
     attributes: dict[str, str] = {}
     for key in ("RawMessageDelivery", "FilterPolicyScope"):
         if key in properties:
@@ -950,6 +992,28 @@ def _queues(
             ),
         )
     return queues
+
+
+def _topics(
+    clients: Connection,
+    resources: Mapping[str, Any],
+    physical: Mapping[str, str],
+    path: str,
+    declared: Mapping[str, Mapping[str, str]],
+) -> dict[str, Topic]:
+    sns = clients.client("sns")
+    topics: dict[str, Topic] = {}
+    for logical_id, resource in resources.items():
+        if resource["Type"] != "AWS::SNS::Topic" or logical_id not in physical:
+            continue
+        arn = physical[logical_id]
+        live = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        topics[logical_id] = Topic(
+            path=f"{path}/{logical_id}" if path else logical_id,
+            arn=arn,
+            attributes={**declared.get(logical_id, {}), **live},
+        )
+    return topics
 
 
 def delete(

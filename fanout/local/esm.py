@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+from fanout.aws_rules import check_visibility_timeout
 from fanout.connection import Connection, queue_url_of
 from fanout.local.failure import FailureDestination
 from fanout.local.invoker import Invoker
@@ -63,9 +64,14 @@ class Emulator:
                 )
 
     def start(self) -> None:
-        """Create the pollers and start their threads."""
+        """Create the pollers and start their threads.
+
+        Raises ``AwsRuleError`` before starting any, as Lambda refuses to create the
+        mapping, when a queue's visibility timeout is shorter than its function's timeout.
+        """
         if self._threads:
             return
+        self._check_visibility_timeouts()
         self._stop.clear()
         for mapping in self.mappings:
             function = self.functions[mapping.function]
@@ -73,6 +79,21 @@ class Emulator:
                 self._start_stream(mapping, function)
             else:
                 self._start_queue(mapping, function)
+
+    def _check_visibility_timeouts(self) -> None:
+        sqs = self.clients.client("sqs")
+        for mapping in self.mappings:
+            if mapping.kind is not SourceKind.SQS_QUEUE:
+                continue
+            url = queue_url_of(sqs, mapping.source_arn)
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]
+            check_visibility_timeout(
+                int(attributes["VisibilityTimeout"]),
+                self.functions[mapping.function].timeout_seconds,
+                f"{mapping.function} mapping",
+            )
 
     def _start_stream(self, mapping: MappingSpec, function: FunctionSpec) -> None:
         destination = (

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
 
+from fanout.aws_rules import check_mapping
+
 # https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
 REPORT_BATCH_ITEM_FAILURES: Final = "ReportBatchItemFailures"
 # -1 means "until the record expires" for both MaximumRetryAttempts and MaximumRecordAgeInSeconds.
@@ -70,6 +72,34 @@ class MappingSpec:
     enabled: bool = True
     uuid: str = ""
 
+    def __post_init__(self) -> None:
+        # Lambda refuses these configurations when the mapping is created; so does the
+        # emulator, whether the spec comes from a template or is built by hand.
+        check_mapping(self.declared_properties(), f"{self.function} mapping")
+
+    def declared_properties(self) -> dict[str, Any]:
+        """The CreateEventSourceMapping members this spec sets (defaults left out)."""
+        declared: dict[str, Any] = {"EventSourceArn": self.source_arn}
+        if self.batch_size is not None:
+            declared["BatchSize"] = self.batch_size
+        if self.maximum_batching_window_seconds:
+            declared["MaximumBatchingWindowInSeconds"] = self.maximum_batching_window_seconds
+        if self.kind is SourceKind.DYNAMODB_STREAM:
+            declared["StartingPosition"] = self.starting_position
+        if self.bisect_batch_on_function_error:
+            declared["BisectBatchOnFunctionError"] = True
+        if self.maximum_retry_attempts != INFINITE:
+            declared["MaximumRetryAttempts"] = self.maximum_retry_attempts
+        if self.maximum_record_age_seconds != INFINITE:
+            declared["MaximumRecordAgeInSeconds"] = self.maximum_record_age_seconds
+        if self.on_failure_destination:
+            declared["DestinationConfig"] = {
+                "OnFailure": {"Destination": self.on_failure_destination}
+            }
+        if self.maximum_concurrency is not None:
+            declared["ScalingConfig"] = {"MaximumConcurrency": self.maximum_concurrency}
+        return declared
+
     @property
     def kind(self) -> SourceKind:
         """Stream or queue, from the service in the source ARN."""
@@ -99,7 +129,12 @@ class MappingSpec:
     def from_properties(
         cls, function: str, properties: Mapping[str, Any], uuid: str = ""
     ) -> MappingSpec:
-        """Build from CloudFormation ``AWS::Lambda::EventSourceMapping`` property names."""
+        """Build from CloudFormation ``AWS::Lambda::EventSourceMapping`` property names.
+
+        Raises ``AwsRuleError`` for properties Lambda would refuse, including those
+        the spec does not keep (``ParallelizationFactor``, ``TumblingWindowInSeconds``).
+        """
+        check_mapping(properties, f"{function} mapping")
         destination = ((properties.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
             "Destination"
         )

@@ -1,0 +1,27 @@
+"""AWS's own rules for the resources this template and the consumer kit can express.
+
+moto (and the local emulator) accept configurations AWS refuses. These rules refuse
+them locally with AWS's error code and text, naming the resource; each rule's docstring
+links the AWS page that states it. ``fanout.stack`` applies them to every stack it
+creates, ``fanout.local.model.MappingSpec`` to every mapping it is given.
+
+One module per service, as in moto: ``lambda_`` (event source mappings), ``sqs``,
+``sns``; ``template`` (checked before creating) and ``deployed`` (checked on the
+created tree) walk the resources; ``exceptions`` holds the error.
+"""
+
+from fanout.aws_rules.deployed import check_deployed
+from fanout.aws_rules.exceptions import AwsRuleError
+from fanout.aws_rules.lambda_ import check_mapping, check_visibility_timeout
+from fanout.aws_rules.sns import check_large_topic, check_subscription
+from fanout.aws_rules.template import check_queues
+
+__all__ = [
+    "AwsRuleError",
+    "check_deployed",
+    "check_large_topic",
+    "check_mapping",
+    "check_queues",
+    "check_subscription",
+    "check_visibility_timeout",
+]

@@ -1,0 +1,58 @@
+"""Rules checked on the template before anything is created.
+
+Only for what the endpoint itself would refuse with a different text (moto refuses a
+FIFO queue with a standard dead-letter queue with its own message): checking first
+reports AWS's text and the resource instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fanout.aws_rules.sqs import check_dead_letter_queue_type, is_fifo_queue
+
+
+def queue_is_fifo(properties: Mapping[str, Any]) -> bool:
+    """``FifoQueue`` as CloudFormation reads it (a boolean or "true"), or a ``.fifo`` name."""
+    declared = properties.get("FifoQueue", False)
+    fifo = declared.strip().lower() == "true" if isinstance(declared, str) else bool(declared)
+    return fifo or str(properties.get("QueueName", "")).endswith(".fifo")
+
+
+def check_queues(
+    queues: Mapping[str, Mapping[str, Any]], parameters: Mapping[str, str], path: str
+) -> None:
+    """Each queue's dead-letter queue has its type, where the template says what both are.
+
+    ``queues`` maps logical id to properties with ``Fn::If`` already chosen. A target
+    given as ``!GetAtt Queue.Arn`` of a queue here, a parameter or a literal ARN is
+    judged now; any other form is left to the check on the created queues.
+    """
+    for logical_id, properties in queues.items():
+        policy = properties.get("RedrivePolicy")
+        if not isinstance(policy, Mapping) or "deadLetterTargetArn" not in policy:
+            continue
+        target_fifo = _target_is_fifo(policy["deadLetterTargetArn"], queues, parameters)
+        if target_fifo is None:
+            continue
+        check_dead_letter_queue_type(
+            source_fifo=queue_is_fifo(properties),
+            dead_letter_fifo=target_fifo,
+            redrive_policy=dict(policy),
+            resource=f"{path}/{logical_id}" if path else logical_id,
+        )
+
+
+def _target_is_fifo(
+    target: Any, queues: Mapping[str, Mapping[str, Any]], parameters: Mapping[str, str]
+) -> bool | None:
+    if isinstance(target, str):
+        return is_fifo_queue(target)
+    if isinstance(target, Mapping) and set(target) == {"Fn::GetAtt"}:
+        logical_id, attribute = target["Fn::GetAtt"]
+        if attribute == "Arn" and logical_id in queues:
+            return queue_is_fifo(queues[logical_id])
+    if isinstance(target, Mapping) and set(target) == {"Ref"} and target["Ref"] in parameters:
+        return is_fifo_queue(parameters[target["Ref"]])
+    return None
