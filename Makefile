@@ -6,8 +6,11 @@ SHELL := bash
 unexport PYTHONDONTWRITEBYTECODE
 
 UV_VERSION := 0.13.9
+# The folder of this Makefile: `sam build` runs it with --makefile from another
+# working directory (a scratch copy unless build_in_source), and .tools/ stays here.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 # uv from PATH if present, else a private copy in .tools/ (no system or user site touched).
-UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
 .PHONY: help setup test lint typecheck security audit unit demo bench bench-router schemas
@@ -15,9 +18,9 @@ RUN := $(UV) run --locked
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(CURDIR)/.tools/bin/uv:
-	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+$(ROOT)/.tools/bin/uv:
+	python3 -m venv "$(ROOT)/.tools"
+	"$(ROOT)/.tools/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 setup: $(UV) ## install the locked toolchain and dependencies into .venv
 	$(UV) sync --locked
@@ -49,15 +52,21 @@ bench: setup ## every benchmark: router throughput, normalisation CPU, cold star
 bench-router: setup ## router throughput only: PublishBatch vs one publish per record vs Powertools BatchProcessor
 	$(RUN) python bench/router_bench.py
 
-# Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set.
-# Each ships only its packages plus the runtime dependencies pinned in uv.lock; set
-# LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE when overriding Runtime / Architecture (docs/deploy.md).
-build-RouterFunction:
-	$(RUN) python -m fanout.build router schemas --into "$(ARTIFACTS_DIR)"
+# Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set,
+# from the source folder (build_in_source) or a copy of it. Each ships only its packages
+# plus the runtime dependencies pinned in uv.lock; set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
+# when overriding Runtime / Architecture (docs/deploy.md). A fresh clone needs only python3,
+# make and sam: fanout.build uses the standard library alone, so it runs on python3 without
+# .venv (no dev group: sam, checkov, ...), and uv (bootstrapped into .tools/ when absent)
+# exports the lock and installs the wheels for the Lambda platform.
+BUILD := UV="$(UV)" python3 -m fanout.build
+
+build-RouterFunction: $(UV)
+	$(BUILD) router schemas --into "$(ARTIFACTS_DIR)"
 
 # Every consumer-kit function in this repository (Handler picks the consumer).
-build-ConsumerFunction:
-	$(RUN) python -m fanout.build consumers schemas --into "$(ARTIFACTS_DIR)"
+build-ConsumerFunction: $(UV)
+	$(BUILD) consumers schemas --into "$(ARTIFACTS_DIR)"
 
 demo: setup ## run the whole hub locally (moto + template.yaml + handlers), prove nothing is lost
 	$(RUN) fanout local up --demo
