@@ -13,7 +13,7 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit demo bench bench-router schemas
+.PHONY: help setup test lint typecheck security audit unit demo bench bench-router schemas local-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,17 @@ build-RouterFunction: $(UV)
 # Every consumer-kit function in this repository (Handler picks the consumer).
 build-ConsumerFunction: $(UV)
 	$(BUILD) consumers schemas --into "$(ARTIFACTS_DIR)"
+
+# `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
+# this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple
+# silicon), kept apart from .aws-sam/build so an arm64 deploy never ships it.
+LOCAL_INVOKE_ARCHITECTURE := x86_64
+LOCAL_INVOKE_BUILD_DIR := .aws-sam/local
+SAM := $(or $(shell command -v sam 2>/dev/null),$(ROOT)/.venv/bin/sam)
+
+local-build: $(UV) ## sam build for `sam local invoke` (x86_64, into .aws-sam/local; docs/local.md)
+	LAMBDA_ARCHITECTURE=$(LOCAL_INVOKE_ARCHITECTURE) "$(SAM)" build \
+	  --build-dir $(LOCAL_INVOKE_BUILD_DIR) --parameter-overrides Architecture=$(LOCAL_INVOKE_ARCHITECTURE)
 
 demo: setup ## run the whole hub locally (moto + template.yaml + handlers), prove nothing is lost
 	$(RUN) fanout local up --demo
