@@ -64,6 +64,9 @@ def _sam_build_fresh_clone(clone: Path, build_dir: Path) -> None:
     assert shutil.which("uv", path=env["PATH"]) is None
     result, seconds = sam_build_locally(build_dir, source=clone, environ=env)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    # The build targets bootstrapped their own uv and needed no project environment.
+    assert (clone / ".tools" / "bin" / "uv").is_file()
+    assert not (clone / ".venv").exists()
     print(f"sam build of a fresh clone took {seconds:.1f}s")  # noqa: T201 - shown with -s
 
 
