@@ -6,18 +6,21 @@ SHELL := bash
 unexport PYTHONDONTWRITEBYTECODE
 
 UV_VERSION := 0.13.9
+# The folder of this Makefile: `sam build` runs it with --makefile from another
+# working directory (a scratch copy unless build_in_source), and .tools/ stays here.
+ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 # uv from PATH if present, else a private copy in .tools/ (no system or user site touched).
-UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas
+.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(CURDIR)/.tools/bin/uv:
-	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+$(ROOT)/.tools/bin/uv:
+	python3 -m venv "$(ROOT)/.tools"
+	"$(ROOT)/.tools/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 setup: $(UV) ## install the locked toolchain and dependencies into .venv
 	$(UV) sync --locked
@@ -58,15 +61,32 @@ bench: setup ## every benchmark: router throughput, normalisation CPU, cold star
 bench-router: setup ## router throughput only: PublishBatch vs one publish per record vs Powertools BatchProcessor
 	$(RUN) python bench/router_bench.py
 
-# Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set.
-# Each ships only its packages plus the runtime dependencies pinned in uv.lock; set
-# LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE when overriding Runtime / Architecture (docs/deploy.md).
-build-RouterFunction:
-	$(RUN) python -m fanout.build router schemas --into "$(ARTIFACTS_DIR)"
+# Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set,
+# from the source folder (build_in_source) or a copy of it. Each ships only its packages
+# plus the runtime dependencies pinned in uv.lock; set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
+# when overriding Runtime / Architecture (docs/deploy.md). A fresh clone needs only python3,
+# make and sam: fanout.build uses the standard library alone, so it runs on python3 without
+# .venv (no dev group: sam, checkov, ...), and uv (bootstrapped into .tools/ when absent)
+# exports the lock and installs the wheels for the Lambda platform.
+BUILD := UV="$(UV)" python3 -m fanout.build
+
+build-RouterFunction: $(UV)
+	$(BUILD) router schemas --into "$(ARTIFACTS_DIR)"
 
 # Every consumer-kit function in this repository (Handler picks the consumer).
-build-ConsumerFunction:
-	$(RUN) python -m fanout.build consumers schemas --into "$(ARTIFACTS_DIR)"
+build-ConsumerFunction: $(UV)
+	$(BUILD) consumers schemas --into "$(ARTIFACTS_DIR)"
+
+# `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
+# this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple
+# silicon), kept apart from .aws-sam/build so an arm64 deploy never ships it.
+LOCAL_INVOKE_ARCHITECTURE := x86_64
+LOCAL_INVOKE_BUILD_DIR := .aws-sam/local
+SAM := $(or $(shell command -v sam 2>/dev/null),$(ROOT)/.venv/bin/sam)
+
+local-build: $(UV) ## sam build for `sam local invoke` (x86_64, into .aws-sam/local; docs/local.md)
+	LAMBDA_ARCHITECTURE=$(LOCAL_INVOKE_ARCHITECTURE) "$(SAM)" build \
+	  --build-dir $(LOCAL_INVOKE_BUILD_DIR) --parameter-overrides Architecture=$(LOCAL_INVOKE_ARCHITECTURE)
 
 demo: setup ## run the whole hub locally (moto + template.yaml + handlers), prove nothing is lost
 	$(RUN) fanout local up --demo

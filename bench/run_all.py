@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import build_bench
 import coldstart_bench
 import e2e_bench
 import normalise_bench
@@ -37,6 +38,7 @@ def main() -> None:
         sweep_ms=[0, 10] if args.quick else [0, 10, 50],
     )
     coldstart_bench.run(runs=3 if args.quick else 7)
+    build_bench.run(runs=1 if args.quick else 3)
     e2e_bench.run(items=10 if args.quick else 40)
     print(f"\n# all benchmarks: {time.monotonic() - started:.0f} s")
 

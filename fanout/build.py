@@ -1,10 +1,14 @@
 """Lambda artifact builder for ``sam build`` (BuildMethod: makefile).
 
-``make build-<LogicalId>`` runs ``python -m fanout.build --into $ARTIFACTS_DIR PACKAGE...``:
+``make build-<LogicalId>`` runs ``python3 -m fanout.build --into $ARTIFACTS_DIR PACKAGE...``:
 it copies only the named Python packages (sub-folders without ``__init__.py``, caches and
 anything else that is not part of a package are left behind) and installs the runtime
 dependencies pinned in ``uv.lock`` for the Lambda runtime and architecture. The artifact
 therefore imports its handler with nothing else on ``sys.path`` and carries no dev tooling.
+
+This module imports the standard library only, so a fresh clone builds with any
+``python3`` and ``uv`` (``$UV``, else on ``PATH``; the Makefile bootstraps it), without
+the project's virtual environment.
 
 The target runtime defaults to the ``Runtime``/``Architecture`` parameter defaults of
 ``template.yaml``; ``LAMBDA_RUNTIME`` and ``LAMBDA_ARCHITECTURE`` override them and must
@@ -24,6 +28,7 @@ import subprocess  # nosec B404 - runs uv and pip with fixed argv, never a shell
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -98,7 +103,10 @@ def copy_package(package: str, into: Path) -> None:
 def _uv() -> str:
     uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
-        raise FileNotFoundError("uv is needed to install the pinned dependencies (make setup)")
+        raise FileNotFoundError(
+            "uv is needed to install the pinned dependencies: set UV, or build through the "
+            "Makefile (make build-RouterFunction bootstraps it into .tools/)"
+        )
     return uv
 
 
@@ -173,9 +181,19 @@ LOCAL_RUNTIME: Final = f"python{sys.version_info.major}.{sys.version_info.minor}
 LOCAL_ARCHITECTURE: Final = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 
 
-def sam_build_locally(build_dir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``sam build`` of template.yaml for this machine's Python (no Docker): (result, seconds)."""
-    env = {**os.environ, "LAMBDA_RUNTIME": LOCAL_RUNTIME, "LAMBDA_ARCHITECTURE": LOCAL_ARCHITECTURE}
+def sam_build_locally(
+    build_dir: Path, *, source: Path = ROOT, environ: Mapping[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``sam build`` of ``source``/template.yaml for this machine's Python (no Docker).
+
+    Returns (result, seconds). ``environ`` replaces this process's environment for sam
+    and make (the build target variables are added to it).
+    """
+    env = {
+        **(os.environ if environ is None else environ),
+        "LAMBDA_RUNTIME": LOCAL_RUNTIME,
+        "LAMBDA_ARCHITECTURE": LOCAL_ARCHITECTURE,
+    }
     started = time.monotonic()
     result = subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
         [
@@ -189,7 +207,7 @@ def sam_build_locally(build_dir: Path) -> tuple[subprocess.CompletedProcess[str]
             "--parameter-overrides",
             f"Runtime={LOCAL_RUNTIME} Architecture={LOCAL_ARCHITECTURE}",
         ],
-        cwd=ROOT,
+        cwd=source,
         env=env,
         capture_output=True,
         text=True,

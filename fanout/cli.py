@@ -20,6 +20,7 @@ COMMAND_MODULES: Final = (
     "fanout.scaffold",  # fanout consumer new
     "fanout.ops.cli",  # fanout status | dlq | replay | backfill
     "fanout.cost",  # fanout cost
+    "fanout.env_vars",  # fanout env-vars
 )
 
 

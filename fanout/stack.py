@@ -513,6 +513,11 @@ def _references(node: Any) -> set[str]:
 # ---------------------------------------------------------------------------- deploy
 
 
+def nested_stack_name(parent: str, logical_id: str) -> str:
+    """The name ``deploy`` gives the child stack of a nested application (step 4 above)."""
+    return f"{parent}-{logical_id}"
+
+
 def deploy(
     template: Path = TEMPLATE,
     *,
@@ -713,7 +718,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             child_template = (template_path.parent / str(properties["TemplateURL"])).resolve()
             child = _deploy(
                 child_template,
-                f"{stack_name}-{logical_id}",
+                nested_stack_name(stack_name, logical_id),
                 full_path,
                 {k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
                 clients,

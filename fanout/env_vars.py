@@ -1,0 +1,216 @@
+"""``fanout env-vars``: the ``--env-vars`` file for ``sam local invoke``, from a live hub.
+
+``sam build`` leaves ``TOPIC_ARN: !Ref Topic`` and the like unresolved, and ``sam local
+invoke`` has no stack to resolve them against, so each function would see a logical id
+(``TOPIC_ARN=Topic``) and refuse it at cold start. This command writes the real values,
+read from where they already exist:
+
+- the running local hub (``fanout local up`` records every function's resolved
+  environment in its state file), or
+- a deployed stack (``--stack-name``): each function's environment as Lambda holds it
+  (``GetFunctionConfiguration``), for every ``AWS::Lambda::Function`` of the stack and
+  of its nested stacks (``ListStackResources``, paginated, where ``DescribeStackResources``
+  stops at 100 resources:
+  https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html).
+  A nested application is an ``AWS::CloudFormation::Stack`` resource whose physical id
+  is the child stack's id; ``fanout.stack`` (the local deployer) creates it as a
+  separate stack instead (``nested_stack_name``), found from the template's
+  ``AWS::Serverless::Application`` resources.
+
+The file has one object per function, keyed by its full path (``RouterFunction``,
+``AuditLogConsumer/ConsumerFunction``). SAM CLI looks a function up by logical id, then
+function id, function name, then full path
+(https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-invoke.html,
+``samcli/commands/local/lib/local_lambda.py`` ``_make_env_vars``); the kit's functions all
+have the logical id ``ConsumerFunction``, so only the full path tells them apart, and no
+bare ``ConsumerFunction`` key is written (it would win for all three). SAM CLI sets only
+variables the template declares (``samcli/local/lambdafn/env_vars.py``
+``EnvironmentVariables.resolve``), so the file carries exactly the function's own
+variables: an endpoint or credentials added here would be dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from fanout.connection import Connection
+from fanout.stack import TEMPLATE, load_template, nested_stack_name
+
+EnvVars = dict[str, dict[str, str]]
+"""Function full path -> its environment variables (the ``--env-vars`` file)."""
+
+DEFAULT_OUTPUT: Final = Path("env.json")
+NESTED_STACK: Final = "AWS::CloudFormation::Stack"
+FUNCTION: Final = "AWS::Lambda::Function"
+_APPLICATIONS: Final = frozenset({"AWS::Serverless::Application", NESTED_STACK})
+
+
+class EnvVarsError(LookupError):
+    """There is nothing to read the functions' environment from (the message says why)."""
+
+
+def from_local_hub(state: Mapping[str, Any]) -> EnvVars:
+    """Every function of a running local hub, from its state file (``load_state()``)."""
+    functions = state.get("functions") or []
+    if not functions:
+        raise EnvVarsError("the running local hub's state lists no functions")
+    return {
+        str(f.get("logical_id") or f["name"]): {k: str(v) for k, v in f["environment"].items()}
+        for f in functions
+    }
+
+
+def from_stack(connection: Connection, stack_name: str, template: Path = TEMPLATE) -> EnvVars:
+    """Every function of the deployed stack ``stack_name`` and of its nested stacks."""
+    cloudformation = connection.client("cloudformation")
+    lambda_ = connection.client("lambda")
+    if not _exists(cloudformation, stack_name):
+        where = connection.endpoint_url or f"AWS region {connection.region}"
+        raise EnvVarsError(f"no stack {stack_name!r} at {where}")
+    found: EnvVars = {}
+    for path, function in _functions(cloudformation, stack_name, "", template):
+        config = lambda_.get_function_configuration(FunctionName=function)
+        variables = (config.get("Environment") or {}).get("Variables") or {}
+        found[path] = {k: str(v) for k, v in variables.items()}
+    if not found:
+        raise EnvVarsError(f"stack {stack_name!r} has no Lambda functions")
+    return found
+
+
+def _functions(
+    cloudformation: Any, stack: str, prefix: str, template: Path | None
+) -> Iterator[tuple[str, str]]:
+    """(full path, physical function name) of every function under ``stack``."""
+    nested: dict[str, str] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
+        for resource in page["StackResourceSummaries"]:
+            logical_id, physical = resource["LogicalResourceId"], resource.get("PhysicalResourceId")
+            if not physical:
+                continue
+            if resource["ResourceType"] == FUNCTION:
+                yield prefix + logical_id, physical
+            elif resource["ResourceType"] == NESTED_STACK:
+                nested[logical_id] = physical
+    children = _applications(template)
+    if not nested:
+        # The local deployer makes each nested application a separate stack; a missing
+        # one is an application its condition left out.
+        for logical_id in children:
+            name = nested_stack_name(stack, logical_id)
+            if _exists(cloudformation, name):
+                nested[logical_id] = name
+    for logical_id, physical in nested.items():
+        yield from _functions(
+            cloudformation, physical, f"{prefix}{logical_id}/", children.get(logical_id)
+        )
+
+
+def _applications(template: Path | None) -> dict[str, Path | None]:
+    """Logical id -> local child template of each nested application in ``template``."""
+    if template is None or not template.is_file():
+        return {}
+    found: dict[str, Path | None] = {}
+    for logical_id, resource in (load_template(template).get("Resources") or {}).items():
+        if resource.get("Type") in _APPLICATIONS:
+            properties = resource.get("Properties") or {}
+            location = properties.get("Location") or properties.get("TemplateURL")
+            local = template.parent / location if isinstance(location, str) else None
+            found[logical_id] = local if local is not None and local.is_file() else None
+    return found
+
+
+def _exists(cloudformation: Any, stack: str) -> bool:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ValidationError":
+            return False  # "Stack with id X does not exist"
+        raise
+    return any(not s.get("StackStatus", "").startswith("DELETE_COMPLETE") for s in stacks)
+
+
+def write(env_vars: EnvVars, target: Path) -> None:
+    """Write the file readable by its owner only: a function's variables may hold a secret."""
+    text = json.dumps(env_vars, indent=2, sort_keys=True) + "\n"
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    target.chmod(0o600)  # an existing file keeps its mode through O_TRUNC
+
+
+# ---------------------------------------------------------------------------- command
+
+
+def register(subcommands: Any) -> None:
+    """Add ``env-vars``."""
+    parser = subcommands.add_parser(
+        "env-vars",
+        help="write the --env-vars file for `sam local invoke` from the local hub or a stack",
+        description=(
+            "Write every function's environment, as the running local hub or a deployed "
+            "stack resolved it, in the format of `sam local invoke --env-vars`."
+        ),
+    )
+    parser.add_argument(
+        "--stack-name", help="read a deployed stack (default: the running `fanout local up`)"
+    )
+    parser.add_argument("--endpoint-url", help="with --stack-name: the stack's endpoint")
+    parser.add_argument("--profile", help="with --stack-name: AWS profile")
+    parser.add_argument("--region", help="with --stack-name: AWS region")
+    parser.add_argument(
+        "--template",
+        type=Path,
+        default=TEMPLATE,
+        help="the template the stack was deployed from (names its nested applications)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=str(DEFAULT_OUTPUT),
+        help="file to write (default: env.json; '-' prints to stdout)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the file; 2 with one line on stderr when there is nothing to read."""
+    try:
+        env_vars, source = _collect(args)
+    except EnvVarsError as exc:
+        print(f"fanout env-vars: {exc}", file=sys.stderr)
+        return 2
+    if args.output == "-":
+        print(json.dumps(env_vars, indent=2, sort_keys=True))
+        return 0
+    write(env_vars, Path(args.output))
+    print(
+        f"wrote {args.output} from {source}: {', '.join(sorted(env_vars))}\n"
+        f"next: sam local invoke RouterFunction --event events/router/insert.json "
+        f"--env-vars {args.output}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> tuple[EnvVars, str]:
+    if args.stack_name:
+        connection = Connection(
+            endpoint_url=args.endpoint_url, region=args.region, profile=args.profile
+        )
+        return from_stack(connection, args.stack_name, args.template), f"stack {args.stack_name}"
+    from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a local hub
+
+    state = load_state()
+    if state is None:
+        raise EnvVarsError(
+            "no local hub is running (start one with `fanout local up`) and no --stack-name given"
+        )
+    return from_local_hub(state), f"the local hub at {state.get('endpoint_url')}"
