@@ -82,9 +82,10 @@ build-ConsumerFunction: $(UV)
 # silicon), kept apart from .aws-sam/build so an arm64 deploy never ships it.
 LOCAL_INVOKE_ARCHITECTURE := x86_64
 LOCAL_INVOKE_BUILD_DIR := .aws-sam/local
+# The SAM CLI from PATH, else the locked one `make setup` installs into .venv.
 SAM := $(or $(shell command -v sam 2>/dev/null),$(ROOT)/.venv/bin/sam)
 
-local-build: $(UV) ## sam build for `sam local invoke` (x86_64, into .aws-sam/local; docs/local.md)
+local-build: $(UV) $(if $(shell command -v sam 2>/dev/null),,setup) ## sam build for `sam local invoke` (x86_64, into .aws-sam/local; docs/local.md)
 	LAMBDA_ARCHITECTURE=$(LOCAL_INVOKE_ARCHITECTURE) "$(SAM)" build \
 	  --build-dir $(LOCAL_INVOKE_BUILD_DIR) --parameter-overrides Architecture=$(LOCAL_INVOKE_ARCHITECTURE)
 
