@@ -378,6 +378,7 @@ class TestDashboards:
         shown = boto3.client("cloudwatch").get_dashboard(
             DashboardName=kit.outputs["DashboardName"]
         )["DashboardBody"]
+        assert json.loads(shown)["widgets"]
         assert kit.functions["ConsumerFunction"].name in shown
         assert kit.queues["Queue"].name in shown
         assert kit.queues["DeadLetterQueue"].name in shown
