@@ -83,7 +83,7 @@ HANDLER_ENV = {
     "AUDIT_BUCKET": "bench-audit",
     "PROJECTION_TABLE": "bench-projection",
     "WEBHOOK_URLS": "https://example.com/hook",
-    "WEBHOOK_SECRET": "bench-secret",
+    "WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench-AbCdEf",
 }
 
 

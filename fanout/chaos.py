@@ -56,7 +56,7 @@ from fanout.local.faults import (
     faulted_function_clients,
     sqs_copier,
 )
-from fanout.local.hub import LocalHub
+from fanout.local.hub import LOCAL_SECRET_PREFIX, LocalHub
 from fanout.local.ledger import (
     Row,
     SourceRecord,
@@ -411,7 +411,10 @@ def run_chaos(
         queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
     )
     hub = LocalHub(
-        parameters={"WebhookUrls": ",".join(receiver.urls), "WebhookSecret": WEBHOOK_SECRET},
+        parameters={
+            "WebhookUrls": ",".join(receiver.urls),
+            "WebhookSecretArn": f"{LOCAL_SECRET_PREFIX}{WEBHOOK_SECRET}",
+        },
         settings=settings,
         handler_output=io.StringIO() if size <= KEEP_LOGS_UP_TO else _Discard(),
         start_emulator=False,

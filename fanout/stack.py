@@ -14,7 +14,8 @@ without ``sam deploy``:
    ``RedrivePolicy``), topic, queue and bucket policies, and CloudWatch alarms.
 3. Event source mappings are *not* created: moto would try to run the function in
    Docker on every write. They are resolved and returned (``EventSourceMapping``)
-   for the local event-source-mapping emulator (``fanout.local``) to drive.
+   for the local event-source-mapping emulator (``fanout.local``) to drive. Types in
+   ``NOT_EMULATED`` (the X-Ray resource policy) are left out.
 4. ``AWS::Serverless::Application`` resources with a local ``Location`` (the
    consumer kit) become child stacks named ``<stack>-<LogicalId>``, deployed the same
    way, recursively, with their parameters resolved from the parent.
@@ -71,6 +72,12 @@ RECORDED_ONLY: Final = frozenset({"AWS::Lambda::EventSourceMapping"})
 """Resource types resolved and returned but never created."""
 
 NESTED_STACK: Final = "AWS::CloudFormation::Stack"
+
+NOT_EMULATED: Final = frozenset({"AWS::XRay::ResourcePolicy"})
+"""Resource types no local endpoint models and nothing local depends on; left out locally.
+
+The X-Ray resource policy only lets SNS send trace segments to X-Ray in a real account.
+"""
 
 PROPERTY_GAPS: Final = frozenset(
     {
@@ -573,7 +580,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     deferred = {
         logical_id: resource
         for logical_id, resource in resources.items()
-        if resource["Type"] in API_CREATED | RECORDED_ONLY | {NESTED_STACK}
+        if resource["Type"] in API_CREATED | RECORDED_ONLY | NOT_EMULATED | {NESTED_STACK}
     }
     active_deferred = {
         logical_id: resource

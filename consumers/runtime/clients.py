@@ -11,6 +11,7 @@ from botocore.config import Config
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
 
 # Bounded timeouts: a hung connection must fail (and be retried by SQS) well
@@ -49,6 +50,11 @@ class AwsClients:
     def sqs(self) -> SQSClient:
         """SQS, for dead letters."""
         return self._session.client("sqs", config=CLIENT_CONFIG)
+
+    @cached_property
+    def secretsmanager(self) -> SecretsManagerClient:
+        """Secrets Manager, for keys read at cold start (the webhook's signing key)."""
+        return self._session.client("secretsmanager", config=CLIENT_CONFIG)
 
 
 @cache

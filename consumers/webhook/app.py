@@ -8,7 +8,8 @@ from functools import cache
 from consumers.runtime import Envelope, RuntimeSettings, consumer, load_settings
 from consumers.runtime.clients import aws_clients
 from consumers.runtime.idempotency import IdempotencyStore
-from consumers.webhook.forwarder import Forwarder, IdempotencyLedger, WebhookSettings
+from consumers.webhook.forwarder import Forwarder, IdempotencyLedger, WebhookEnvironment
+from consumers.webhook.secret import signing_key
 
 
 def build_forwarder(
@@ -16,12 +17,15 @@ def build_forwarder(
 ) -> Forwarder:
     """A forwarder with a per-endpoint delivery ledger in the idempotency table.
 
+    Reads the signing key from Secrets Manager here, once: per message nothing is read.
     ``require_https=False`` exists for tests against a local plain-HTTP receiver only.
     """
-    settings = WebhookSettings.from_env(environ, require_https=require_https)
+    environment = WebhookEnvironment.from_env(environ, require_https=require_https)
     runtime = load_settings(RuntimeSettings, environ)
     table = runtime.require_table("the webhook records each endpoint's deliveries")
-    dynamodb = aws_clients().dynamodb
+    clients = aws_clients()
+    settings = environment.with_secret(signing_key(clients.secretsmanager, environment.secret_arn))
+    dynamodb = clients.dynamodb
 
     def store(endpoint: str) -> IdempotencyStore:
         name = f"{runtime.consumer_name}@{IdempotencyLedger.endpoint_id(endpoint)}"
@@ -34,7 +38,7 @@ def build_forwarder(
 
 @cache
 def forwarder() -> Forwarder:
-    """The container's forwarder; refuses a non-https WEBHOOK_URLS entry at cold start."""
+    """The container's forwarder (signing key read once); refuses a non-https WEBHOOK_URLS entry at cold start."""
     return build_forwarder()
 
 

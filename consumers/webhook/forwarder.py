@@ -39,13 +39,16 @@ RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 HTTP_OK_MIN, HTTP_OK_MAX, HTTP_SERVER_ERROR_MIN = 200, 299, 500
 
 
-class WebhookSettings(BaseModel):
-    """The webhook forwarder's own environment."""
+SECRET_ARN_PATTERN: Final = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"  # noqa: S105 - an ARN pattern, not a secret
+
+
+class WebhookEnvironment(BaseModel):
+    """What the webhook function's environment holds: endpoints and the secret's ARN, never the secret."""
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     urls: tuple[str, ...] = Field(alias="WEBHOOK_URLS", min_length=1)
-    secret: str = Field(alias="WEBHOOK_SECRET", min_length=MIN_SECRET_CHARS, repr=False)
+    secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", pattern=SECRET_ARN_PATTERN)
     timeout_seconds: float = Field(default=5.0, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
 
     @field_validator("urls", mode="before")
@@ -56,15 +59,29 @@ class WebhookSettings(BaseModel):
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, require_https: bool = True
-    ) -> WebhookSettings:
-        """Validated settings; ``ConfigurationError`` names a bad variable.
+    ) -> WebhookEnvironment:
+        """Validated environment; ``ConfigurationError`` names a bad variable.
 
         ``require_https=False`` exists for tests against a local plain-HTTP server only.
         """
-        settings = load_settings(cls, environ)
-        for url in settings.urls:
+        environment = load_settings(cls, environ)
+        for url in environment.urls:
             check_url(url, require_https=require_https)
-        return settings
+        return environment
+
+    def with_secret(self, secret: str) -> WebhookSettings:
+        """The forwarder's settings, once the key has been read from ``secret_arn``."""
+        return WebhookSettings(urls=self.urls, secret=secret, timeout_seconds=self.timeout_seconds)
+
+
+class WebhookSettings(BaseModel):
+    """What the forwarder needs: endpoints, the signing key, the per-request timeout."""
+
+    model_config = ConfigDict(frozen=True)
+
+    urls: tuple[str, ...] = Field(min_length=1)
+    secret: str = Field(min_length=MIN_SECRET_CHARS, repr=False)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 def check_url(url: str, *, require_https: bool = True) -> None:

@@ -20,15 +20,16 @@ from typing import Any, Final, Self, TextIO
 
 from boto3.dynamodb.types import TypeSerializer
 
-from fanout.local.hub import LocalHub
+from fanout.local.hub import LOCAL_SECRET_PREFIX, LocalHub
 from fanout.local.ledger import Row, Status, Subscriber, account, balanced, totals
 from fanout.local.observe import Outcome
 
 # The webhook consumer is deployed for the demo with an endpoint that refuses
-# connections (port 9, "discard", closed on any laptop) and a throwaway secret.
+# connections (port 9, "discard", closed on any laptop) and a throwaway secret,
+# stored in the local Secrets Manager by the hub (LOCAL_SECRET_PREFIX).
 DEMO_PARAMETERS: Final = {
     "WebhookUrls": "https://127.0.0.1:9/hooks/orders",
-    "WebhookSecret": "local-demo-secret",
+    "WebhookSecretArn": f"{LOCAL_SECRET_PREFIX}local-demo-secret",
 }
 OVERSIZE_BYTES: Final = 300_000
 # Injected records get sequence numbers far above moto's (22 digits), so they can

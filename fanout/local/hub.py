@@ -144,6 +144,27 @@ def drop_secure_transport_denials(clients: Connection) -> list[str]:
     return changed
 
 
+LOCAL_SECRET_PREFIX: Final = "local-secret:"  # noqa: S105 - a marker, not a secret
+"""A parameter given as ``local-secret:<value>`` names a secret the local hub creates first."""
+
+
+def store_local_secrets(clients: Connection, parameters: Mapping[str, str]) -> dict[str, str]:
+    """``parameters`` with each ``local-secret:<value>`` stored in Secrets Manager and replaced by its ARN.
+
+    What an operator does with ``aws secretsmanager create-secret`` before ``sam deploy``
+    (docs/deploy.md): the template takes a secret's ARN, never the secret.
+    """
+    resolved = dict(parameters)
+    for name, value in parameters.items():
+        if value.startswith(LOCAL_SECRET_PREFIX):
+            created = clients.client("secretsmanager").create_secret(
+                Name=f"fanout-hub-local/{name}-{uuid.uuid4().hex[:8]}",
+                SecretString=value.removeprefix(LOCAL_SECRET_PREFIX),
+            )
+            resolved[name] = created["ARN"]
+    return resolved
+
+
 # The child's entry point: moto's own server, minus two costs it pays on every request.
 # werkzeug logs each request (the embedded endpoint silences it the same way), and moto
 # finds the service a request is for by listing its package directory from disk (a
@@ -207,6 +228,7 @@ class LocalHub:
         # aws-sam-translator reads the region from the environment, not from arguments.
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
+        self.parameters = store_local_secrets(self.clients, self.parameters)
         self.deployment = deploy(self.clients, self.template, self.parameters)
         if self._server is not None:
             drop_secure_transport_denials(self.clients)

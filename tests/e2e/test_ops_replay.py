@@ -77,13 +77,19 @@ def env() -> Iterator[Env]:
         stream=StreamSettings(poll_interval_seconds=0.05),
         queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
     )
-    hub = LocalHub(settings=settings, handler_output=io.StringIO())
+    # The template never discards by age by default (-1); this hub opts in to a 1-hour
+    # limit so a late record reaches the failed-batch bucket.
+    hub = LocalHub(
+        parameters={"MaximumRecordAgeInSeconds": "3600"},
+        settings=settings,
+        handler_output=io.StringIO(),
+    )
     with hub, Tail(hub.topic_arn, endpoint_url=hub.endpoint_url, wait_seconds=0) as tail:
         yield Env(hub, tail)
 
 
 def test_a_batch_the_emulator_discarded_to_s3_is_routed_again(env: Env):
-    # GIVEN a record older than the mapping's MaximumRecordAgeInSeconds (3600): the
+    # GIVEN a record older than this hub's MaximumRecordAgeInSeconds (3600): the
     # emulator gives up on it and writes Lambda's invocation record to the S3 destination
     record = a_stream_record(
         keys={"pk": "ORDER#late", "sk": "META"},

@@ -6,8 +6,10 @@ live resources: queues, subscriptions, mappings, functions, alarms.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import boto3
@@ -15,13 +17,15 @@ import pytest
 from moto import mock_aws
 
 from fanout import events, stack
+from fanout.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMERS = ("AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer")
 WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
-    "WebhookSecret": "0123456789abcdef0123",
+    "WebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub/webhook-AbCdEf",
 }
+QUEUE_RETENTION_SECONDS = {"Queue": 4 * 24 * 3600, "DeadLetterQueue": 14 * 24 * 3600}
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +103,40 @@ class TestConsumerQueues:
         assert audit["AUDIT_BUCKET"] == deployed.outputs["AuditBucketName"]
         assert projection["PROJECTION_TABLE"] == deployed.outputs["ProjectionTableName"]
         assert webhook["WEBHOOK_URLS"] == WEBHOOK["WebhookUrls"]
-        assert webhook["WEBHOOK_SECRET"] == WEBHOOK["WebhookSecret"]
+        assert webhook["WEBHOOK_SECRET_ARN"] == WEBHOOK["WebhookSecretArn"]
+
+    def test_the_webhook_secret_is_never_an_environment_value(self, deployed):
+        # Only the secret's ARN reaches the function; the key is read at cold start.
+        for function in deployed.all_functions().values():
+            assert "WEBHOOK_SECRET" not in function.environment
+
+    def test_only_the_webhook_role_reads_only_its_secret(self, deployed):
+        iam = boto3.client("iam")
+        readers = {}
+        for consumer in CONSUMERS:
+            role = deployed.nested[consumer].physical_ids["FunctionRole"]
+            (document,) = [
+                iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+                for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+            ]
+            # moto's CloudFormation keeps an inline policy given as a mapping as its Python repr.
+            document = ast.literal_eval(document) if isinstance(document, str) else document
+            readers[consumer] = [
+                s["Resource"]
+                # moto leaves an unselected optional statement (AWS::NoValue) as None
+                for s in document["Statement"]
+                if s and "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
+            ]
+        assert readers == {
+            "AuditLogConsumer": [],
+            "ProjectionConsumer": [],
+            "WebhookConsumer": [WEBHOOK["WebhookSecretArn"]],
+        }
+
+    @pytest.mark.parametrize("consumer", CONSUMERS)
+    def test_consumer_mapping_publishes_event_count_metrics(self, deployed, consumer):
+        (mapping,) = deployed.nested[consumer].event_source_mappings
+        assert mapping.properties["MetricsConfig"] == {"Metrics": ["EventCount"]}
 
 
 class TestTables:
@@ -218,12 +255,27 @@ class TestRouter:
         assert mapping.source_arn == deployed.outputs["SourceStreamArn"]
         assert props["BisectBatchOnFunctionError"] is True
         assert 0 < props["MaximumRetryAttempts"] <= 10
-        assert 60 <= props["MaximumRecordAgeInSeconds"] <= 6 * 3600
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert props["MetricsConfig"] == {"Metrics": ["EventCount"]}
         bucket = deployed.outputs["FailedBatchBucketName"]
         assert props["DestinationConfig"] == {
             "OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}
         }
+
+    def test_a_backlog_is_never_discarded_by_age(self, deployed):
+        # Poison is bounded by MaximumRetryAttempts and bisection; a healthy backlog (throttling,
+        # an SNS quota, a first deploy on a busy table) must wait, not go to the failed-batch
+        # bucket. -1 is Lambda's "no age limit".
+        # https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+        (mapping,) = deployed.event_source_mappings
+        assert mapping.properties["MaximumRecordAgeInSeconds"] == -1
+        assert mapping.properties["StartingPosition"] == "TRIM_HORIZON"
+
+    def test_no_reserved_concurrency_by_default(self, deployed):
+        router = deployed.functions["RouterFunction"].name
+        assert "ReservedConcurrentExecutions" not in boto3.client(
+            "lambda"
+        ).get_function_concurrency(FunctionName=router)
 
     def test_demo_table_streams_both_images(self, deployed):
         table = boto3.client("dynamodb").describe_table(
@@ -266,8 +318,73 @@ class TestAlarms:
         }
         for function in deployed.all_functions().values():
             assert ("AWS/Lambda", "Errors", function.name) in metrics
+            assert ("AWS/Lambda", "Throttles", function.name) in metrics
         router = deployed.functions["RouterFunction"].name
         assert ("AWS/Lambda", "IteratorAge", router) in metrics
+        # A discarded batch the mapping could not write to the failed-batch bucket is lost.
+        assert ("AWS/Lambda", "DestinationDeliveryFailures", router) in metrics
+
+    def test_every_queue_has_an_age_alarm_that_fires_before_retention(self, deployed):
+        # GIVEN every consumer queue and DLQ, and the router DLQ
+        ages = {
+            a["Dimensions"][0]["Value"]: a["Threshold"]
+            for a in deployed.all_alarms().values()
+            if a["MetricName"] == "ApproximateAgeOfOldestMessage"
+        }
+        queues = deployed.all_queues().values()
+        assert {q.name for q in queues} == set(ages)
+        for queue in queues:
+            retention = int(queue.attributes["MessageRetentionPeriod"])
+            kind = "DeadLetterQueue" if queue.path.endswith("DeadLetterQueue") else "Queue"
+            assert retention == QUEUE_RETENTION_SECONDS[kind]
+            # THEN each alarm leaves at least half the retention to act; a standard DLQ keeps
+            # the original enqueue time, so its messages may expire after 14 - 4 = 10 days there.
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/setting-up-dead-letter-queue-retention.html
+            assert ages[queue.name] <= retention / 2
+            if kind == "DeadLetterQueue":
+                assert ages[queue.name] < (retention - QUEUE_RETENTION_SECONDS["Queue"])
+
+    def test_topic_delivery_and_redrive_failures_alarm(self, deployed):
+        topic = deployed.outputs["TopicArn"].rsplit(":", 1)[-1]
+        watched = {
+            a["MetricName"]
+            for a in deployed.all_alarms().values()
+            if a["Namespace"] == "AWS/SNS"
+            and a["Dimensions"] == [{"Name": "TopicName", "Value": topic}]
+        }
+        assert watched == {
+            "NumberOfNotificationsFailed",
+            "NumberOfNotificationsFailedToRedriveToDlq",
+        }
+
+
+class TestDashboards:
+    """The hub and every consumer have a CloudWatch dashboard of their own resources."""
+
+    def test_hub_dashboard_shows_router_topic_and_router_dlq(self, deployed):
+        body = json.loads(
+            boto3.client("cloudwatch").get_dashboard(
+                DashboardName=deployed.outputs["HubDashboardName"]
+            )["DashboardBody"]
+        )
+        shown = json.dumps(body)
+        assert deployed.functions["RouterFunction"].name in shown
+        assert deployed.outputs["TopicArn"].rsplit(":", 1)[-1] in shown
+        assert deployed.queues["RouterDeadLetterQueue"].name in shown
+
+    @pytest.mark.parametrize("consumer", CONSUMERS)
+    def test_each_consumer_has_its_own_dashboard(self, deployed, consumer):
+        kit = deployed.nested[consumer]
+        shown = boto3.client("cloudwatch").get_dashboard(
+            DashboardName=kit.outputs["DashboardName"]
+        )["DashboardBody"]
+        assert json.loads(shown)["widgets"]
+        assert kit.functions["ConsumerFunction"].name in shown
+        assert kit.queues["Queue"].name in shown
+        assert kit.queues["DeadLetterQueue"].name in shown
+        others = [c for c in CONSUMERS if c != consumer]
+        for other in others:
+            assert deployed.nested[other].queues["Queue"].name not in shown
 
     def test_descriptions_link_runbook_sections(self, deployed):
         runbooks = (ROOT / "docs" / "runbooks.md").read_text(encoding="utf-8")
@@ -308,7 +425,7 @@ class TestParameters:
         assert "WebhookQueueUrl" not in hub.outputs
 
     def test_webhook_urls_need_a_secret(self):
-        with mock_aws(), pytest.raises(stack.StackError, match="WebhookSecret is required"):
+        with mock_aws(), pytest.raises(stack.StackError, match="WebhookSecretArn is required"):
             stack.deploy(
                 stack_name="nosecret", parameters={"WebhookUrls": "https://hooks.example.com/x"}
             )
@@ -328,6 +445,85 @@ class TestParameters:
         assert "DemoTable" not in hub.physical_ids
         (mapping,) = hub.event_source_mappings
         assert mapping.source_arn == table["LatestStreamArn"]
+
+    def test_starting_position_and_record_age_are_parameters(self):
+        with mock_aws():
+            hub = stack.deploy(
+                stack_name="latest",
+                parameters={"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": "86400"},
+            )
+        (mapping,) = hub.event_source_mappings
+        assert mapping.properties["StartingPosition"] == "LATEST"
+        assert mapping.properties["MaximumRecordAgeInSeconds"] == 86400
+
+    def test_router_reserved_concurrency_when_asked(self):
+        with mock_aws():
+            hub = stack.deploy(
+                stack_name="reserved", parameters={"RouterReservedConcurrency": "10"}
+            )
+            router = hub.functions["RouterFunction"].name
+            reserved = boto3.client("lambda").get_function_concurrency(FunctionName=router)
+        assert reserved["ReservedConcurrentExecutions"] == 10
+
+
+def existing_stream(table: str) -> str:
+    """A table with a NEW_AND_OLD_IMAGES stream, as production has one; its stream ARN."""
+    return boto3.client("dynamodb").create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+
+
+def prod_overrides() -> dict[str, str]:
+    """samconfig.toml's prod parameter overrides, as `sam deploy --config-env prod` passes them."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    text = config["prod"]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(pair.split("=", 1) for pair in text.split())
+
+
+class TestProduction:
+    """Stage=prod reads an existing stream, has an alarm destination, never a demo table."""
+
+    def test_prod_refuses_to_create_the_demo_table(self):
+        with mock_aws(), pytest.raises(stack.StackError, match="needs SourceStreamArn"):
+            stack.deploy(
+                stack_name="prod",
+                parameters={"Stage": "prod", "AlarmEmail": "oncall@example.com"},
+            )
+
+    def test_prod_refuses_no_alarm_destination(self):
+        with mock_aws(), pytest.raises(stack.StackError, match="needs AlarmTopicArn or AlarmEmail"):
+            stack.deploy(
+                stack_name="prod",
+                parameters={"Stage": "prod", "SourceStreamArn": existing_stream("prod-no-alarms")},
+            )
+
+    def test_samconfig_prod_placeholders_cannot_deploy(self):
+        # Until the operator fills them in, CloudFormation refuses the placeholders.
+        parameters = load_template(ROOT / "template.yaml")["Parameters"]
+        overrides = prod_overrides()
+        for name in ("SourceStreamArn", "AlarmTopicArn"):
+            assert overrides[name].startswith("FILL-IN")
+            assert re.fullmatch(parameters[name]["AllowedPattern"], overrides[name]) is None
+
+    def test_samconfig_prod_deploys_once_filled_in(self):
+        with mock_aws():
+            alarms = boto3.client("sns").create_topic(Name="oncall")["TopicArn"]
+            overrides = {
+                **prod_overrides(),
+                "SourceStreamArn": existing_stream("prod-orders"),
+                "AlarmTopicArn": alarms,
+            }
+            hub = stack.deploy(stack_name="fanout-hub-prod", parameters=overrides)
+        assert "DemoTable" not in hub.physical_ids
+        assert "AlarmTopic" not in hub.physical_ids
+        (mapping,) = hub.event_source_mappings
+        assert mapping.source_arn == overrides["SourceStreamArn"]
+        assert mapping.properties["StartingPosition"] == "LATEST"
+        assert {a["AlarmActions"][0] for a in hub.all_alarms().values()} == {alarms}
 
 
 class TestEndpoint:

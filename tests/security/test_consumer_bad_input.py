@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 from support.builders import FakeContext, load_event
+from support.secrets import a_stored_secret
 
 from fanout.chaos import WebhookReceiver
 from fanout.local.faults import FaultPlan, FaultRates
@@ -110,7 +111,7 @@ def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
         "PROJECTION_TABLE": PROJECTION_TABLE,
         # One endpoint, so one good event is one request.
         "WEBHOOK_URLS": webhook.urls[0] if webhook else "https://hooks.invalid/orders",
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "WEBHOOK_SECRET_ARN": a_stored_secret(WEBHOOK_SECRET),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -17,9 +17,10 @@ from typing import Any
 import boto3
 import pytest
 from support.builders import FakeContext, load_event
+from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
 
 from consumers.runtime.errors import ConfigurationError
-from consumers.webhook.forwarder import WebhookSettings
+from consumers.webhook.forwarder import WebhookEnvironment
 from fanout.stack import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -39,18 +40,20 @@ NOT_HTTPS = [
 
 
 class TestSettings:
-    """``WebhookSettings`` accepts absolute https URLs only."""
+    """``WebhookEnvironment`` accepts absolute https URLs only."""
 
     @pytest.mark.parametrize("urls", NOT_HTTPS)
     def test_refuses(self, urls: str):
         with pytest.raises(ConfigurationError, match="WEBHOOK_URLS"):
-            WebhookSettings.from_env({"WEBHOOK_URLS": urls, "WEBHOOK_SECRET": SECRET})
+            WebhookEnvironment.from_env(
+                {"WEBHOOK_URLS": urls, "WEBHOOK_SECRET_ARN": UNREAD_SECRET_ARN}
+            )
 
     def test_accepts_https(self):
-        settings = WebhookSettings.from_env(
+        settings = WebhookEnvironment.from_env(
             {
                 "WEBHOOK_URLS": "https://a.example/h, https://b.example:8443/h",
-                "WEBHOOK_SECRET": SECRET,
+                "WEBHOOK_SECRET_ARN": UNREAD_SECRET_ARN,
             }
         )
         assert settings.urls == ("https://a.example/h", "https://b.example:8443/h")
@@ -89,7 +92,7 @@ def webhook(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         "IDEMPOTENCY_TABLE": "fanout-hub-idempotency",
         "PAYLOAD_BUCKET": "fanout-hub-payloads",
         "DLQ_URL": dlq_url,
-        "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_SECRET_ARN": a_stored_secret(SECRET),
     }.items():
         monkeypatch.setenv(name, value)
     from consumers.webhook import app

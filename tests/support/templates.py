@@ -1,4 +1,5 @@
-"""Small SAM templates for deploy tests: a queue and its consumer function, a topic, a stream.
+"""Templates for tests: small SAM templates to deploy, and a template as CloudFormation would
+create it for given parameters (``resources_for``), without creating it.
 
 Each builder returns plain dicts (CloudFormation's long-form intrinsics); ``write``
 puts a template in a folder as JSON, which ``fanout.stack.load_template`` reads.
@@ -7,8 +8,18 @@ puts a template in a folder as JSON, which ``fanout.stack.load_template`` reads.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from fanout.stack import (
+    evaluate_conditions,
+    load_template,
+    parameter_values,
+    prune_conditionals,
+    resolve_find_in_map,
+    translate,
+)
 
 TRANSFORM = "AWS::Serverless-2016-10-31"
 
@@ -127,3 +138,33 @@ def subscription(topic_id: str, protocol: str, endpoint: Any, **properties: Any)
             **properties,
         },
     }
+
+
+REGION = "us-east-1"
+
+
+def resources_for(path: Path, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``path``'s resources after the SAM transform, its conditions and its mappings.
+
+    Intrinsics other than ``Fn::If`` and ``Fn::FindInMap`` stay as written (``Ref``,
+    ``Fn::Sub`` ...), so a test can see which parameter or resource a value comes from.
+    """
+    source = load_template(path)
+    values = parameter_values(source, dict(parameters or {}))
+    context = {
+        **values,
+        "AWS::Region": REGION,
+        "AWS::AccountId": "123456789012",
+        "AWS::Partition": "aws",
+        "AWS::StackName": "hub",
+    }
+    template = translate(source, values, REGION)
+    conditions = evaluate_conditions(template, context)
+    active = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if conditions.get(resource.get("Condition", ""), True)
+    }
+    pruned = prune_conditionals(active, conditions)
+    resolved: dict[str, Any] = resolve_find_in_map(pruned, template.get("Mappings") or {}, context)
+    return resolved

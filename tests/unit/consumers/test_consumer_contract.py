@@ -73,9 +73,7 @@ class TestContract:
 
     def test_webhook(self, version, consumer_env):
         transport = RecordingTransport()
-        settings = WebhookSettings.from_env(
-            {"WEBHOOK_URLS": "https://hooks.example.com/in", "WEBHOOK_SECRET": "x" * 32}
-        )
+        settings = WebhookSettings(urls=("https://hooks.example.com/in",), secret="x" * 32)
         handler = consumer()(Forwarder(settings, transport).deliver)
 
         for body in deliveries(version):

@@ -9,14 +9,17 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+import boto3
 import pytest
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
 from support.builders import FakeContext
+from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
 
 from consumers.runtime import ConfigurationError, consumer
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.app import handler as webhook_handler
-from consumers.webhook.forwarder import Forwarder, WebhookSettings
+from consumers.webhook.forwarder import Forwarder, WebhookEnvironment, WebhookSettings
+from consumers.webhook.secret import signing_key
 from consumers.webhook.signing import verify
 
 SECRET = "s3cr3t-for-tests-only-0123456789"
@@ -63,14 +66,8 @@ def endpoint() -> Iterator[Endpoint]:
 
 
 def forwarding(endpoint: Endpoint, *, timeout: float = 2.0):
-    settings = WebhookSettings.from_env(
-        {
-            "WEBHOOK_URLS": endpoint.url,
-            "WEBHOOK_SECRET": SECRET,
-            "WEBHOOK_TIMEOUT_SECONDS": str(timeout),
-        },
-        require_https=False,  # the local receiver speaks plain HTTP; production never does
-    )
+    # the local receiver speaks plain HTTP; production never does (WebhookEnvironment)
+    settings = WebhookSettings(urls=(endpoint.url,), secret=SECRET, timeout_seconds=timeout)
     return consumer()(Forwarder(settings).deliver)
 
 
@@ -170,7 +167,7 @@ class TestSeveralEndpoints:
         with Endpoint() as good, Endpoint() as flaky:
             flaky.statuses = [500]
             monkeypatch.setenv("WEBHOOK_URLS", f"{good.url},{flaky.url}")
-            monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+            monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SECRET))
             ledgered = build_forwarder(require_https=False)  # the deployed wiring, plain HTTP
             handler = consumer()(ledgered.deliver)
             body = an_envelope()
@@ -189,24 +186,88 @@ class TestSettings:
 
     def test_a_plain_http_url_is_refused(self):
         with pytest.raises(ConfigurationError, match="WEBHOOK_URLS"):
-            WebhookSettings.from_env(
-                {"WEBHOOK_URLS": "http://example.com/hook", "WEBHOOK_SECRET": SECRET}
+            WebhookEnvironment.from_env(
+                {"WEBHOOK_URLS": "http://example.com/hook", "WEBHOOK_SECRET_ARN": UNREAD_SECRET_ARN}
             )
 
     def test_the_deployed_handler_refuses_http_before_any_message(
         self, consumer_env, fresh_handlers, monkeypatch
     ):
         monkeypatch.setenv("WEBHOOK_URLS", "https://example.com/a,http://example.com/b")
-        monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SECRET))
 
         with pytest.raises(ConfigurationError, match=r"http://example\.com/b"):
             webhook_handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
 
-    def test_a_short_secret_is_refused_without_echoing_it(self):
-        with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET") as error:
-            WebhookSettings.from_env(
-                {"WEBHOOK_URLS": "https://example.com/hook", "WEBHOOK_SECRET": "short"}
+    def test_the_secret_itself_is_never_an_environment_variable(self):
+        with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET_ARN"):
+            WebhookEnvironment.from_env(
+                {"WEBHOOK_URLS": "https://example.com/hook", "WEBHOOK_SECRET": SECRET}
             )
-        assert "short" not in str(error.value).replace("too short", "").replace(
-            "should have at least", ""
-        )
+
+
+def count_secret_reads() -> list[str]:
+    """Every GetSecretValue the container's shared Secrets Manager client makes, by SecretId."""
+    from consumers.runtime.clients import aws_clients
+
+    reads: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params["SecretId"])
+
+    aws_clients().secretsmanager.meta.events.register(
+        "provide-client-params.secretsmanager.GetSecretValue", record
+    )
+    return reads
+
+
+class TestSigningKey:
+    """The key comes from Secrets Manager, read once per container at cold start."""
+
+    def test_the_deployed_handler_reads_the_secret_once_for_many_messages(
+        self, consumer_env, fresh_handlers, monkeypatch
+    ):
+        # GIVEN the key stored in Secrets Manager and only its ARN in the environment
+        arn = a_stored_secret(SECRET)
+        monkeypatch.setenv("WEBHOOK_SECRET_ARN", arn)
+        # an https endpoint that refuses connections: each delivery fails fast, retryably
+        monkeypatch.setenv("WEBHOOK_URLS", "https://127.0.0.1:9/hooks")
+        reads = count_secret_reads()
+        # WHEN the deployed handler processes three batches in one container
+        for _ in range(3):
+            record = an_sqs_record(an_envelope())
+            webhook_handler(an_sqs_event(record), FakeContext())
+        # THEN Secrets Manager was asked once, at cold start, for that secret
+        assert reads == [arn]
+
+    def test_deliveries_are_signed_with_the_key_read_at_cold_start(
+        self, consumer_env, fresh_handlers, monkeypatch, endpoint
+    ):
+        # GIVEN a forwarder built (as at cold start) from a stored key
+        secrets = boto3.client("secretsmanager")
+        arn = a_stored_secret(SECRET)
+        monkeypatch.setenv("WEBHOOK_SECRET_ARN", arn)
+        monkeypatch.setenv("WEBHOOK_URLS", endpoint.url)
+        handler = consumer()(build_forwarder(require_https=False).deliver)
+        # WHEN the secret is rotated and then a message arrives in the same container
+        secrets.put_secret_value(SecretId=arn, SecretString="a-rotated-key-0123456789")
+        response = handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+        # THEN the delivery is signed with the key read at cold start, not re-read per message
+        assert failed_ids(response) == []
+        [(headers, received)] = endpoint.received
+        timestamp, signed = headers["X-Fanout-Timestamp"], headers["X-Fanout-Signature"]
+        assert verify(SECRET, received, timestamp, signed, now=time.time())
+
+    def test_a_missing_secret_fails_the_cold_start_naming_the_variable(
+        self, consumer_env, fresh_handlers, monkeypatch
+    ):
+        monkeypatch.setenv("WEBHOOK_SECRET_ARN", UNREAD_SECRET_ARN)
+        monkeypatch.setenv("WEBHOOK_URLS", "https://example.com/hook")
+        with pytest.raises(ConfigurationError, match=r"WEBHOOK_SECRET_ARN.*ResourceNotFound"):
+            webhook_handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+    def test_a_short_key_is_refused_without_echoing_it(self, consumer_env):
+        arn = a_stored_secret("tiny-key")
+        with pytest.raises(ConfigurationError, match="WEBHOOK_SECRET_ARN") as error:
+            signing_key(boto3.client("secretsmanager"), arn)
+        assert "tiny-key" not in str(error.value)
