@@ -15,6 +15,7 @@ import stat
 
 import pytest
 from moto import mock_aws
+from support.secrets import UNREAD_SECRET_ARN
 
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from fanout import env_vars, stack
@@ -25,7 +26,7 @@ from router.settings import Settings
 
 WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
-    "WebhookSecret": "0123456789abcdef0123",
+    "WebhookSecretArn": UNREAD_SECRET_ARN,
 }
 # The paths SAM CLI knows the functions by: logical id, prefixed by the nested application.
 FUNCTIONS = {

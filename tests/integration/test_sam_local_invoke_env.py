@@ -21,11 +21,12 @@ from moto import mock_aws
 from samcli.commands.local.lib.local_lambda import LocalLambdaRunner
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from support.secrets import UNREAD_SECRET_ARN
 
 from consumers.audit_log.archive import AuditSettings
 from consumers.projection.view import ProjectionSettings
 from consumers.runtime.settings import RuntimeSettings, load_settings
-from consumers.webhook.forwarder import WebhookSettings
+from consumers.webhook.forwarder import WebhookEnvironment
 from fanout import stack
 from fanout.cli import main
 from router.errors import ConfigurationError
@@ -36,12 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
-    "WebhookSecret": "0123456789abcdef0123",
+    "WebhookSecretArn": UNREAD_SECRET_ARN,
 }
 CONSUMER_SETTINGS = {
     "AuditLogConsumer/ConsumerFunction": ("audit-log", AuditSettings.from_env),
     "ProjectionConsumer/ConsumerFunction": ("projection", ProjectionSettings.from_env),
-    "WebhookConsumer/ConsumerFunction": ("webhook", WebhookSettings.from_env),
+    "WebhookConsumer/ConsumerFunction": ("webhook", WebhookEnvironment.from_env),
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3
 import pytest
 from support import templates as t
+from support.secrets import UNREAD_SECRET_ARN
 
 from fanout import stack
 from fanout.aws_rules import AwsRuleError
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "consumers" / "kit" / "template.yaml"
 WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
-    "WebhookSecret": "0123456789abcdef0123",
+    "WebhookSecretArn": UNREAD_SECRET_ARN,
 }
 QUEUE_ARN = {"Fn::GetAtt": ["Queue", "Arn"]}
 
