@@ -136,7 +136,9 @@ class TestKitRules:
             )["TopicArn"]
             kit = stack.deploy(
                 KIT,
-                stack_name=f"kit-{fifo}-{batch_size}",
+                # A FIFO queue's generated name is cut to SQS's 80 characters (moto cuts a
+                # standard one itself, so two queues of a long stack name would collide there).
+                stack_name=f"kit-{fifo}-{batch_size}" + ("-" + "x" * 70 if fifo == "true" else ""),
                 parameters={
                     **KIT_PARAMETERS,
                     "TopicArn": topic,
@@ -146,3 +148,6 @@ class TestKitRules:
             )
         (mapping,) = kit.event_source_mappings
         assert mapping.properties["BatchSize"] == int(batch_size)
+        for queue in kit.queues.values():
+            assert len(queue.name) <= 80  # SQS limit on a queue name
+            assert queue.name.endswith(".fifo") == (fifo == "true")
