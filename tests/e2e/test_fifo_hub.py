@@ -83,15 +83,16 @@ def run() -> Any:
         hub.emulator.invoker = completed
         subscribers = hub.subscribers()
         plan.function = next(s.function for s in subscribers if s.name == "audit-log")
-        hub.emulator.start()
         table = Table(hub)
-        # Interleaved, so every batch holds several items and each item several updates.
+        # Interleaved, and on the stream before the router starts reading it, so the
+        # consumers' batches hold several items and several updates of an item.
         for version in range(UPDATES):
             for pk in ITEMS:
                 if version == 0:
                     table.put(pk, "ORDER", status="new", version=version)
                 else:
                     table.update(pk, "ORDER", status=f"step-{version}", version=version)
+        hub.emulator.start()
         quiet = hub.wait_until_quiet(timeout=45)
         stream: dict[str, list[int]] = defaultdict(list)
         for record in hub.read_stream():
