@@ -87,8 +87,10 @@ FIFO_NAMES: Final = {
 }
 """Type -> (FIFO flag, name property, longest name). CloudFormation names an unnamed FIFO
 topic or queue ``<generated>.fifo`` (SNS and SQS refuse a FIFO name without the suffix);
-moto's CloudFormation does not, so the deployer names them the same way.
-https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-sns/blob/master/aws-sns-topic/src/main/java/software/amazon/sns/topic/CreateHandler.java
+moto's CloudFormation does not, so the deployer names them the same way. The SNS handler:
+https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-sns/blob/b4c28f873f1f75417a90cfcf5f26a40881b2c264/aws-sns-topic/src/main/java/software/amazon/sns/topic/CreateHandler.java
+(SQS's is not public; its generated FIFO names end in ``.fifo`` too:
+https://github.com/cloudtools/troposphere/pull/931).
 """
 
 # Code every function gets locally; the local pipeline imports the real handler instead.
