@@ -34,6 +34,7 @@ URL, ARN and redrive policy; each subscription's attributes; the outputs.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import json
 import logging
@@ -88,6 +89,18 @@ PROPERTY_GAPS: Final = frozenset(
     }
 )
 """Properties moto's CloudFormation ignores; applied by API when the live resource lacks them."""
+
+FIFO_NAMES: Final = {
+    "AWS::SNS::Topic": ("FifoTopic", "TopicName", 256),
+    "AWS::SQS::Queue": ("FifoQueue", "QueueName", 80),
+}
+"""Type -> (FIFO flag, name property, longest name). CloudFormation names an unnamed FIFO
+topic or queue ``<generated>.fifo`` (SNS and SQS refuse a FIFO name without the suffix);
+moto's CloudFormation does not, so the deployer names them the same way. The SNS handler:
+https://github.com/aws-cloudformation/aws-cloudformation-resource-providers-sns/blob/b4c28f873f1f75417a90cfcf5f26a40881b2c264/aws-sns-topic/src/main/java/software/amazon/sns/topic/CreateHandler.java
+(SQS's is not public; its generated FIFO names end in ``.fifo`` too:
+https://github.com/cloudtools/troposphere/pull/931).
+"""
 
 # Code every function gets locally; the local pipeline imports the real handler instead.
 STUB_CODE: Final = (
@@ -339,6 +352,8 @@ def evaluate_conditions(  # noqa: C901 - one small interpreter, its cases read b
                 return all(truth(a) for a in args)
             if fn == "Fn::Or":
                 return any(truth(a) for a in args)
+            if fn == "Fn::Contains":  # a rule function: the value is one of the strings
+                return str(value(args[1])) in {str(value(v)) for v in args[0]}
             if fn == "Condition":
                 return condition(args)
         raise StackError(f"unsupported condition function {node!r:.80}")
@@ -575,6 +590,8 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         cfn_template["Resources"], cfn_template.get("Mappings") or {}, context
     )
     resources: dict[str, Any] = cfn_template["Resources"]
+    for logical_id, resource in resources.items():
+        _name_fifo(resource, f"{stack_name}-{logical_id}", conditions)
 
     # Resources created elsewhere, and those switched off by their condition.
     deferred = {
@@ -756,6 +773,19 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         nested=nested,
         topics=_topics(clients, resources, physical, path, declared),
     )
+
+
+def _name_fifo(resource: dict[str, Any], prefix: str, conditions: Mapping[str, bool]) -> None:
+    """Give an unnamed FIFO topic or queue the ``.fifo`` name CloudFormation would."""
+    flag, name_property, longest = FIFO_NAMES.get(resource["Type"], ("", "", 0))
+    properties = resource.get("Properties") or {}
+    if not flag or name_property in properties:
+        return
+    fifo = _resolve_if_and_no_value({"v": properties.get(flag, False)}, conditions).get("v")
+    if str(fifo).lower() != "true":
+        return
+    suffix = "-" + hashlib.sha256(prefix.encode()).hexdigest()[:12].upper() + ".fifo"
+    properties[name_property] = prefix[: longest - len(suffix)] + suffix
 
 
 def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value: Any) -> None:

@@ -190,7 +190,7 @@ class SnsPublisher:
 
     def publish_all(self, messages: Sequence[Outbound], deadline: Deadline) -> PublishOutcome:
         """Publish every message; the outcome accounts for each one exactly once."""
-        batches = pack_batches(messages, self._max_bytes)
+        batches = pack_batches(messages, self._max_bytes, one_per_group=self._fifo)
         outcome = PublishOutcome()
         if self._fifo:
             # Per-item order matters on a FIFO topic: one call at a time, and nothing

@@ -11,6 +11,9 @@ Rules (each has a unit test):
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html
 - At most ``ScalingConfig.MaximumConcurrency`` batches are in the function at once.
   https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+- On a FIFO queue a message group is in one batch at a time, and a function that
+  acknowledges a message after a failed one of its group is reported: Lambda
+  deletes that message, out of order (``fanout.local.fifo``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from fanout.local.fifo import GroupsInFlight, acknowledged_out_of_order, is_fifo
 from fanout.local.invoker import Invocation, Invoker, reported_failures
 from fanout.local.model import FunctionSpec, MappingSpec
 from fanout.local.observe import BatchEvent, Observer, Outcome
@@ -93,6 +97,7 @@ class QueuePoller:
         self._counter_lock = threading.Lock()
         self.peak_in_flight = 0
         self.errors: list[str] = []
+        self._groups = GroupsInFlight() if is_fifo(mapping.source_arn) else None
 
     @property
     def in_flight(self) -> int:
@@ -161,10 +166,16 @@ class QueuePoller:
         queue_arn = self.mapping.source_arn
         records = [to_lambda_sqs_record(m, queue_arn) for m in messages]
         self._emit(Outcome.DELIVERED, messages)
-        invocation = self._invoker.invoke(self.function, {"Records": records})
+        invocation = self._invoke_in_order(messages, records)
         failed, reason = failed_message_ids(
             records, invocation, report_failures=self.mapping.reports_batch_item_failures
         )
+        if self._groups is not None and (early := acknowledged_out_of_order(messages, failed)):
+            self.errors.append(
+                f"FIFO order broken on {queue_arn}: {self.function.name} acknowledged"
+                f" {', '.join(early)} after a failed message of the same group; Lambda"
+                " deletes them (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html)"
+            )
         done = [m for m in messages if m["MessageId"] not in failed]
         kept = [m for m in messages if m["MessageId"] in failed]
         for chunk in _chunks(done):
@@ -190,6 +201,25 @@ class QueuePoller:
                         ],
                     )
             self._emit(Outcome.RETRIED, kept, reason)
+
+    def _invoke_in_order(
+        self, messages: Sequence[Mapping[str, Any]], records: list[dict[str, Any]]
+    ) -> Invocation:
+        """Invoke; on a FIFO queue, check that no other batch holds one of these groups."""
+        if self._groups is None:
+            return self._invoker.invoke(self.function, {"Records": records})
+        clashes = self._groups.enter(messages)
+        if clashes:
+            self.errors.append(
+                f"FIFO group in two batches at once on {self.mapping.source_arn}:"
+                f" {', '.join(clashes)}"
+            )
+        try:
+            return self._invoker.invoke(self.function, {"Records": records})
+        finally:
+            # Before the deletes: once they land, SQS may hand the group's next messages
+            # to another batch at once.
+            self._groups.leave(messages)
 
     def _emit(
         self, outcome: Outcome, messages: Sequence[Mapping[str, Any]], detail: str = ""

@@ -83,3 +83,42 @@ def test_fifo_publishes_in_order_and_stops_at_the_first_failure():
         m.envelope_id for m in [msgs[12], *msgs[20:]]
     ]
     assert all(len(ids) <= 10 for ids in sns.calls)
+
+
+class OrderRecordingSns:
+    """Fails the first attempt of the first entry it sees; records the bodies SNS accepted, in order."""
+
+    def __init__(self) -> None:
+        self.accepted: list[str] = []
+        self.failed_once = False
+
+    def publish_batch(self, TopicArn, PublishBatchRequestEntries):  # noqa: N803 - boto3's names
+        ok, failed = [], []
+        for entry in PublishBatchRequestEntries:
+            if not self.failed_once:
+                self.failed_once = True
+                failed.append({"Id": entry["Id"], "Code": "InternalError", "SenderFault": False})
+            else:
+                self.accepted.append(entry["Message"])
+                ok.append({"Id": entry["Id"]})
+        return {"Successful": ok, "Failed": failed}
+
+
+def test_fifo_a_failed_update_is_not_overtaken_by_a_later_update_of_its_item():
+    # GIVEN two updates of one item and one of another, on a FIFO topic whose first entry fails once
+    item = {"pk": "ORDER#1", "sk": "s"}
+    msgs = [
+        to_outbound(a_stream_record("MODIFY", keys=item), EntityRules()),
+        to_outbound(a_stream_record("MODIFY", keys={"pk": "ORDER#2", "sk": "s"}), EntityRules()),
+        to_outbound(a_stream_record("MODIFY", keys=item), EntityRules()),
+    ]
+    sns = OrderRecordingSns()
+    publisher = SnsPublisher(
+        sns, "arn:aws:sns:us-east-1:123456789012:t.fifo", 262_144, sleep=lambda _s: None
+    )
+    # WHEN they are published
+    outcome = publisher.publish_all(msgs, Deadline.after(30))
+    # THEN the item's first update, retried, still went out before its second
+    assert outcome.failed == []
+    first, second = msgs[0].body, msgs[2].body
+    assert sns.accepted.index(first) < sns.accepted.index(second)
