@@ -20,6 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from support.secrets import UNREAD_SECRET_ARN
 
 from fanout import stack
 
@@ -29,7 +30,7 @@ CONSUMERS = ("AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer")
 FIFO = {
     "FifoMode": "true",
     "WebhookUrls": "https://hooks.example.com/fanout",
-    "WebhookSecret": "0123456789abcdef0123",
+    "WebhookSecretArn": UNREAD_SECRET_ARN,
 }
 
 KIT_PARAMETERS = {
