@@ -25,8 +25,9 @@ function id, function name, then full path
 have the logical id ``ConsumerFunction``, so only the full path tells them apart, and no
 bare ``ConsumerFunction`` key is written (it would win for all three). SAM CLI sets only
 variables the template declares (``samcli/local/lambdafn/env_vars.py``
-``EnvironmentVariables.resolve``), so the file carries exactly the function's own
-variables: an endpoint or credentials added here would be dropped.
+``EnvironmentVariables.resolve``), so the file carries the function's own variables, and
+from the local hub also ``AWS_ENDPOINT_URL``, which the templates declare only when their
+``LocalEndpointUrl`` parameter is set (as the printed `sam local invoke` command does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -51,21 +53,53 @@ DEFAULT_OUTPUT: Final = Path("env.json")
 NESTED_STACK: Final = "AWS::CloudFormation::Stack"
 FUNCTION: Final = "AWS::Lambda::Function"
 _APPLICATIONS: Final = frozenset({"AWS::Serverless::Application", NESTED_STACK})
+ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"
+# What `sam local invoke` needs besides the file to reach the local hub: the templates'
+# LocalEndpointUrl declares AWS_ENDPOINT_URL (any non-empty value; the file sets the real
+# one), and moto accepts any credentials but botocore signs only with some.
+LOCAL_HUB_INVOKE: Final = (
+    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing sam local invoke RouterFunction"
+    " --event events/router/insert.json --env-vars {output}"
+    ' --parameter-overrides "LogLevel=DEBUG Architecture=x86_64 LocalEndpointUrl={endpoint}"'
+    "{network}"
+)
 
 
 class EnvVarsError(LookupError):
     """There is nothing to read the functions' environment from (the message says why)."""
 
 
-def from_local_hub(state: Mapping[str, Any]) -> EnvVars:
-    """Every function of a running local hub, from its state file (``load_state()``)."""
+def from_local_hub(state: Mapping[str, Any], *, endpoint_host: str | None = None) -> EnvVars:
+    """Every function of a running local hub, from its state file (``load_state()``).
+
+    Each function also gets ``AWS_ENDPOINT_URL``, the hub's address (with ``endpoint_host``
+    in place of its host, for a container that reaches the host by another name): the
+    templates declare that variable when ``LocalEndpointUrl`` is set, which is how a
+    function in `sam local invoke` talks to the hub instead of AWS.
+    """
     functions = state.get("functions") or []
     if not functions:
         raise EnvVarsError("the running local hub's state lists no functions")
+    endpoint = hub_endpoint(state, endpoint_host)
     return {
-        str(f.get("logical_id") or f["name"]): {k: str(v) for k, v in f["environment"].items()}
+        str(f.get("logical_id") or f["name"]): {
+            **{k: str(v) for k, v in f["environment"].items()},
+            **({ENDPOINT_VARIABLE: endpoint} if endpoint else {}),
+        }
         for f in functions
     }
+
+
+def hub_endpoint(state: Mapping[str, Any], endpoint_host: str | None = None) -> str | None:
+    """The hub's endpoint URL, its host replaced by ``endpoint_host`` when given."""
+    endpoint = state.get("endpoint_url")
+    if not endpoint:
+        return None
+    url = urlsplit(str(endpoint))
+    if not endpoint_host:
+        return url.geturl()
+    netloc = f"{endpoint_host}:{url.port}" if url.port else endpoint_host
+    return url._replace(netloc=netloc).geturl()
 
 
 def from_stack(connection: Connection, stack_name: str, template: Path = TEMPLATE) -> EnvVars:
@@ -166,6 +200,14 @@ def register(subcommands: Any) -> None:
     parser.add_argument("--profile", help="with --stack-name: AWS profile")
     parser.add_argument("--region", help="with --stack-name: AWS region")
     parser.add_argument(
+        "--endpoint-host",
+        help=(
+            "without --stack-name: the name a container reaches this machine by, e.g."
+            " host.docker.internal on Docker Desktop (default: the hub's own address, for"
+            " `sam local invoke --docker-network host` on Linux)"
+        ),
+    )
+    parser.add_argument(
         "--template",
         type=Path,
         default=TEMPLATE,
@@ -183,7 +225,7 @@ def register(subcommands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the file; 2 with one line on stderr when there is nothing to read."""
     try:
-        env_vars, source = _collect(args)
+        env_vars, source, endpoint = _collect(args)
     except EnvVarsError as exc:
         print(f"fanout env-vars: {exc}", file=sys.stderr)
         return 2
@@ -191,21 +233,29 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(env_vars, indent=2, sort_keys=True))
         return 0
     write(env_vars, Path(args.output))
+    if endpoint:
+        network = "" if args.endpoint_host else " --docker-network host"
+        invoke = LOCAL_HUB_INVOKE.format(output=args.output, endpoint=endpoint, network=network)
+    else:
+        invoke = (
+            "sam local invoke RouterFunction --event events/router/insert.json"
+            f" --env-vars {args.output}"
+        )
     print(
-        f"wrote {args.output} from {source}: {', '.join(sorted(env_vars))}\n"
-        f"next: sam local invoke RouterFunction --event events/router/insert.json "
-        f"--env-vars {args.output}",
+        f"wrote {args.output} from {source}: {', '.join(sorted(env_vars))}\nnext: {invoke}",
         file=sys.stderr,
     )
     return 0
 
 
-def _collect(args: argparse.Namespace) -> tuple[EnvVars, str]:
+def _collect(args: argparse.Namespace) -> tuple[EnvVars, str, str | None]:
+    """The functions' variables, where they came from, and the local hub's endpoint if any."""
     if args.stack_name:
         connection = Connection(
             endpoint_url=args.endpoint_url, region=args.region, profile=args.profile
         )
-        return from_stack(connection, args.stack_name, args.template), f"stack {args.stack_name}"
+        found = from_stack(connection, args.stack_name, args.template)
+        return found, f"stack {args.stack_name}", None
     from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a local hub
 
     state = load_state()
@@ -213,4 +263,6 @@ def _collect(args: argparse.Namespace) -> tuple[EnvVars, str]:
         raise EnvVarsError(
             "no local hub is running (start one with `fanout local up`) and no --stack-name given"
         )
-    return from_local_hub(state), f"the local hub at {state.get('endpoint_url')}"
+    endpoint = hub_endpoint(state, args.endpoint_host)
+    found = from_local_hub(state, endpoint_host=args.endpoint_host)
+    return found, f"the local hub at {state.get('endpoint_url')}", endpoint

@@ -125,7 +125,10 @@ class TestFromLocalHub:
         found = json.loads(target.read_text())
         assert set(found) == FUNCTIONS
         for function in local_hub.deployment.functions:
-            assert found[function.logical_id] == dict(function.environment)
+            assert found[function.logical_id] == {
+                **function.environment,
+                "AWS_ENDPOINT_URL": local_hub.endpoint_url,
+            }
         router = Settings.from_env(found["RouterFunction"])
         assert router.topic_arn == local_hub.topic_arn
         for path in CONSUMERS:

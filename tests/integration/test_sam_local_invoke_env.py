@@ -27,8 +27,9 @@ from consumers.audit_log.archive import AuditSettings
 from consumers.projection.view import ProjectionSettings
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.webhook.forwarder import WebhookEnvironment
-from fanout import stack
+from fanout import env_vars, stack
 from fanout.cli import main
+from fanout.stack import StackError, check_rules, load_template, parameter_values
 from router.errors import ConfigurationError
 from router.settings import Settings
 
@@ -66,11 +67,13 @@ def makefile_variable(name: str) -> str:
     return match.group(1)
 
 
-def container_environments(env_vars: dict | None) -> dict[str, tuple[str, dict[str, str]]]:
+def container_environments(
+    env_vars: dict | None, **overrides: str
+) -> dict[str, tuple[str, dict[str, str]]]:
     """Function full path -> (architecture, environment) as SAM CLI would start it."""
     stacks, _ = SamLocalStackProvider.get_stacks(
         str(ROOT / "template.yaml"),
-        parameter_overrides={**local_invoke_overrides(), **WEBHOOK},
+        parameter_overrides={**local_invoke_overrides(), **WEBHOOK, **overrides},
     )
     provider = SamFunctionProvider(stacks)
     runner = LocalLambdaRunner(
@@ -154,3 +157,52 @@ class TestArchitecture:
         build_dir = makefile_variable("LOCAL_INVOKE_BUILD_DIR")
         assert local_invoke_parameters()["template_file"] == f"{build_dir}/template.yaml"
         assert build_dir != ".aws-sam/build", "the deploy build must stay arm64"
+
+
+class TestAgainstTheLocalHub:
+    """With the local hub's file and LocalEndpointUrl set, every function talks to the hub."""
+
+    HUB = "http://127.0.0.1:5123"
+
+    @pytest.fixture(scope="class")
+    def hub_file(self, env_file):
+        # The local hub's state holds what a deployed stack holds, plus its address.
+        state = {
+            "endpoint_url": self.HUB,
+            "functions": [
+                {"logical_id": path, "name": path, "environment": environment}
+                for path, environment in env_file.items()
+            ],
+        }
+        return env_vars.from_local_hub(state)
+
+    def test_every_function_gets_the_hub_endpoint(self, hub_file):
+        # GIVEN the override the printed command passes WHEN SAM CLI resolves each container
+        found = container_environments(hub_file, LocalEndpointUrl="http://placeholder")
+        # THEN every function declares AWS_ENDPOINT_URL and gets the hub's address
+        assert {path: env["AWS_ENDPOINT_URL"] for path, (_, env) in found.items()} == dict.fromkeys(
+            found, self.HUB
+        )
+        Settings.from_env(found["RouterFunction"][1])
+
+    def test_a_deployed_stacks_file_leaves_the_endpoint_to_aws(self, with_file):
+        # SAM CLI does not evaluate Conditions: an unset LocalEndpointUrl's variable arrives
+        # empty, and an empty AWS_ENDPOINT_URL is botocore's default endpoint (AWS).
+        assert all(env.get("AWS_ENDPOINT_URL", "") == "" for _, env in with_file.values())
+
+    def test_prod_refuses_the_override(self):
+        template = load_template(ROOT / "template.yaml")
+        context = {
+            **parameter_values(
+                template,
+                {
+                    "Stage": "prod",
+                    "SourceStreamArn": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/1",
+                    "AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:on-call",
+                    "LocalEndpointUrl": self.HUB,
+                },
+            ),
+            "AWS::Region": "us-east-1",
+        }
+        with pytest.raises(StackError, match="LocalEndpointUrl is for sam local invoke only"):
+            check_rules(template, context, "hub")

@@ -113,10 +113,19 @@ class TestFromLocalHubState:
                 },
             ],
         }
+        hub = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}
         assert env_vars.from_local_hub(state) == {
-            "RouterFunction": ROUTER_ENV,
-            "AuditLogConsumer/ConsumerFunction": AUDIT_ENV,
+            "RouterFunction": {**ROUTER_ENV, **hub},
+            "AuditLogConsumer/ConsumerFunction": {**AUDIT_ENV, **hub},
         }
+
+    def test_a_container_reaches_the_hub_by_the_name_given(self):
+        state = {
+            "endpoint_url": "http://127.0.0.1:5000",
+            "functions": [{"logical_id": "RouterFunction", "name": "r", "environment": {}}],
+        }
+        found = env_vars.from_local_hub(state, endpoint_host="host.docker.internal")
+        assert found["RouterFunction"]["AWS_ENDPOINT_URL"] == "http://host.docker.internal:5000"
 
     def test_a_state_without_functions_is_refused(self):
         with pytest.raises(env_vars.EnvVarsError, match="lists no functions"):
