@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any, Final, Self, TextIO
 
 from fanout.connection import Connection, queue_url_of
+from fanout.local.access import LocalAccess
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
+from fanout.local.lambda_front import LocalLambdaFront
 from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_of
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
 from fanout.local.observe import EventLog, Observer
@@ -210,9 +212,17 @@ class LocalHub:
         self.deployment = deploy(self.clients, self.template, self.parameters)
         if self._server is not None:
             drop_secure_transport_denials(self.clients)
-        invoker = InProcessInvoker(
-            self.handler_environment(), region=self.region, output=self._handler_output
+        self.access = LocalAccess.start(
+            self.clients, self.deployment.functions, self.deployment.outputs, self.topic_arn
         )
+        invoker = InProcessInvoker(
+            self.handler_environment(),
+            region=self.region,
+            output=self._handler_output,
+            identities=self.access.function_credentials,
+        )
+        # `fanout replay` invokes the router: answered here, under the router's role.
+        self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
         self.emulator = Emulator(
             self.deployment.functions,
             self.deployment.mappings,
@@ -232,6 +242,9 @@ class LocalHub:
         emulator = getattr(self, "emulator", None)
         if emulator is not None:
             emulator.stop()
+        access = getattr(self, "access", None)
+        if access is not None:
+            access.close()
         if self._server is not None:
             self._server.stop()
             self._server = None
