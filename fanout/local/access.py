@@ -243,13 +243,13 @@ class PolicyStore:
         try:
             if arn.startswith("arn:aws:sns:"):
                 attributes = self._clients.client("sns").get_topic_attributes(TopicArn=arn)
-                text = attributes["Attributes"].get("Policy")
+                text = attributes.get("Attributes", {}).get("Policy")
             elif arn.startswith("arn:aws:sqs:"):
                 sqs = self._clients.client("sqs")
                 _, _, _, _, account, name = arn.split(":", 5)
                 url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
-                text = attributes["Attributes"].get("Policy")
+                text = attributes.get("Attributes", {}).get("Policy")
             elif arn.startswith("arn:aws:s3:::"):
                 bucket = arn.removeprefix("arn:aws:s3:::")
                 text = self._clients.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]

@@ -153,11 +153,28 @@ def principal_matches(element: Any, principal: Principal, *, for_allow: bool) ->
     return False
 
 
+SUPPORTED_OPERATORS: Final = frozenset(
+    {
+        "ArnEquals",
+        "ArnLike",
+        "ArnNotEquals",
+        "ArnNotLike",
+        "StringEquals",
+        "StringNotEquals",
+        "StringLike",
+        "StringNotLike",
+        "Bool",
+    }
+)
+
+
 def _condition_holds(operator: str, key: str, expected: Any, request: Request) -> bool:
     """One operator on one key; absent keys fail (no ``IfExists`` forms are used here).
 
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
     """
+    if operator not in SUPPORTED_OPERATORS:
+        raise UnsupportedPolicyError(f"condition operator {operator}")
     actual = request.key(key)
     values = [str(v) for v in _as_list(expected)]
     negated = operator in {"ArnNotEquals", "ArnNotLike", "StringNotEquals", "StringNotLike"}
@@ -226,7 +243,8 @@ def statement_applies(
 
 def _statements(document: Mapping[str, Any] | str) -> list[Mapping[str, Any]]:
     parsed = json.loads(document) if isinstance(document, str) else document
-    return [dict(s) for s in _as_list(parsed.get("Statement", []))]
+    # moto keeps a statement CloudFormation dropped (``!If [c, ..., !Ref AWS::NoValue]``) as null.
+    return [dict(s) for s in _as_list(parsed.get("Statement", [])) if s is not None]
 
 
 @dataclass(frozen=True, slots=True)
