@@ -51,7 +51,7 @@ class TestQueueSubscriptionPolicy:
     def test_a_queue_whose_policy_names_another_topic_is_refused(self, aws: None):
         connection, topic = subscribed_queue("arn:aws:sns:us-east-1:123456789012:other")
 
-        with pytest.raises(DeliveryRefusedError, match="does not let sns.amazonaws.com"):
+        with pytest.raises(DeliveryRefusedError, match=r"does not let sns\.amazonaws\.com"):
             check_queue_subscriptions(connection, PolicyStore(connection), topic)
 
     def test_a_queue_without_a_policy_is_refused(self, aws: None):
