@@ -336,18 +336,22 @@ class Authorizer:
             decision, reason = self.decide(identity, target)
             if not decision.allowed:
                 code, status = ERROR_CODES.get(service, ("AccessDenied", 403))
-                raise ClientError(
-                    {
-                        "Error": {
-                            "Code": code,
-                            "Message": f"User: {identity.principal.arn} is not authorized to"
-                            f" perform: {target.action} on resource: {target.resource}"
-                            f" ({reason})",
-                        },
-                        "ResponseMetadata": {"HTTPStatusCode": status},
-                    },
+                raise service_error(
+                    code,
+                    f"User: {identity.principal.arn} is not authorized to perform:"
+                    f" {target.action} on resource: {target.resource} ({reason})",
+                    status,
                     model.name,
                 )
+
+
+def service_error(code: str, message: str, status: int, operation: str) -> ClientError:
+    """The ``ClientError`` botocore raises for a service's error response."""
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
 
 
 API_PARAMS: Final = "fanout_api_params"

@@ -28,9 +28,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
+from fanout.local.access import service_error
 from fanout.local.invoker import Invoker
 from fanout.local.model import FunctionSpec
 
@@ -92,14 +94,8 @@ class LocalLambdaFront:
         else:
             body = json.dumps(outcome.response).encode()
         parsed["Payload"] = StreamingBody(io.BytesIO(body), len(body))
-        return AWSResponse(function.arn, 200, {}, None), parsed
+        return AWSResponse(function.arn, 200, HTTPHeaders(), None), parsed
 
 
 def _error(code: str, message: str, status: int) -> ClientError:
-    return ClientError(
-        {
-            "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        },
-        "Invoke",
-    )
+    return service_error(code, message, status, "Invoke")

@@ -144,12 +144,17 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
     """The connection and the resolved hub for the common options."""
     endpoint = args.endpoint_url
     region = args.region
-    if endpoint is None and args.profile is None:
-        from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a local hub
+    from fanout.local.hub import load_state, serve_running_hub  # noqa: PLC0415 - a local hub
 
-        state = load_state() or {}
+    state = load_state() or {}
+    if endpoint is None and args.profile is None:
         endpoint = state.get("endpoint_url")
         region = region or state.get("region")
+    if endpoint and endpoint == state.get("endpoint_url"):
+        # The running `fanout local up`: invoking its router runs the handler here, under
+        # the router's role (there is no Docker for moto to run it in), and the policies
+        # of the operator and the functions are enforced as in the hub's own process.
+        serve_running_hub(state, output=sys.stderr)
     connection = Connection(endpoint_url=endpoint, region=region, profile=args.profile)
     overrides = Overrides(
         topic_arn=args.topic_arn,

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +26,7 @@ from support.builders import a_stream_record
 from support.cli import run_fanout
 
 from fanout.connection import ENVIRONMENT_LOCK, Connection
+from fanout.local import hub as local_hub
 from fanout.local.access import OPERATOR_ACCESS_KEY, Identity
 from fanout.local.esm import EmulatorSettings
 from fanout.local.failure import DiscardedBatch, FailureCondition, s3_object_key
@@ -64,9 +68,10 @@ def connection_as(hub: LocalHub, access_key: str) -> Connection:
 class Env:
     """The running hub, the harness's view of it, and the operator's CLI."""
 
-    def __init__(self, hub: LocalHub, tail: Tail) -> None:
+    def __init__(self, hub: LocalHub, tail: Tail, credentials: Path) -> None:
         self.hub = hub
         self.tail = tail
+        self.credentials = credentials
         self.url = str(hub.endpoint_url)
         self.harness = Connection(endpoint_url=self.url, region=hub.region)
         self.resolved: Hub = resolve(self.harness, "fanout-hub")
@@ -121,12 +126,13 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         stream=StreamSettings(poll_interval_seconds=0.05),
         queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
     )
+    env_credentials = credentials
     with pytest.MonkeyPatch.context() as patch:
         with ENVIRONMENT_LOCK:  # functions' environments are patched under this lock
             patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
         hub = LocalHub(settings=settings, handler_output=io.StringIO())
         with hub, Tail(hub.topic_arn, endpoint_url=hub.endpoint_url, wait_seconds=0) as tail:
-            yield Env(hub, tail)
+            yield Env(hub, tail, env_credentials)
 
 
 class TestPrincipals:
@@ -171,6 +177,21 @@ class TestPrincipals:
 
 class TestOperatorPolicy:
     """Every operations command runs with only the template's OperatorPolicy."""
+
+    def test_it_is_an_output_and_grants_no_sns_action(self, env: Env):
+        assert env.resolved.outputs["OperatorPolicyArn"].startswith("arn:aws:iam::")
+        (document,) = env.hub.access.authorizer.identity(OPERATOR_ACCESS_KEY).policies
+        actions = {
+            action
+            for statement in document["Statement"]
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+        }
+        assert "lambda:InvokeFunction" in actions
+        assert not {a for a in actions if a.startswith("sns:")}
 
     def test_every_ops_command_passes(
         self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path
@@ -264,3 +285,54 @@ class TestOperatorPolicy:
         assert "lambda:InvokeFunction" in err
         bucket, _, key = where.partition("/")
         env.harness.client("s3").head_object(Bucket=bucket, Key=key)
+
+
+class TestAnotherProcess:
+    """`fanout replay` in another terminal than `fanout local up` answers the invoke itself."""
+
+    def test_a_replay_from_another_process_runs_the_router_there(
+        self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # GIVEN the hub's state file, where `fanout local up` leaves it, and a failed batch
+        monkeypatch.setattr(local_hub, "STATE_FILE", tmp_path / "fanout-local-hub.json")
+        env.hub.save_state()
+        _, record = env.failed_batch("ORDER#elsewhere", 4)
+
+        # WHEN the operator replays from a fresh interpreter (its temp dir is the state's)
+        ran = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "fanout.cli",
+                "replay",
+                "stream-failures",
+                "--endpoint-url",
+                env.url,
+                "--profile",
+                OPERATOR_PROFILE,
+                "--json",
+            ],
+            env={
+                **os.environ,
+                "TMPDIR": str(tmp_path),
+                "AWS_SHARED_CREDENTIALS_FILE": str(env.credentials),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+        # THEN that process ran the router, under the router's role, and it published
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        report = json.loads(ran.stdout)
+        # (with the batch a denied replay left behind, if that test ran first)
+        assert {b["status"] for b in report["batches"]} == {"replayed"}
+        wanted = to_outbound(record, EntityRules()).envelope_id
+        seen: set[str] = set()
+
+        def published() -> bool:
+            seen.update(json.loads(body)["id"] for body in env.tail.poll())
+            return wanted in seen
+
+        eventually(published)
