@@ -212,20 +212,26 @@ class LocalHub:
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
         self.deployment = deploy(self.clients, self.template, self.parameters)
+        self.access: LocalAccess | None = None
+        identities: dict[str, dict[str, str]] = {}
         if self._server is not None:
             drop_secure_transport_denials(self.clients)
-        SERVED[str(self._endpoint_url)] = None  # held by self.access
-        self.access = LocalAccess.start(
-            self.clients, self.deployment.functions, self.deployment.outputs, self.topic_arn
-        )
+            # moto evaluates no policy and cannot run a function: the hub does both
+            # (LocalStack and an account do them themselves, with real credentials).
+            SERVED[str(self._endpoint_url)] = None  # held by self.access
+            self.access = LocalAccess.start(
+                self.clients, self.deployment.functions, self.deployment.outputs, self.topic_arn
+            )
+            identities = self.access.function_credentials
         invoker = InProcessInvoker(
             self.handler_environment(),
             region=self.region,
             output=self._handler_output,
-            identities=self.access.function_credentials,
+            identities=identities,
         )
-        # `fanout replay` invokes the router: answered here, under the router's role.
-        self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
+        if self.access is not None:
+            # `fanout replay` invokes the router: answered here, under the router's role.
+            self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
         self.emulator = Emulator(
             self.deployment.functions,
             self.deployment.mappings,
@@ -481,6 +487,7 @@ class LocalHub:
             "endpoint_url": self._endpoint_url,
             "region": self.region,
             "topic_arn": self.topic_arn,
+            "embedded": self.access is not None,
             "outputs": dict(self.deployment.outputs),
             "handler_environment": self.handler_environment(),
             "functions": [
@@ -512,10 +519,11 @@ def serve_running_hub(state: Mapping[str, Any], output: TextIO | None = None) ->
     An ``Invoke`` of one of its functions runs the handler here, under the function's
     role, and the calls of its roles and of the operator are checked against the
     template's policies (``fanout.local.access``). None when this process already
-    serves that hub.
+    serves that hub, or the hub is not on the embedded moto server (LocalStack and an
+    account run functions and evaluate policies themselves).
     """
     endpoint = str(state["endpoint_url"])
-    if endpoint in SERVED:
+    if endpoint in SERVED or not state.get("embedded"):
         return None
     region = str(state.get("region") or "us-east-1")
     session = boto3.session.Session(

@@ -72,6 +72,8 @@ class Env:
         self.hub = hub
         self.tail = tail
         self.credentials = credentials
+        assert hub.access is not None, "the embedded hub checks its principals"
+        self.access = hub.access
         self.url = str(hub.endpoint_url)
         self.harness = Connection(endpoint_url=self.url, region=hub.region)
         self.resolved: Hub = resolve(self.harness, "fanout-hub")
@@ -87,7 +89,7 @@ class Env:
     def role_connection(self, function_logical_id: str) -> Connection:
         """Clients signing as a function's execution role."""
         function = self.hub.deployment.function(function_logical_id)
-        key = self.hub.access.function_credentials[function.name]["AWS_ACCESS_KEY_ID"]
+        key = self.access.function_credentials[function.name]["AWS_ACCESS_KEY_ID"]
         return connection_as(self.hub, key)
 
     def failed_batch(self, pk: str, sequence: int) -> tuple[str, dict[str, Any]]:
@@ -180,7 +182,7 @@ class TestOperatorPolicy:
 
     def test_it_is_an_output_and_grants_no_sns_action(self, env: Env):
         assert env.resolved.outputs["OperatorPolicyArn"].startswith("arn:aws:iam::")
-        (document,) = env.hub.access.authorizer.identity(OPERATOR_ACCESS_KEY).policies
+        (document,) = env.access.authorizer.identity(OPERATOR_ACCESS_KEY).policies
         actions = {
             action
             for statement in document["Statement"]
@@ -261,7 +263,7 @@ class TestOperatorPolicy:
         self, env: Env, capsys: pytest.CaptureFixture[str]
     ):
         # GIVEN the operator policy minus lambda:InvokeFunction, and a discarded batch
-        authorizer = env.hub.access.authorizer
+        authorizer = env.access.authorizer
         granted = authorizer.identity(OPERATOR_ACCESS_KEY)
         (document,) = granted.policies
         narrowed = {
