@@ -144,9 +144,13 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
     """The connection and the resolved hub for the common options."""
     endpoint = args.endpoint_url
     region = args.region
-    from fanout.local.hub import load_state, serve_running_hub  # noqa: PLC0415 - a local hub
+    state: dict[str, Any] = {}
+    # A local hub may be meant: no endpoint or profile, or a plain-HTTP endpoint (AWS's
+    # are HTTPS). Otherwise the local tooling is not even imported.
+    if (endpoint is None and args.profile is None) or str(endpoint).startswith("http://"):
+        from fanout.local.hub import load_state  # noqa: PLC0415 - only for a local hub
 
-    state = load_state() or {}
+        state = load_state() or {}
     if endpoint is None and args.profile is None:
         endpoint = state.get("endpoint_url")
         region = region or state.get("region")
@@ -154,6 +158,8 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
         # The running `fanout local up`: invoking its router runs the handler here, under
         # the router's role (there is no Docker for moto to run it in), and the policies
         # of the operator and the functions are enforced as in the hub's own process.
+        from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
+
         serve_running_hub(state, output=sys.stderr)
     connection = Connection(endpoint_url=endpoint, region=region, profile=args.profile)
     overrides = Overrides(
