@@ -14,8 +14,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 from support.builders import a_stream_record
 from support.cli import run_fanout
+from support.waiting import eventually
 
 from fanout.connection import ENVIRONMENT_LOCK, Connection
 from fanout.local import hub as local_hub
@@ -45,16 +45,6 @@ OPERATOR_PROFILE = "fanout-operator"
 DENIED = ("AccessDenied", "AuthorizationError", "not authorized")
 
 
-def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """``probe()`` once it is truthy; fails at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"not within {timeout}s: {probe}")
-
-
 def connection_as(hub: LocalHub, access_key: str) -> Connection:
     """Clients signing with ``access_key`` (the local hub ignores the secret)."""
     session = boto3.session.Session(
@@ -74,6 +64,7 @@ class Env:
         self.credentials = credentials
         assert hub.access is not None, "the embedded hub checks its principals"
         self.access = hub.access
+        self.seen: set[str] = set()
         self.url = str(hub.endpoint_url)
         self.harness = Connection(endpoint_url=self.url, region=hub.region)
         self.resolved: Hub = resolve(self.harness, "fanout-hub")
@@ -85,6 +76,15 @@ class Env:
             [*argv, "--endpoint-url", self.url, "--profile", OPERATOR_PROFILE, "--json"]
         )
         return ran.code, ran.document(), ran.err + capsys.readouterr().err
+
+    def wait_published(self, envelope_ids: set[str]) -> None:
+        """Until the tail on the topic saw every one of these envelope ids."""
+
+        def published() -> bool:
+            self.seen.update(json.loads(body)["id"] for body in self.tail.poll())
+            return envelope_ids <= self.seen
+
+        eventually(published)
 
     def role_connection(self, function_logical_id: str) -> Connection:
         """Clients signing as a function's execution role."""
@@ -247,17 +247,12 @@ class TestOperatorPolicy:
         assert code == 0, err
         assert not any(word in err for word in DENIED), err
         # ... and the router published what the replays sent it
-        wanted = {
-            to_outbound(replayed, EntityRules()).envelope_id,
-            to_outbound(poison, EntityRules()).envelope_id,
-        }
-        seen: set[str] = set()
-
-        def published() -> bool:
-            seen.update(json.loads(body)["id"] for body in env.tail.poll())
-            return wanted <= seen
-
-        eventually(published)
+        env.wait_published(
+            {
+                to_outbound(replayed, EntityRules()).envelope_id,
+                to_outbound(poison, EntityRules()).envelope_id,
+            }
+        )
 
     def test_without_invoke_function_a_replay_is_denied(
         self, env: Env, capsys: pytest.CaptureFixture[str]
@@ -330,11 +325,4 @@ class TestAnotherProcess:
         report = json.loads(ran.stdout)
         # (with the batch a denied replay left behind, if that test ran first)
         assert {b["status"] for b in report["batches"]} == {"replayed"}
-        wanted = to_outbound(record, EntityRules()).envelope_id
-        seen: set[str] = set()
-
-        def published() -> bool:
-            seen.update(json.loads(body)["id"] for body in env.tail.poll())
-            return wanted in seen
-
-        eventually(published)
+        env.wait_published({to_outbound(record, EntityRules()).envelope_id})
