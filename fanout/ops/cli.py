@@ -80,7 +80,9 @@ def register(subcommands: Any) -> None:
     _common(redrive)
     redrive.set_defaults(run=run_redrive)
 
-    replay = subcommands.add_parser("replay", help="route again what the router gave up on")
+    replay = subcommands.add_parser(
+        "replay", help="invoke the deployed router again on what it gave up on"
+    )
     kinds = replay.add_subparsers(dest="replay_command", required=True, metavar="KIND")
     failures = kinds.add_parser(
         "stream-failures", help="batches the router's event source mapping discarded"
