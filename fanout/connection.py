@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Final
 
 import boto3
 from botocore.config import Config
+
+ENVIRONMENT_LOCK: Final = threading.RLock()
+"""Held while ``os.environ`` is patched for an in-process function (``fanout.local.invoker``).
+
+A function runs with its own role's credentials in the environment; a connection made
+meanwhile by another thread must not pick them up, so it resolves its credentials
+under this lock.
+"""
 
 
 class Connection:
@@ -22,6 +30,8 @@ class Connection:
     ) -> None:
         self.endpoint_url = endpoint_url
         self._session = session or boto3.session.Session(profile_name=profile, region_name=region)
+        with ENVIRONMENT_LOCK:
+            self._session.get_credentials()  # resolved (and cached by the session) now
         self.region = region or self._session.region_name or "us-east-1"
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

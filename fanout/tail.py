@@ -18,6 +18,8 @@ from typing import Any, Self, TextIO
 
 import boto3
 
+from fanout.connection import ENVIRONMENT_LOCK
+
 
 class Tail:
     """An ephemeral queue on the topic; ``envelopes()`` yields bodies until closed."""
@@ -35,6 +37,8 @@ class Tail:
         self._filter = dict(filter_policy) if filter_policy else None
         self._wait = wait_seconds
         session = boto3.session.Session(region_name=region)
+        with ENVIRONMENT_LOCK:  # not a local function's credentials (fanout.connection)
+            session.get_credentials()
         self._sns = session.client("sns", endpoint_url=endpoint_url, region_name=region)
         self._sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self.queue_url: str | None = None

@@ -16,9 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self, TextIO
 
+import boto3
+
 from fanout.connection import Connection, queue_url_of
+from fanout.local.access import LocalAccess
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
+from fanout.local.lambda_front import LocalLambdaFront
 from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_of
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
 from fanout.local.observe import EventLog, Observer
@@ -230,11 +234,26 @@ class LocalHub:
         self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
         self.parameters = store_local_secrets(self.clients, self.parameters)
         self.deployment = deploy(self.clients, self.template, self.parameters)
+        self.access: LocalAccess | None = None
+        identities: dict[str, dict[str, str]] = {}
         if self._server is not None:
             drop_secure_transport_denials(self.clients)
+            # moto evaluates no policy and cannot run a function: the hub does both
+            # (LocalStack and an account do them themselves, with real credentials).
+            SERVED[str(self._endpoint_url)] = None  # held by self.access
+            self.access = LocalAccess.start(
+                self.clients, self.deployment.functions, self.deployment.outputs, self.topic_arn
+            )
+            identities = self.access.function_credentials
         invoker = InProcessInvoker(
-            self.handler_environment(), region=self.region, output=self._handler_output
+            self.handler_environment(),
+            region=self.region,
+            output=self._handler_output,
+            identities=identities,
         )
+        if self.access is not None:
+            # `fanout replay` invokes the router: answered here, under the router's role.
+            self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
         self.emulator = Emulator(
             self.deployment.functions,
             self.deployment.mappings,
@@ -254,6 +273,10 @@ class LocalHub:
         emulator = getattr(self, "emulator", None)
         if emulator is not None:
             emulator.stop()
+        access = getattr(self, "access", None)
+        if access is not None:
+            access.close()
+            SERVED.pop(str(self._endpoint_url), None)
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -486,6 +509,8 @@ class LocalHub:
             "endpoint_url": self._endpoint_url,
             "region": self.region,
             "topic_arn": self.topic_arn,
+            "embedded": self.access is not None,
+            "outputs": dict(self.deployment.outputs),
             "handler_environment": self.handler_environment(),
             "functions": [
                 {
@@ -501,6 +526,45 @@ class LocalHub:
             ],
         }
         STATE_FILE.write_text(json.dumps(state, indent=2))
+
+
+SERVED: Final[dict[str, LocalAccess | None]] = {}
+"""Endpoints of local hubs whose principals and functions this process serves.
+
+Holds each ``LocalAccess``: the hooks are removed when it is closed or collected.
+"""
+
+
+def serve_running_hub(state: Mapping[str, Any], output: TextIO | None = None) -> LocalAccess | None:
+    """In another process than `fanout local up`'s, act for its principals as the hub does.
+
+    An ``Invoke`` of one of its functions runs the handler here, under the function's
+    role, and the calls of its roles and of the operator are checked against the
+    template's policies (``fanout.local.access``). None when this process already
+    serves that hub, or the hub is not on the embedded moto server (LocalStack and an
+    account run functions and evaluate policies themselves).
+    """
+    endpoint = str(state["endpoint_url"])
+    if endpoint in SERVED or not state.get("embedded"):
+        return None
+    region = str(state.get("region") or "us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region,
+    )
+    clients = Connection(endpoint_url=endpoint, region=region, session=session)
+    functions = tuple(FunctionSpec(**f) for f in state["functions"])
+    access = LocalAccess.start(clients, functions, state.get("outputs") or {}, state["topic_arn"])
+    invoker = InProcessInvoker(
+        state.get("handler_environment") or {},
+        region=region,
+        output=output,
+        identities=access.function_credentials,
+    )
+    access.serve(LocalLambdaFront(functions, invoker).before_call)
+    SERVED[endpoint] = access
+    return access
 
 
 def load_state() -> dict[str, Any] | None:

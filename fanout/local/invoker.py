@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, TextIO
 
+from fanout.connection import ENVIRONMENT_LOCK
 from fanout.local.context import LocalContext
 from fanout.local.model import FunctionSpec
 
@@ -135,18 +136,28 @@ class InProcessInvoker:
         base_environment: Mapping[str, str] | None = None,
         region: str = "",
         output: TextIO | None = None,
+        identities: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
+        """``identities``: per function name, its execution role's credential variables."""
         self._base = dict(base_environment or {})
+        self._identities = {name: dict(env) for name, env in (identities or {}).items()}
         # Where handlers' stdout/stderr (their JSON logs) go; None leaves them on the terminal.
         self._output = output
         self._region = region or self._base.get("AWS_REGION") or "us-east-1"
         self._containers: dict[str, _Container] = {}
-        self._lock = threading.RLock()
+        # os.environ is process-wide: anything resolving credentials from it waits too.
+        self._lock = ENVIRONMENT_LOCK
 
     def environment_of(self, function: FunctionSpec) -> dict[str, str]:
-        """What ``os.environ`` adds while the function runs: hub settings, Lambda's, the template's."""
+        """What ``os.environ`` adds while the function runs: hub settings, Lambda's, the template's.
+
+        Lambda puts the execution role's credentials in the environment too
+        (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
+        so the handler's SDK signs as its role.
+        """
         return {
             **self._base,
+            **self._identities.get(function.name, {}),
             **lambda_environment(function, self._region),
             **{k: str(v) for k, v in function.environment.items()},
         }

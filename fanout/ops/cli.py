@@ -80,7 +80,9 @@ def register(subcommands: Any) -> None:
     _common(redrive)
     redrive.set_defaults(run=run_redrive)
 
-    replay = subcommands.add_parser("replay", help="route again what the router gave up on")
+    replay = subcommands.add_parser(
+        "replay", help="invoke the deployed router again on what it gave up on"
+    )
     kinds = replay.add_subparsers(dest="replay_command", required=True, metavar="KIND")
     failures = kinds.add_parser(
         "stream-failures", help="batches the router's event source mapping discarded"
@@ -144,12 +146,23 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
     """The connection and the resolved hub for the common options."""
     endpoint = args.endpoint_url
     region = args.region
-    if endpoint is None and args.profile is None:
-        from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a local hub
+    state: dict[str, Any] = {}
+    # A local hub may be meant: no endpoint or profile, or a plain-HTTP endpoint (AWS's
+    # are HTTPS). Otherwise the local tooling is not even imported.
+    if (endpoint is None and args.profile is None) or str(endpoint).startswith("http://"):
+        from fanout.local.hub import load_state  # noqa: PLC0415 - only for a local hub
 
         state = load_state() or {}
+    if endpoint is None and args.profile is None:
         endpoint = state.get("endpoint_url")
         region = region or state.get("region")
+    if endpoint and endpoint == state.get("endpoint_url"):
+        # The running `fanout local up`: invoking its router runs the handler here, under
+        # the router's role (there is no Docker for moto to run it in), and the policies
+        # of the operator and the functions are enforced as in the hub's own process.
+        from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
+
+        serve_running_hub(state, output=sys.stderr)
     connection = Connection(endpoint_url=endpoint, region=region, profile=args.profile)
     overrides = Overrides(
         topic_arn=args.topic_arn,

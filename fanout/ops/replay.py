@@ -1,10 +1,19 @@
 """Route again what the router could not: discarded stream batches and router dead letters.
 
-Both replays go through ``router.core.Router``, built from the deployed router's own
-environment (``Hub.router_settings_environment``), so a replayed record becomes
-exactly the envelope (same deterministic id, same attributes, same claim check) the
-live router would have published. Consumers de-duplicate by envelope id, so a replay
-of something that did get through after all has no second effect.
+Both replays invoke the deployed router function (``lambda:InvokeFunction``,
+``RequestResponse``) with a DynamoDB-stream-shaped event built from the records, so
+the deployed code builds every envelope and only the router's role publishes to the
+topic (the topic policy denies everyone else). A replayed record becomes exactly the
+envelope the live router would have published (same deterministic id, attributes,
+claim check); consumers de-duplicate by envelope id, so replaying something that did
+get through after all has no second effect. The router's ``batchItemFailures`` name
+the earliest record it could not publish; that record and every later one of the
+chunk count as not routed.
+
+Records are sent in chunks of at most the mapping's batch size and under Lambda's
+6 MB synchronous request payload quota:
+https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+https://docs.aws.amazon.com/lambda/latest/dg/API_Invoke.html
 
 Stream failures (``fanout replay stream-failures``): Lambda writes one invocation
 record per discarded batch to the mapping's OnFailure destination.
@@ -20,20 +29,21 @@ https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
   lost, with their range, and the message is kept for the operator.
 
 Poison records (``fanout replay poison``): each router DLQ message's record (inline, or
-read back from its ``record_ref`` in the router's payload bucket) is routed again. A
-record that routes is deleted from the DLQ; one that is still poison (or that SNS
-still rejects), or whose ``record_ref`` cannot be followed, stays where it is,
-untouched, and the error is reported.
+read back from its ``record_ref`` in the router's payload bucket) is sent to the router
+again. A record that routes is deleted from the DLQ. One that is still poison is
+dead-lettered again by the router itself (a new DLQ message with today's error, which
+the replay recognises by sequence number and time and does not replay again) and the
+old message is deleted. One SNS still rejects, or whose ``record_ref`` cannot be
+followed, stays where it is, untouched, and the error is reported.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -42,47 +52,100 @@ from fanout.local.records import to_lambda_stream_record
 from fanout.ops.dlq import release
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.resolve import Hub
-from router.claimcheck import ClaimCheck
-from router.core import Router
 from router.deadletter import KEY_PREFIX as DEAD_LETTER_PREFIX
-from router.deadletter import DeadLetterError, DeadLetterWriter
-from router.deadline import Deadline
 from router.normalise import sequence_number_of
-from router.publisher import SnsPublisher
-from router.settings import Settings
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html
 # "All data in DynamoDB Streams is subject to a 24-hour lifetime."
 STREAM_RETENTION: Final = timedelta(hours=24)
-# Records per Router.route call: the router mapping's BatchSize in template.yaml.
+# Records per invocation: the router mapping's BatchSize in template.yaml.
 ROUTE_BATCH: Final = 100
-# How long one routing call may keep retrying SNS (the router's own invocation budget).
-ROUTE_SECONDS: Final = 60.0
+# Lambda's synchronous invocation request payload quota is 6 MB; the event's own JSON
+# around the records stays well inside the margin.
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+INVOKE_PAYLOAD_LIMIT: Final = 6 * 1024 * 1024
+INVOKE_PAYLOAD_BUDGET: Final = INVOKE_PAYLOAD_LIMIT - 64 * 1024
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
 GET_RECORDS_LIMIT: Final = 1000
 FAILURE_PREFIX: Final = "aws/lambda/"
 REPLAYED_PREFIX: Final = "replayed/"
-REPLAY_FUNCTION: Final = "fanout-replay"
 
 
-def build_router(connection: Connection, hub: Hub, dead_letters: Any | None = None) -> Router:
-    """The live router's code with the deployed router's settings, on this connection."""
-    settings = Settings.from_env(hub.router_settings_environment())
-    s3 = connection.client("s3")
-    return Router(
-        settings,
-        SnsPublisher(
-            connection.client("sns"),
-            settings.topic_arn,
-            settings.max_message_bytes,
-            concurrency=settings.publish_concurrency,
-        ),
-        ClaimCheck(s3, settings.payload_bucket),
-        dead_letters
-        or DeadLetterWriter(
-            connection.client("sqs"), settings.dlq_url, s3, settings.payload_bucket
-        ),
-    )
+# ---------------------------------------------------------------------------- the router
+
+
+@dataclass(frozen=True, slots=True)
+class RouterAnswer:
+    """What one router invocation said: the records it did not publish, or its error."""
+
+    request_id: str
+    failures: list[str] = field(default_factory=list)
+    """``batchItemFailures`` item identifiers (sequence numbers), earliest first."""
+    error: str | None = None
+    """The function error (``FunctionError``): nothing is known to be published."""
+
+
+class RoutesRecords(Protocol):
+    """Something that routes stream records as the deployed router does."""
+
+    def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer: ...
+
+
+class DeployedRouter:
+    """The deployed router function, invoked synchronously with a stream-shaped event."""
+
+    def __init__(self, lambda_client: Any, function_name: str) -> None:
+        self._lambda = lambda_client
+        self.function_name = function_name
+
+    @classmethod
+    def of(cls, connection: Connection, hub: Hub) -> DeployedRouter:
+        """The hub's router function (``RouterFunctionName`` output)."""
+        name = hub.need("router_function", "--stack of a deployed hub")
+        return cls(connection.client("lambda"), name)
+
+    def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer:
+        """One ``RequestResponse`` invocation; raises the invoke's ``ClientError`` (AccessDenied...)."""
+        response = self._lambda.invoke(
+            FunctionName=self.function_name,
+            InvocationType="RequestResponse",
+            Payload=stream_event(records),
+        )
+        request_id = str(response.get("ResponseMetadata", {}).get("RequestId", ""))
+        body = response["Payload"].read()
+        if response.get("FunctionError"):
+            detail = json.loads(body) if body else {}
+            message = f"{detail.get('errorType', 'Error')}: {detail.get('errorMessage', '')}"
+            return RouterAnswer(request_id, error=message)
+        answer = json.loads(body) if body else None
+        failures = (answer or {}).get("batchItemFailures") or []
+        return RouterAnswer(request_id, [str(f["itemIdentifier"]) for f in failures])
+
+
+def stream_event(records: Sequence[Mapping[str, Any]]) -> bytes:
+    """The event Lambda gives a DynamoDB stream function: ``{"Records": [...]}``.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html#services-dynamodb-event
+    """
+    return json.dumps({"Records": list(records)}, default=str).encode()
+
+
+def chunks(records: Sequence[Mapping[str, Any]]) -> Iterator[list[Mapping[str, Any]]]:
+    """Consecutive runs of at most ``ROUTE_BATCH`` records and ``INVOKE_PAYLOAD_BUDGET`` bytes.
+
+    A single stream record is far below the budget (a DynamoDB item is at most 400 KB).
+    """
+    chunk: list[Mapping[str, Any]] = []
+    size = 0
+    for record in records:
+        record_size = len(json.dumps(record, default=str).encode()) + 2
+        if chunk and (len(chunk) == ROUTE_BATCH or size + record_size > INVOKE_PAYLOAD_BUDGET):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(record)
+        size += record_size
+    if chunk:
+        yield chunk
 
 
 @dataclass
@@ -94,19 +157,29 @@ class RouteResult:
     reason: str | None = None
 
 
-def route_records(
-    router: Router, records: Sequence[Mapping[str, Any]], origin: Mapping[str, str]
-) -> RouteResult:
-    """Route in the mapping's batch size; stop at the first batch that does not complete."""
+def unpublished_from(chunk: Sequence[Mapping[str, Any]], answer: RouterAnswer) -> int:
+    """The index of the first record of ``chunk`` the router did not publish (len: none)."""
+    if answer.error is not None:
+        return 0
+    if not answer.failures:
+        return len(chunk)
+    resume = answer.failures[0]
+    return next((i for i, r in enumerate(chunk) if sequence_number_of(r) == resume), 0)
+
+
+def route_records(router: RoutesRecords, records: Sequence[Mapping[str, Any]]) -> RouteResult:
+    """Route chunk by chunk; stop at the first chunk that does not complete."""
     done = 0
-    for start in range(0, len(records), ROUTE_BATCH):
-        chunk = list(records[start : start + ROUTE_BATCH])
-        response = router.route({"Records": chunk}, Deadline.after(ROUTE_SECONDS), origin)
-        failures = response["batchItemFailures"]
-        if failures:
-            resume = failures[0]["itemIdentifier"]
-            index = next((i for i, r in enumerate(chunk) if sequence_number_of(r) == resume), 0)
-            return RouteResult(done + index, start + index, f"not published from {resume}")
+    for chunk in chunks(records):
+        answer = router.route(chunk)
+        index = unpublished_from(chunk, answer)
+        if index < len(chunk):
+            reason = (
+                f"the router failed: {answer.error}"
+                if answer.error is not None
+                else f"not published from {answer.failures[0]}"
+            )
+            return RouteResult(done + index, done + index, reason)
         done += len(chunk)
     return RouteResult(done)
 
@@ -277,16 +350,17 @@ def replay_stream_failures(
     dry_run: bool = False,
     keep: bool = False,
     progress: Progress = NO_PROGRESS,
+    router: RoutesRecords | None = None,
 ) -> StreamFailuresReport:
     """Route every discarded batch again; see the module docstring for each destination kind.
 
     ``source``: ``s3://bucket[/prefix]``, a queue URL/ARN, or None for the router
-    mapping's OnFailure destination.
+    mapping's OnFailure destination. ``router``: the deployed router unless given.
     """
     where = source or hub.need("failure_destination", "--from s3://BUCKET or a queue URL")
     report = StreamFailuresReport(dry_run)
-    router = None if dry_run else build_router(connection, hub)
-    origin = {"function": REPLAY_FUNCTION, "request_id": f"stream-failures-{uuid.uuid4()}"}
+    if not dry_run:
+        router = router or DeployedRouter.of(connection, hub)
     s3, sqs = connection.client("s3"), connection.client("sqs")
     if where.startswith(("s3://", "arn:aws:s3:::")):
         bucket, _, prefix = where.removeprefix("s3://").removeprefix("arn:aws:s3:::").partition("/")
@@ -307,7 +381,7 @@ def replay_stream_failures(
     to_release: list[str] = []
     try:
         for batch in batches:
-            outcome = _replay_batch(connection, router, batch, origin, dry_run=dry_run)
+            outcome = _replay_batch(connection, router, batch, dry_run=dry_run)
             report.batches.append(outcome)
             progress.advance(1)
             if outcome.status != "replayed" or dry_run:
@@ -326,9 +400,8 @@ def replay_stream_failures(
 
 def _replay_batch(
     connection: Connection,
-    router: Router | None,
+    router: RoutesRecords | None,
     batch: FailedBatch,
-    origin: Mapping[str, str],
     *,
     dry_run: bool,
 ) -> BatchOutcome:
@@ -363,7 +436,7 @@ def _replay_batch(
     if dry_run or router is None:
         outcome.status = "would-replay"
         return outcome
-    result = route_records(router, records, origin)
+    result = route_records(router, records)
     outcome.routed = result.routed
     if result.failed_at is not None:
         outcome.status = "failed" if result.routed == 0 else "partly-replayed"
@@ -382,22 +455,6 @@ def _move_to_replayed(s3: Any, uri: str) -> None:
 
 
 # ---------------------------------------------------------------------------- poison
-
-
-class _KeptDeadLetters:
-    """Stands in for the router's DLQ writer: notes which records would be dead-lettered.
-
-    The record stays in its existing DLQ message instead of being written again.
-    """
-
-    def __init__(self) -> None:
-        self.kept: dict[int, DeadLetterError] = {}
-
-    def write(
-        self, record: Any, reason: str, error: DeadLetterError, origin: Mapping[str, str]
-    ) -> None:
-        del reason, origin
-        self.kept[id(record)] = error
 
 
 @dataclass
@@ -485,100 +542,159 @@ def replay_poison(
     limit: int | None = None,
     visibility_seconds: int = 300,
     progress: Progress = NO_PROGRESS,
+    router: RoutesRecords | None = None,
 ) -> PoisonReport:
-    """Route each router dead letter again; delete the ones that routed, keep the rest."""
+    """Send each router dead letter's record to the router; delete what it took, keep the rest.
+
+    ``router``: the deployed router unless given.
+    """
     sqs, s3 = connection.client("sqs"), connection.client("s3")
     queue_url = hub.need("router_dlq_url", "--router-dlq-url")
     # The bucket the router writes large dead letters to (its own PAYLOAD_BUCKET).
     bucket = hub.router_settings_environment()["PAYLOAD_BUCKET"]
-    kept = _KeptDeadLetters()
-    router = None if dry_run else build_router(connection, hub, dead_letters=kept)
-    origin = {"function": REPLAY_FUNCTION, "request_id": f"poison-{uuid.uuid4()}"}
-    report = PoisonReport(dry_run)
-    held: dict[str, str] = {}
+    if not dry_run:
+        router = router or DeployedRouter.of(connection, hub)
+    replay = _PoisonReplay(sqs, s3, bucket, queue_url, None if dry_run else router)
+
+    def receive() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=visibility_seconds,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in replay.held]
+        for message in fresh:
+            replay.held[message["MessageId"]] = message["ReceiptHandle"]
+        return fresh
+
     try:
-        while limit is None or len(report.outcomes) < limit:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url,
-                MaxNumberOfMessages=10,
-                VisibilityTimeout=visibility_seconds,
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            fresh = [m for m in messages if m["MessageId"] not in held]
+        while limit is None or replay.taken < limit:
+            fresh = receive()
             if not fresh:
                 break
-            for message in fresh:
-                held[message["MessageId"]] = message["ReceiptHandle"]
+            letters = replay.recognise_echoes(fresh)
             if limit is not None:
-                fresh = fresh[: limit - len(report.outcomes)]
-            _replay_letters(sqs, s3, bucket, queue_url, router, kept, fresh, origin, report, held)
-            progress.advance(len(fresh))
+                letters = letters[: limit - replay.taken]
+            replay.send(letters)
+            progress.advance(len(letters))
+        # The router's new dead letters for what it took, not yet seen (after a --limit).
+        while replay.awaiting and (fresh := receive()):
+            replay.recognise_echoes(fresh)
+        replay.settle()
     finally:
-        release(sqs, queue_url, held.values())
-    return report
+        release(sqs, queue_url, replay.held.values())
+    return replay.report
 
 
-def _replay_letters(
-    sqs: Any,
-    s3: Any,
-    bucket: str,
-    queue_url: str,
-    router: Router | None,
-    kept: _KeptDeadLetters,
-    messages: list[dict[str, Any]],
-    origin: Mapping[str, str],
-    report: PoisonReport,
-    held: dict[str, str],
-) -> None:
-    readable: list[tuple[dict[str, Any], Any]] = []
-    for message in messages:
-        sequence = None
-        try:
-            letter = json.loads(message["Body"])
-            if not isinstance(letter, dict):
-                raise UnreadableLetterError("the message is not a dead letter (a JSON object)")
-            sequence = letter.get("sequence_number")
-            record = record_of(s3, letter, bucket)
-        except (ValueError, KeyError) as exc:  # UnreadableLetterError is a ValueError
-            report.outcomes.append(
-                PoisonOutcome(message["MessageId"], sequence, "unreadable", str(exc))
-            )
-            continue
-        readable.append((message, record))
-    if router is None:
-        report.outcomes += [
-            PoisonOutcome(m["MessageId"], sequence_number_of(r), "would-replay")
-            for m, r in readable
-        ]
-        return
-    records = [r for _, r in readable]
-    kept.kept.clear()
-    response = router.route({"Records": records}, Deadline.after(ROUTE_SECONDS), origin)
-    unpublished_from = len(records)
-    if response["batchItemFailures"]:
-        resume = response["batchItemFailures"][0]["itemIdentifier"]
-        unpublished_from = next(
-            (i for i, r in enumerate(records) if sequence_number_of(r) == resume), 0
-        )
-    for index, (message, record) in enumerate(readable):
-        sequence = sequence_number_of(record)
-        if id(record) in kept.kept:
-            error = kept.kept[id(record)]
-            report.outcomes.append(
-                PoisonOutcome(
-                    message["MessageId"],
-                    sequence,
-                    "still-poison",
-                    f"{error['kind']}: {error['message']}",
+def _failed_at(letter: Mapping[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(letter.get("failed_at")))
+    except ValueError:
+        return None
+
+
+class _PoisonReplay:
+    """One ``replay poison`` run: what was sent to the router, and what came back to the DLQ."""
+
+    def __init__(
+        self, sqs: Any, s3: Any, bucket: str, queue_url: str, router: RoutesRecords | None
+    ) -> None:
+        self.sqs, self.s3, self.bucket, self.queue_url = sqs, s3, bucket, queue_url
+        self.router = router
+        self.report = PoisonReport(router is None)
+        self.held: dict[str, str] = {}
+        """Message id to receipt handle of every message received and not deleted."""
+        self.started = datetime.now(UTC)
+        self.taken = 0
+        self._sent: dict[str, dict[str, Any]] = {}
+        """Sequence number to the original message of each record the router took."""
+
+    @property
+    def awaiting(self) -> bool:
+        """Records the router took whose fate (routed or poison again) is not yet known."""
+        return bool(self._sent)
+
+    def recognise_echoes(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Take out the router's new dead letters for records this run sent; the rest."""
+        originals: list[dict[str, Any]] = []
+        for message in messages:
+            try:
+                letter = json.loads(message["Body"])
+            except ValueError:
+                letter = None
+            sequence = letter.get("sequence_number") if isinstance(letter, dict) else None
+            failed_at = _failed_at(letter) if isinstance(letter, dict) else None
+            if (
+                isinstance(letter, dict)
+                and sequence in self._sent
+                and failed_at is not None
+                and failed_at >= self.started
+            ):
+                # Still poison: the router dead-lettered it again, with today's error. The
+                # new message stays; the old one it replaces is deleted.
+                original = self._sent.pop(str(sequence))
+                self._delete(original)
+                error = letter.get("error") or {}
+                self.report.outcomes.append(
+                    PoisonOutcome(
+                        original["MessageId"],
+                        str(sequence),
+                        "still-poison",
+                        f"{error.get('kind', '?')}: {error.get('message', '')}",
+                    )
                 )
-            )
-        elif index >= unpublished_from:
-            report.outcomes.append(
-                PoisonOutcome(
-                    message["MessageId"], sequence, "not-published", "SNS did not take it"
+            else:
+                originals.append(message)
+        return originals
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        """Send the readable letters' records to the router (or list them, dry run)."""
+        self.taken += len(messages)
+        readable: list[tuple[dict[str, Any], Any]] = []
+        for message in messages:
+            sequence = None
+            try:
+                letter = json.loads(message["Body"])
+                if not isinstance(letter, dict):
+                    raise UnreadableLetterError("the message is not a dead letter (a JSON object)")
+                sequence = letter.get("sequence_number")
+                record = record_of(self.s3, letter, self.bucket)
+            except (ValueError, KeyError) as exc:  # UnreadableLetterError is a ValueError
+                self.report.outcomes.append(
+                    PoisonOutcome(message["MessageId"], sequence, "unreadable", str(exc))
                 )
-            )
-        else:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            held.pop(message["MessageId"], None)
-            report.outcomes.append(PoisonOutcome(message["MessageId"], sequence, "routed"))
+                continue
+            readable.append((message, record))
+        if self.router is None:
+            self.report.outcomes += [
+                PoisonOutcome(m["MessageId"], sequence_number_of(r), "would-replay")
+                for m, r in readable
+            ]
+            return
+        offset = 0
+        for chunk in chunks([r for _, r in readable]):
+            answer = self.router.route(chunk)
+            first_unpublished = unpublished_from(chunk, answer)
+            for index, record in enumerate(chunk):
+                message = readable[offset + index][0]
+                sequence = sequence_number_of(record)
+                if index >= first_unpublished:
+                    reason = answer.error or "SNS did not take it"
+                    self.report.outcomes.append(
+                        PoisonOutcome(message["MessageId"], sequence, "not-published", reason)
+                    )
+                else:
+                    self._sent[str(sequence)] = message
+            offset += len(chunk)
+
+    def settle(self) -> None:
+        """Records the router took and did not dead-letter again were published."""
+        for sequence, message in self._sent.items():
+            self._delete(message)
+            self.report.outcomes.append(PoisonOutcome(message["MessageId"], sequence, "routed"))
+        self._sent.clear()
+
+    def _delete(self, message: Mapping[str, Any]) -> None:
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        self.held.pop(message["MessageId"], None)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from support.builders import a_stream_record
 from support.cli import run_fanout
+from support.waiting import eventually
 
 from fanout.connection import Connection
 from fanout.local.esm import EmulatorSettings
@@ -33,16 +34,6 @@ pytestmark = pytest.mark.e2e
 
 # Far above moto's sequence numbers (and the demo's injected ones).
 SEQUENCE_BASE = 2 * 10**29
-
-
-def eventually(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    """``probe()`` once it is truthy; fails at ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"not within {timeout}s: {probe}")
 
 
 class Env:

@@ -2,20 +2,22 @@
 
 The router keeps a record too large for an SQS message in its payload bucket and
 puts only its location in the DLQ message (``router.deadletter``). The replay reads
-it back from there, and only from there, and routes it with the live router's code
-(``fanout.ops.replay.build_router``); a queue subscribed to the topic shows what was
+it back from there, and only from there, and sends it to the router function
+(answered in-process by ``support.local_router``); a queue subscribed to the topic shows what was
 published.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 from support.builders import a_stream_record
+from support.local_router import ROUTER_NAME, answering_router
 
 from fanout.cli import main
 from fanout.connection import Connection
@@ -85,7 +87,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(aws: None) -> Stack:
+def stack(aws: None) -> Iterator[Stack]:
     s3, sns, sqs = boto3.client("s3"), boto3.client("sns"), boto3.client("sqs")
     for bucket in (PAYLOAD_BUCKET, OTHER_BUCKET):
         s3.create_bucket(Bucket=bucket)
@@ -102,9 +104,14 @@ def stack(aws: None) -> Stack:
     )
     dlq = sqs.create_queue(QueueName="fanout-hub-router-dlq")["QueueUrl"]
     hub = Hub(
-        stack_name="fanout-hub", topic_arn=topic, router_dlq_url=dlq, payload_bucket=PAYLOAD_BUCKET
+        stack_name="fanout-hub",
+        topic_arn=topic,
+        router_dlq_url=dlq,
+        payload_bucket=PAYLOAD_BUCKET,
+        router_function=ROUTER_NAME,
     )
-    return Stack(Connection(region="us-east-1"), hub, tail)
+    with answering_router(topic, dlq, PAYLOAD_BUCKET):
+        yield Stack(Connection(region="us-east-1"), hub, tail)
 
 
 def a_big_record(sequence: str) -> dict[str, Any]:

@@ -1,0 +1,474 @@
+"""Who may do what on the local hub: the template's policies, enforced on each principal's calls.
+
+On AWS a function's SDK signs with its execution role's credentials (Lambda puts them
+in ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``,
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime),
+and the service evaluates the role's identity policies and the resource's policy
+(``fanout.local.policy``). moto does neither, so the local hub gives every principal
+it acts as its own access key id and checks each call of those keys before it leaves
+the process, in a botocore ``before-call`` hook:
+
+- each function's role (``role_key``): the router and every consumer run under it;
+- the operator (``OPERATOR_ACCESS_KEY``): its identity policy is the template's
+  ``OperatorPolicy`` managed policy, read back from the endpoint's IAM.
+
+Any other key (the test harness, ``fanout local`` itself, the deployer) is not
+checked. Refusals carry the error code the service returns (SNS ``AuthorizationError``,
+SQS ``AccessDenied``, S3 ``AccessDenied``, Lambda ``AccessDeniedException``...).
+
+The checked operations are those the handlers and the ``fanout`` operations commands
+use (``OPERATIONS``); local calls count as TLS (``aws:SecureTransport`` true, see
+docs/local.md). The hook is installed on every botocore session created while the
+hub runs (``botocore.handlers.BUILTIN_HANDLERS``), because handlers build their own
+sessions at cold start.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import botocore.handlers
+from botocore.exceptions import ClientError
+
+from fanout.connection import Connection
+from fanout.local.model import FunctionSpec
+from fanout.local.policy import SECURE_TRANSPORT, Decision, Principal, Request, evaluate
+
+OPERATOR_ACCESS_KEY: Final = "LOCALOPERATOR0000000"
+"""The operator's access key id on the local hub (any secret is accepted)."""
+OPERATOR_ROLE_NAME: Final = "fanout-operator"
+OPERATOR_POLICY_OUTPUT: Final = "OperatorPolicyArn"
+
+
+def role_key(role_arn: str) -> str:
+    """A stable access key id for a role, 20 characters like AWS's."""
+    return "LOCALROLE" + hashlib.sha256(role_arn.encode()).hexdigest()[:11].upper()
+
+
+def credentials_of(access_key: str) -> dict[str, str]:
+    """The environment variables Lambda sets for an execution role's credentials."""
+    return {
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": "local",  # nosec B105 - never checked locally
+        "AWS_SESSION_TOKEN": "local",  # nosec B105 - never checked locally
+    }
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The IAM action and resource ARN of one call."""
+
+    action: str
+    resource: str
+
+
+ERROR_CODES: Final = {
+    "sns": ("AuthorizationError", 403),
+    "sqs": ("AccessDenied", 403),
+    "s3": ("AccessDenied", 403),
+    "lambda": ("AccessDeniedException", 403),
+    "dynamodb": ("AccessDeniedException", 400),
+    "dynamodbstreams": ("AccessDeniedException", 400),
+    "cloudformation": ("AccessDenied", 403),
+    "cloudwatch": ("AccessDenied", 403),
+}
+"""What each service answers an unauthorised call with."""
+
+
+def _queue_arn(url: str, region: str) -> str:
+    # https://sqs.REGION.amazonaws.com/ACCOUNT/NAME (moto: http://host/ACCOUNT/NAME)
+    account, name = url.rstrip("/").split("/")[-2:]
+    return f"arn:aws:sqs:{region}:{account}:{name}"
+
+
+def _object(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+def _function_arn(name: str, region: str, account: str) -> str:
+    if name.startswith("arn:"):
+        return ":".join(name.split(":")[:7])  # drop a qualifier
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
+
+
+def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read top to bottom
+    service: str, operation: str, params: Mapping[str, Any], region: str, account: str
+) -> list[Target] | None:
+    """The action(s) and resource(s) a call needs; None for an operation not checked.
+
+    Action names: https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+    """
+    table = f"arn:aws:dynamodb:{region}:{account}:table/"
+    if service == "sns":
+        if operation in {"Publish", "PublishBatch"}:
+            return [Target("sns:Publish", str(params.get("TopicArn", "*")))]
+        if operation == "Subscribe":
+            return [Target("sns:Subscribe", str(params["TopicArn"]))]
+        return None
+    if service == "sqs":
+        if operation == "GetQueueUrl":
+            owner = params.get("QueueOwnerAWSAccountId") or account
+            name = params["QueueName"]
+            return [Target("sqs:GetQueueUrl", f"arn:aws:sqs:{region}:{owner}:{name}")]
+        if operation in {"StartMessageMoveTask", "ListMessageMoveTasks"}:
+            return [Target(f"sqs:{operation}", str(params["SourceArn"]))]
+        if operation == "CancelMessageMoveTask":
+            return [Target("sqs:CancelMessageMoveTask", "*")]
+        if "QueueUrl" not in params:
+            return None
+        action = operation.removesuffix("Batch")
+        return [Target(f"sqs:{action}", _queue_arn(str(params["QueueUrl"]), region))]
+    if service == "s3":
+        bucket = str(params.get("Bucket", ""))
+        if operation in {"GetObject", "HeadObject"}:
+            return [Target("s3:GetObject", _object(bucket, params["Key"]))]
+        if operation in {"PutObject", "DeleteObject"}:
+            return [Target(f"s3:{operation}", _object(bucket, params["Key"]))]
+        if operation == "CopyObject":
+            source = params["CopySource"]
+            if isinstance(source, str):
+                source_bucket, _, source_key = source.lstrip("/").partition("/")
+            else:
+                source_bucket, source_key = source["Bucket"], source["Key"]
+            return [
+                Target("s3:GetObject", _object(source_bucket, source_key)),
+                Target("s3:PutObject", _object(bucket, params["Key"])),
+            ]
+        if operation in {"ListObjectsV2", "ListObjects"}:
+            return [Target("s3:ListBucket", f"arn:aws:s3:::{bucket}")]
+        return None
+    if service == "lambda":
+        if operation == "Invoke":
+            function = _function_arn(str(params["FunctionName"]), region, account)
+            return [Target("lambda:InvokeFunction", function)]
+        if operation == "GetFunctionConfiguration":
+            function = _function_arn(str(params["FunctionName"]), region, account)
+            return [Target("lambda:GetFunctionConfiguration", function)]
+        if operation == "ListEventSourceMappings":
+            return [Target("lambda:ListEventSourceMappings", "*")]
+        return None
+    if service == "dynamodb":
+        if operation in {"DescribeTable", "Scan"}:
+            return [Target(f"dynamodb:{operation}", table + str(params["TableName"]))]
+        return None
+    if service == "dynamodbstreams":
+        if operation in {"GetShardIterator", "DescribeStream"}:
+            return [Target(f"dynamodb:{operation}", str(params["StreamArn"]))]
+        return None
+    if service == "cloudformation":
+        if operation in {"DescribeStacks", "ListStackResources"}:
+            name = params.get("StackName")
+            resource = (
+                str(name)
+                if name and str(name).startswith("arn:")
+                else f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
+                if name
+                else "*"
+            )
+            return [Target(f"cloudformation:{operation}", resource)]
+        return None
+    if service == "cloudwatch":
+        if operation in {"GetMetricData", "DescribeAlarms"}:
+            return [Target(f"cloudwatch:{operation}", "*")]
+        return None
+    return None
+
+
+# ---------------------------------------------------------------------------- policies
+
+
+class PolicyStore:
+    """Identity and resource policies as the endpoint holds them, read once each.
+
+    Reads go through ``clients``, whose key is never checked.
+    """
+
+    def __init__(self, clients: Connection) -> None:
+        self._clients = clients
+        self._resource: dict[str, Any] = {}
+        self._identity: dict[str, list[Any]] = {}
+        self._lock = threading.Lock()
+
+    def role_policies(self, role_arn: str) -> list[Any]:
+        """Every inline and attached managed policy document of a role."""
+        with self._lock:
+            if role_arn not in self._identity:
+                self._identity[role_arn] = self._read_role(role_arn.rsplit("/", 1)[-1])
+            return self._identity[role_arn]
+
+    def managed_policy(self, arn: str) -> Any:
+        """The default version's document of a managed policy."""
+        iam = self._clients.client("iam")
+        version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+        document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+            "Document"
+        ]
+        return _document(document)
+
+    def _read_role(self, name: str) -> list[Any]:
+        iam = self._clients.client("iam")
+        documents: list[Any] = []
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+            documents.append(_document(document))
+        attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
+        documents.extend(self.managed_policy(a["PolicyArn"]) for a in attached)
+        return documents
+
+    def resource_policy(self, arn: str) -> Any | None:
+        """The topic, queue or bucket policy guarding ``arn`` (None if it has none)."""
+        owner = self._owner(arn)
+        with self._lock:
+            if owner not in self._resource:
+                self._resource[owner] = self._read_resource(owner)
+            return self._resource[owner]
+
+    @staticmethod
+    def _owner(arn: str) -> str:
+        if arn.startswith("arn:aws:s3:::"):
+            return "arn:aws:s3:::" + arn.removeprefix("arn:aws:s3:::").split("/", 1)[0]
+        return arn
+
+    def _read_resource(self, arn: str) -> Any | None:
+        try:
+            if arn.startswith("arn:aws:sns:"):
+                attributes = self._clients.client("sns").get_topic_attributes(TopicArn=arn)
+                text = attributes.get("Attributes", {}).get("Policy")
+            elif arn.startswith("arn:aws:sqs:"):
+                sqs = self._clients.client("sqs")
+                _, _, _, _, account, name = arn.split(":", 5)
+                url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
+                text = attributes.get("Attributes", {}).get("Policy")
+            elif arn.startswith("arn:aws:s3:::"):
+                bucket = arn.removeprefix("arn:aws:s3:::")
+                text = self._clients.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
+            else:
+                return None
+        except ClientError:
+            return None  # no such resource, or no policy: identity policies decide
+        return json.loads(text) if text else None
+
+
+def _document(value: Any) -> Any:
+    """A policy document as boto3 returns it: a dict, JSON text, or moto's Python repr.
+
+    moto keeps the inline policies of a role created by CloudFormation as ``str(dict)``.
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return ast.literal_eval(value)
+
+
+# ---------------------------------------------------------------------------- the hook
+
+
+@dataclass
+class Identity:
+    """A principal the hub acts as, and the identity policies it has."""
+
+    principal: Principal
+    policies: list[Any]
+
+
+class Authorizer:
+    """Decides every checked call made with a registered key; refuses with AWS's error."""
+
+    def __init__(self, store: PolicyStore, region: str, account: str) -> None:
+        self.store = store
+        self.region = region
+        self.account = account
+        self._identities: dict[str, Identity] = {}
+
+    def register(self, access_key: str, identity: Identity) -> None:
+        """Check every call made with ``access_key`` as ``identity``."""
+        self._identities[access_key] = identity
+
+    def identity(self, access_key: str) -> Identity:
+        """The identity registered for a key (``KeyError`` if none)."""
+        return self._identities[access_key]
+
+    def add_role(self, role_arn: str) -> str:
+        """Register a role with its policies from the endpoint; its access key id."""
+        key = role_key(role_arn)
+        self.register(key, Identity(Principal(role_arn), self.store.role_policies(role_arn)))
+        return key
+
+    def decide(self, identity: Identity, target: Target) -> tuple[Decision, str]:
+        """The evaluation of one target for one identity."""
+        request = Request(identity.principal, target.action, target.resource, SECURE_TRANSPORT)
+        result = evaluate(request, identity.policies, self.store.resource_policy(target.resource))
+        return result.decision, result.reason
+
+    def before_call(
+        self,
+        model: Any,
+        params: Mapping[str, Any],
+        request_signer: Any,
+        context: Mapping[str, Any],
+        **_: Any,
+    ) -> None:
+        """botocore ``before-call``: raise ``ClientError`` when the call is not allowed."""
+        credentials = getattr(request_signer, "_credentials", None)
+        key = getattr(credentials, "access_key", None) if credentials else None
+        identity = self._identities.get(str(key))
+        if identity is None:
+            return
+        del params  # serialised already; the caller's arguments were kept in the context
+        service = model.service_model.endpoint_prefix
+        service = "dynamodbstreams" if service == "streams.dynamodb" else service
+        arguments = context.get(API_PARAMS) or {}
+        targets = targets_of(service, model.name, arguments, self.region, self.account)
+        for target in targets or []:
+            decision, reason = self.decide(identity, target)
+            if not decision.allowed:
+                code, status = ERROR_CODES.get(service, ("AccessDenied", 403))
+                raise service_error(
+                    code,
+                    f"User: {identity.principal.arn} is not authorized to perform:"
+                    f" {target.action} on resource: {target.resource} ({reason})",
+                    status,
+                    model.name,
+                )
+
+
+def service_error(code: str, message: str, status: int, operation: str) -> ClientError:
+    """The ``ClientError`` botocore raises for a service's error response."""
+    response: Any = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, operation)
+
+
+API_PARAMS: Final = "fanout_api_params"
+
+
+def keep_api_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """botocore ``before-parameter-build``: keep the caller's arguments for ``before-call``."""
+    context[API_PARAMS] = dict(params)
+
+
+@contextmanager
+def installed(*handlers: Callable[..., Any]) -> Iterator[None]:
+    """Register the ``before-call`` handlers, in order, on every botocore session created inside.
+
+    ``keep_api_params`` comes first so that they see the call's own arguments.
+    """
+    entries = [("before-parameter-build", keep_api_params)] + [
+        ("before-call", handler) for handler in handlers
+    ]
+    botocore.handlers.BUILTIN_HANDLERS.extend(entries)
+    try:
+        yield
+    finally:
+        for entry in entries:
+            botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+
+
+# ---------------------------------------------------------------------------- deploy-time checks
+
+
+class DeliveryRefusedError(RuntimeError):
+    """A queue subscribed to the topic whose policy does not let the topic deliver to it."""
+
+
+SNS_SERVICE: Final = "sns.amazonaws.com"
+
+
+def check_queue_subscriptions(clients: Connection, store: PolicyStore, topic_arn: str) -> int:
+    """Refuse a queue subscription SNS could not deliver to; the number checked.
+
+    SNS delivers to a queue as the ``sns.amazonaws.com`` service principal, so the
+    queue's policy must allow it ``sqs:SendMessage`` (with the topic as
+    ``aws:SourceArn``); otherwise every delivery fails.
+    https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
+    https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
+    moto delivers regardless, so the check is made here, when the hub is deployed.
+    """
+    sns = clients.client("sns")
+    checked = 0
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+        for subscription in page["Subscriptions"]:
+            if subscription["Protocol"] != "sqs":
+                continue
+            queue = subscription["Endpoint"]
+            request = Request(
+                Principal(service=SNS_SERVICE),
+                "sqs:SendMessage",
+                queue,
+                {**SECURE_TRANSPORT, "aws:SourceArn": topic_arn},
+            )
+            result = evaluate(request, [], store.resource_policy(queue))
+            if not result.decision.allowed:
+                raise DeliveryRefusedError(
+                    f"{queue} is subscribed to {topic_arn} but its queue policy does not let"
+                    f" {SNS_SERVICE} sqs:SendMessage with aws:SourceArn {topic_arn}"
+                    f" ({result.reason}): SNS could never deliver to it"
+                )
+            checked += 1
+    return checked
+
+
+# ---------------------------------------------------------------------------- wiring
+
+
+class LocalAccess:
+    """The local hub's principals and their hooks, from deploy to stop."""
+
+    def __init__(self, clients: Connection, authorizer: Authorizer) -> None:
+        self.clients = clients
+        self.authorizer = authorizer
+        self.function_credentials: dict[str, dict[str, str]] = {}
+        self._stack = ExitStack()
+
+    @classmethod
+    def start(
+        cls,
+        clients: Connection,
+        functions: Iterable[FunctionSpec],
+        outputs: Mapping[str, str],
+        topic_arn: str,
+    ) -> LocalAccess:
+        """Register each function's role and the operator; check the topic's queues."""
+        account = str(clients.client("sts").get_caller_identity()["Account"])
+        store = PolicyStore(clients)
+        access = cls(clients, Authorizer(store, clients.region, account))
+        lambda_ = clients.client("lambda")
+        for function in functions:
+            role = lambda_.get_function_configuration(FunctionName=function.name)["Role"]
+            access.function_credentials[function.name] = credentials_of(
+                access.authorizer.add_role(role)
+            )
+        policy_arn = outputs.get(OPERATOR_POLICY_OUTPUT)
+        if policy_arn:
+            access.authorizer.register(
+                OPERATOR_ACCESS_KEY,
+                Identity(
+                    Principal(f"arn:aws:iam::{account}:role/{OPERATOR_ROLE_NAME}"),
+                    [store.managed_policy(policy_arn)],
+                ),
+            )
+        check_queue_subscriptions(clients, store, topic_arn)
+        return access
+
+    def serve(self, *handlers: Callable[..., Any]) -> None:
+        """Install the authorizer, then ``handlers``, on every botocore session from now on."""
+        self._stack.enter_context(installed(self.authorizer.before_call, *handlers))
+
+    def close(self) -> None:
+        """Remove the hooks (sessions created meanwhile keep theirs)."""
+        self._stack.close()

@@ -1,0 +1,328 @@
+"""The template's policies hold on the local hub, for every principal it acts as.
+
+AWS allows a same-account request when the principal's identity policies or the
+resource's policy allow it and nothing denies it:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+The topic policy lets only the router role publish, so the operator replays by invoking
+the router (``lambda:InvokeFunction``), with only the template's ``OperatorPolicy``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from support.builders import a_stream_record
+from support.cli import run_fanout
+from support.waiting import eventually
+
+from fanout.connection import ENVIRONMENT_LOCK, Connection
+from fanout.local import hub as local_hub
+from fanout.local.access import OPERATOR_ACCESS_KEY, Identity
+from fanout.local.esm import EmulatorSettings
+from fanout.local.failure import DiscardedBatch, FailureCondition, s3_object_key
+from fanout.local.hub import LocalHub
+from fanout.local.queues import QueueSettings
+from fanout.local.streams import StreamSettings
+from fanout.ops.resolve import Hub, resolve
+from fanout.tail import Tail
+from router.deadletter import DeadLetterWriter
+from router.normalise import EntityRules, to_outbound
+
+pytestmark = pytest.mark.e2e
+
+SEQUENCE_BASE = 3 * 10**29
+OPERATOR_PROFILE = "fanout-operator"
+DENIED = ("AccessDenied", "AuthorizationError", "not authorized")
+
+
+def connection_as(hub: LocalHub, access_key: str) -> Connection:
+    """Clients signing with ``access_key`` (the local hub ignores the secret)."""
+    session = boto3.session.Session(
+        aws_access_key_id=access_key,
+        aws_secret_access_key="local",  # never checked locally
+        region_name=hub.region,
+    )
+    return Connection(endpoint_url=hub.endpoint_url, region=hub.region, session=session)
+
+
+class Env:
+    """The running hub, the harness's view of it, and the operator's CLI."""
+
+    def __init__(self, hub: LocalHub, tail: Tail, credentials: Path) -> None:
+        self.hub = hub
+        self.tail = tail
+        self.credentials = credentials
+        assert hub.access is not None, "the embedded hub checks its principals"
+        self.access = hub.access
+        self.seen: set[str] = set()
+        self.url = str(hub.endpoint_url)
+        self.harness = Connection(endpoint_url=self.url, region=hub.region)
+        self.resolved: Hub = resolve(self.harness, "fanout-hub")
+
+    def as_operator(self, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+        """A `fanout` command with the operator's profile: exit code, JSON document, stderr."""
+        capsys.readouterr()
+        ran = run_fanout(
+            [*argv, "--endpoint-url", self.url, "--profile", OPERATOR_PROFILE, "--json"]
+        )
+        return ran.code, ran.document(), ran.err + capsys.readouterr().err
+
+    def wait_published(self, envelope_ids: set[str]) -> None:
+        """Until the tail on the topic saw every one of these envelope ids."""
+
+        def published() -> bool:
+            self.seen.update(json.loads(body)["id"] for body in self.tail.poll())
+            return envelope_ids <= self.seen
+
+        eventually(published)
+
+    def role_connection(self, function_logical_id: str) -> Connection:
+        """Clients signing as a function's execution role."""
+        function = self.hub.deployment.function(function_logical_id)
+        key = self.access.function_credentials[function.name]["AWS_ACCESS_KEY_ID"]
+        return connection_as(self.hub, key)
+
+    def failed_batch(self, pk: str, sequence: int) -> tuple[str, dict[str, Any]]:
+        """A discarded batch in the router's S3 OnFailure destination, as Lambda writes it."""
+        record = a_stream_record(
+            keys={"pk": pk, "sk": "META"},
+            stream_arn=self.hub.stream_arn,
+            sequence=str(SEQUENCE_BASE + sequence),
+        )
+        batch = DiscardedBatch(
+            records=[record],
+            condition=FailureCondition.RETRY_ATTEMPTS_EXHAUSTED,
+            function_arn=self.hub.deployment.router.function_arn,
+            shard_id="shardId-00000001",
+            stream_arn=self.hub.stream_arn,
+            invoke_count=6,
+            last_invocation=None,
+        )
+        bucket = self.resolved.need("failure_destination", "-").removeprefix("arn:aws:s3:::")
+        key = s3_object_key("mapping", "shardId-00000001")
+        self.harness.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(batch.s3_invocation_record()).encode()
+        )
+        return f"{bucket}/{key}", record
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    # The operator's profile, as `aws configure --profile fanout-operator` would write it.
+    credentials = tmp_path_factory.mktemp("aws") / "credentials"
+    credentials.write_text(
+        f"[{OPERATOR_PROFILE}]\naws_access_key_id = {OPERATOR_ACCESS_KEY}\n"
+        "aws_secret_access_key = local\n"
+    )
+    settings = EmulatorSettings(
+        stream=StreamSettings(poll_interval_seconds=0.05),
+        queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
+    )
+    env_credentials = credentials
+    with pytest.MonkeyPatch.context() as patch:
+        with ENVIRONMENT_LOCK:  # functions' environments are patched under this lock
+            patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+        hub = LocalHub(settings=settings, handler_output=io.StringIO())
+        with hub, Tail(hub.topic_arn, endpoint_url=hub.endpoint_url, wait_seconds=0) as tail:
+            yield Env(hub, tail, env_credentials)
+
+
+class TestPrincipals:
+    """Each principal gets what its policies give, and no more."""
+
+    def test_the_operator_cannot_publish_to_the_topic(self, env: Env):
+        sns = connection_as(env.hub, OPERATOR_ACCESS_KEY).client("sns")
+
+        with pytest.raises(ClientError) as refused:
+            sns.publish(TopicArn=env.hub.topic_arn, Message="{}")
+
+        assert refused.value.response["Error"]["Code"] == "AuthorizationError"
+        assert "OnlyTheRouterPublishes" in refused.value.response["Error"]["Message"]
+
+    def test_the_router_role_can(self, env: Env):
+        sns = env.role_connection("RouterFunction").client("sns")
+        record = a_stream_record(keys={"pk": "ORDER#direct", "sk": "META"})
+        outbound = to_outbound(record, EntityRules())
+
+        sent = sns.publish(
+            TopicArn=env.hub.topic_arn,
+            Message=outbound.body,
+            MessageAttributes=outbound.attributes,
+        )
+
+        assert sent["MessageId"]
+
+    def test_a_consumer_role_cannot_read_another_bucket(self, env: Env):
+        s3 = env.role_connection("AuditLogConsumer/ConsumerFunction").client("s3")
+        failed_batches = env.resolved.need("failure_destination", "-").removeprefix("arn:aws:s3:::")
+        env.harness.client("s3").put_object(Bucket=failed_batches, Key="x", Body=b"{}")
+
+        with pytest.raises(ClientError) as refused:
+            s3.get_object(Bucket=failed_batches, Key="x")
+
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+        # ... while the claim checks it needs are allowed (the object just is not there).
+        with pytest.raises(ClientError) as missing:
+            s3.get_object(Bucket=env.resolved.need("payload_bucket", "-"), Key="envelopes/none")
+        assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+
+
+class TestOperatorPolicy:
+    """Every operations command runs with only the template's OperatorPolicy."""
+
+    def test_it_is_an_output_and_grants_no_sns_action(self, env: Env):
+        assert env.resolved.outputs["OperatorPolicyArn"].startswith("arn:aws:iam::")
+        (document,) = env.access.authorizer.identity(OPERATOR_ACCESS_KEY).policies
+        actions = {
+            action
+            for statement in document["Statement"]
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+        }
+        assert "lambda:InvokeFunction" in actions
+        assert not {a for a in actions if a.startswith("sns:")}
+
+    def test_every_ops_command_passes(
+        self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ):
+        # GIVEN a discarded batch, a router dead letter and a consumer dead letter
+        where, replayed = env.failed_batch("ORDER#failed", 1)
+        poison = a_stream_record(
+            keys={"pk": "ORDER#poison", "sk": "META"},
+            stream_arn=env.hub.stream_arn,
+            sequence=str(SEQUENCE_BASE + 2),
+        )
+        DeadLetterWriter(
+            env.harness.client("sqs"),
+            env.resolved.need("router_dlq_url", "-"),
+            env.harness.client("s3"),
+            env.resolved.need("payload_bucket", "-"),
+        ).write(poison, "poison", {"kind": "PoisonRecordError", "message": "old bug"}, {})
+        audit = env.resolved.consumer("audit-log")
+        outbound = to_outbound(poison, EntityRules())
+        env.harness.client("sqs").send_message(
+            QueueUrl=audit.dlq_url, MessageBody=outbound.body, MessageAttributes=outbound.attributes
+        )
+
+        # WHEN the operator runs every command; THEN none is refused and each did its work
+        code, status, err = env.as_operator(capsys, "status")
+        assert not any(word in err for word in DENIED), err
+        assert status is not None, err
+
+        code, peeked, err = env.as_operator(capsys, "dlq", "peek", "audit-log")
+        assert (code, len(peeked["messages"])) == (0, 1), err
+
+        code, moved, err = env.as_operator(capsys, "dlq", "redrive", "audit-log")
+        assert (code, moved["moved"]) == (0, 1), err
+        eventually(lambda: env.hub.depth(audit.dlq_url) == 0)
+
+        code, report, err = env.as_operator(capsys, "replay", "stream-failures")
+        assert code == 0, err
+        assert [b["status"] for b in report["batches"]] == ["replayed"], report
+        bucket, _, key = where.partition("/")
+        keys = [
+            o["Key"] for o in env.harness.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+        ]
+        assert f"replayed/{key}" in keys
+
+        code, report, err = env.as_operator(capsys, "replay", "poison")
+        assert (code, report["routed"]) == (0, 1), err
+
+        code, report, err = env.as_operator(
+            capsys, "backfill", "audit-log", "--checkpoint", str(tmp_path / "checkpoint.json")
+        )
+        assert code == 0, err
+        assert not any(word in err for word in DENIED), err
+        # ... and the router published what the replays sent it
+        env.wait_published(
+            {
+                to_outbound(replayed, EntityRules()).envelope_id,
+                to_outbound(poison, EntityRules()).envelope_id,
+            }
+        )
+
+    def test_without_invoke_function_a_replay_is_denied(
+        self, env: Env, capsys: pytest.CaptureFixture[str]
+    ):
+        # GIVEN the operator policy minus lambda:InvokeFunction, and a discarded batch
+        authorizer = env.access.authorizer
+        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
+        (document,) = granted.policies
+        narrowed = {
+            **document,
+            "Statement": [
+                s for s in document["Statement"] if s.get("Action") != "lambda:InvokeFunction"
+            ],
+        }
+        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
+        where, _ = env.failed_batch("ORDER#denied", 3)
+        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
+        try:
+            # WHEN
+            code, _, err = env.as_operator(capsys, "replay", "stream-failures")
+        finally:
+            authorizer.register(OPERATOR_ACCESS_KEY, granted)
+
+        # THEN the invoke is refused and the batch stays where it was, for a later replay
+        assert code == 1
+        assert "AccessDeniedException" in err
+        assert "lambda:InvokeFunction" in err
+        bucket, _, key = where.partition("/")
+        env.harness.client("s3").head_object(Bucket=bucket, Key=key)
+
+
+class TestAnotherProcess:
+    """`fanout replay` in another terminal than `fanout local up` answers the invoke itself."""
+
+    def test_a_replay_from_another_process_runs_the_router_there(
+        self, env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # GIVEN the hub's state file, where `fanout local up` leaves it, and a failed batch
+        monkeypatch.setattr(local_hub, "STATE_FILE", tmp_path / "fanout-local-hub.json")
+        env.hub.save_state()
+        _, record = env.failed_batch("ORDER#elsewhere", 4)
+
+        # WHEN the operator replays from a fresh interpreter (its temp dir is the state's)
+        ran = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "fanout.cli",
+                "replay",
+                "stream-failures",
+                "--endpoint-url",
+                env.url,
+                "--profile",
+                OPERATOR_PROFILE,
+                "--json",
+            ],
+            env={
+                **os.environ,
+                "TMPDIR": str(tmp_path),
+                "AWS_SHARED_CREDENTIALS_FILE": str(env.credentials),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+        # THEN that process ran the router, under the router's role, and it published
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        report = json.loads(ran.stdout)
+        # (with the batch a denied replay left behind, if that test ran first)
+        assert {b["status"] for b in report["batches"]} == {"replayed"}
+        env.wait_published({to_outbound(record, EntityRules()).envelope_id})

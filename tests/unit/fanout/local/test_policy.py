@@ -1,0 +1,285 @@
+"""The local IAM policy evaluator against AWS's documented evaluation logic.
+
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-basics.html
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fanout.local.access import Target, targets_of
+from fanout.local.policy import (
+    SECURE_TRANSPORT,
+    Decision,
+    Principal,
+    Request,
+    UnsupportedPolicyError,
+    evaluate,
+)
+
+ACCOUNT = "123456789012"
+ROOT = f"arn:aws:iam::{ACCOUNT}:root"
+ROUTER = Principal(f"arn:aws:iam::{ACCOUNT}:role/hub-RouterRole-1")
+OPERATOR = Principal(f"arn:aws:iam::{ACCOUNT}:role/fanout-operator")
+TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT}:hub-Topic-1"
+QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:hub-Queue-1"
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(action: Any, resource: Any = "*", **more: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **more}
+
+
+def deny(action: Any, resource: Any = "*", **more: Any) -> dict[str, Any]:
+    return {"Effect": "Deny", "Action": action, "Resource": resource, **more}
+
+
+def publish(principal: Principal, **context: Any) -> Request:
+    return Request(principal, "sns:Publish", TOPIC, {**SECURE_TRANSPORT, **context})
+
+
+# The template's topic policy, as CloudFormation resolves it.
+TOPIC_POLICY = policy(
+    deny(
+        "sns:Publish",
+        TOPIC,
+        Sid="OnlyTheRouterPublishes",
+        Principal="*",
+        Condition={"ArnNotEquals": {"aws:PrincipalArn": ROUTER.arn}},
+    ),
+    allow("sns:Publish", TOPIC, Sid="RouterPublishes", Principal={"AWS": ROUTER.arn}),
+    allow(
+        ["sns:Subscribe", "sns:GetTopicAttributes"],
+        TOPIC,
+        Sid="AccountSubscribes",
+        Principal={"AWS": ROOT},
+    ),
+    deny(
+        "sns:*",
+        TOPIC,
+        Sid="DenyInsecureTransport",
+        Principal="*",
+        Condition={"Bool": {"aws:SecureTransport": "false"}},
+    ),
+)
+
+
+class TestEvaluationOrder:
+    """Explicit deny, then an allow from either policy type, else implicit deny."""
+
+    def test_nothing_allows_is_an_implicit_deny(self):
+        result = evaluate(publish(OPERATOR), [], None)
+        assert result.decision is Decision.IMPLICIT_DENY
+
+    def test_an_identity_allow_alone_is_enough_in_the_same_account(self):
+        result = evaluate(publish(OPERATOR), [policy(allow("sns:Publish", TOPIC))], None)
+        assert result.decision is Decision.ALLOW
+
+    def test_a_resource_allow_naming_the_role_alone_is_enough(self):
+        resource = policy(allow("sns:Publish", TOPIC, Principal={"AWS": ROUTER.arn}))
+        assert evaluate(publish(ROUTER), [], resource).decision is Decision.ALLOW
+
+    def test_an_explicit_deny_beats_any_allow(self):
+        identity = policy(allow("sns:*"), deny("sns:Publish", TOPIC))
+        result = evaluate(publish(OPERATOR), [identity], None)
+        assert result.decision is Decision.EXPLICIT_DENY
+        assert "identity policy" in result.reason
+
+    def test_a_resource_deny_beats_an_identity_allow(self):
+        resource = policy(deny("sns:Publish", TOPIC, Principal="*"))
+        result = evaluate(publish(OPERATOR), [policy(allow("*"))], resource)
+        assert result.decision is Decision.EXPLICIT_DENY
+
+    def test_the_account_root_is_allowed_unless_a_resource_policy_denies_it(self):
+        root = Principal(ROOT)
+        assert evaluate(publish(root), [], None).decision is Decision.ALLOW
+        assert evaluate(publish(root), [], TOPIC_POLICY).decision is Decision.EXPLICIT_DENY
+
+
+class TestTheTopicPolicy:
+    """Only the router role publishes; the rest of the account may subscribe."""
+
+    def test_the_operator_cannot_publish_even_with_an_identity_allow(self):
+        result = evaluate(publish(OPERATOR), [policy(allow("sns:Publish", TOPIC))], TOPIC_POLICY)
+        assert result.decision is Decision.EXPLICIT_DENY
+        assert "OnlyTheRouterPublishes" in result.reason
+
+    def test_the_router_can(self):
+        assert evaluate(publish(ROUTER), [], TOPIC_POLICY).decision is Decision.ALLOW
+
+    def test_plain_http_is_denied_to_the_router_too(self):
+        request = publish(ROUTER, **{"aws:SecureTransport": False})
+        assert evaluate(request, [], TOPIC_POLICY).decision is Decision.EXPLICIT_DENY
+
+    def test_an_account_principal_delegates_to_identity_policies(self):
+        # The AccountSubscribes Allow names the account: it grants a role nothing by itself.
+        subscribe = Request(OPERATOR, "sns:Subscribe", TOPIC, SECURE_TRANSPORT)
+        assert evaluate(subscribe, [], TOPIC_POLICY).decision is Decision.IMPLICIT_DENY
+        identity = policy(allow("sns:Subscribe", TOPIC))
+        assert evaluate(subscribe, [identity], TOPIC_POLICY).decision is Decision.ALLOW
+
+    def test_an_account_principal_in_a_deny_covers_its_roles(self):
+        resource = policy(deny("sns:Publish", TOPIC, Principal={"AWS": ACCOUNT}))
+        result = evaluate(publish(ROUTER), [policy(allow("*"))], resource)
+        assert result.decision is Decision.EXPLICIT_DENY
+
+
+class TestMatching:
+    """Action, NotAction, Resource, NotResource and Principal elements."""
+
+    def test_actions_are_case_insensitive_with_wildcards(self):
+        identity = policy(allow("SNS:pub*", TOPIC))
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.ALLOW
+
+    def test_resources_are_case_sensitive(self):
+        identity = policy(allow("sns:Publish", TOPIC.upper()))
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.IMPLICIT_DENY
+
+    def test_question_mark_matches_one_character(self):
+        identity = policy(allow("sns:Publish", TOPIC[:-1] + "?"))
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.ALLOW
+        identity = policy(allow("sns:Publish", TOPIC[:-2] + "?"))
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.IMPLICIT_DENY
+
+    def test_not_action_allows_everything_else(self):
+        identity = policy({"Effect": "Allow", "NotAction": "sns:Publish", "Resource": "*"})
+        subscribe = Request(OPERATOR, "sns:Subscribe", TOPIC)
+        assert evaluate(subscribe, [identity], None).decision is Decision.ALLOW
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.IMPLICIT_DENY
+
+    def test_not_resource_excludes_the_named_resources(self):
+        identity = policy({"Effect": "Allow", "Action": "sns:*", "NotResource": TOPIC})
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.IMPLICIT_DENY
+        other = Request(OPERATOR, "sns:Publish", TOPIC + "-other")
+        assert evaluate(other, [identity], None).decision is Decision.ALLOW
+
+    def test_a_resource_statement_for_another_principal_does_not_apply(self):
+        resource = policy(allow("sns:Publish", TOPIC, Principal={"AWS": ROUTER.arn}))
+        assert evaluate(publish(OPERATOR), [], resource).decision is Decision.IMPLICIT_DENY
+
+    def test_principal_star_and_service_principals(self):
+        sns = Principal(service="sns.amazonaws.com")
+        send = Request(sns, "sqs:SendMessage", QUEUE)
+        by_service = policy(
+            allow("sqs:SendMessage", QUEUE, Principal={"Service": "sns.amazonaws.com"})
+        )
+        assert evaluate(send, [], by_service).decision is Decision.ALLOW
+        by_star = policy(allow("sqs:SendMessage", QUEUE, Principal="*"))
+        assert evaluate(send, [], by_star).decision is Decision.ALLOW
+        by_role = policy(allow("sqs:SendMessage", QUEUE, Principal={"AWS": ROUTER.arn}))
+        assert evaluate(send, [], by_role).decision is Decision.IMPLICIT_DENY
+
+
+class TestConditions:
+    """The operators the templates use; every operator and key must hold, any value may."""
+
+    def queue_policy(self, operator: str, value: Any) -> dict[str, Any]:
+        return policy(
+            allow(
+                "sqs:SendMessage",
+                QUEUE,
+                Principal={"Service": "sns.amazonaws.com"},
+                Condition={operator: {"aws:SourceArn": value}},
+            )
+        )
+
+    def send_from(self, source: str | None) -> Request:
+        context = {"aws:SourceArn": source} if source else {}
+        return Request(Principal(service="sns.amazonaws.com"), "sqs:SendMessage", QUEUE, context)
+
+    @pytest.mark.parametrize(
+        ("operator", "value", "source", "allowed"),
+        [
+            ("ArnEquals", TOPIC, TOPIC, True),
+            ("ArnEquals", TOPIC, TOPIC + "-other", False),
+            ("ArnEquals", [TOPIC + "-other", TOPIC], TOPIC, True),
+            ("ArnLike", f"arn:aws:sns:*:{ACCOUNT}:hub-*", TOPIC, True),
+            ("ArnLike", "arn:aws:sns:*:999999999999:*", TOPIC, False),
+            ("ArnNotEquals", TOPIC, TOPIC + "-other", True),
+            ("ArnNotEquals", TOPIC, TOPIC, False),
+            ("StringEquals", TOPIC, TOPIC, True),
+            ("StringEquals", TOPIC.upper(), TOPIC, False),
+            ("StringLike", "arn:aws:sns:*", TOPIC, True),
+            # A key absent from the request: a positive operator fails, a negated one holds.
+            ("ArnEquals", TOPIC, None, False),
+            ("ArnNotEquals", TOPIC, None, True),
+        ],
+    )
+    def test_operator(self, operator: str, value: Any, source: str | None, allowed: bool):
+        result = evaluate(self.send_from(source), [], self.queue_policy(operator, value))
+        assert result.decision.allowed is allowed
+
+    def test_bool_secure_transport(self):
+        resource = policy(
+            deny(
+                "sqs:*", QUEUE, Principal="*", Condition={"Bool": {"aws:SecureTransport": "false"}}
+            )
+        )
+        identity = [policy(allow("sqs:*"))]
+        secure = Request(ROUTER, "sqs:SendMessage", QUEUE, SECURE_TRANSPORT)
+        plain = Request(ROUTER, "sqs:SendMessage", QUEUE, {"aws:SecureTransport": False})
+        assert evaluate(secure, identity, resource).decision is Decision.ALLOW
+        assert evaluate(plain, identity, resource).decision is Decision.EXPLICIT_DENY
+
+    def test_every_key_of_a_condition_must_hold(self):
+        condition = {
+            "ArnEquals": {"aws:SourceArn": TOPIC},
+            "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        }
+        resource = policy(allow("sqs:SendMessage", QUEUE, Principal="*", Condition=condition))
+        both = Request(
+            Principal(service="sns.amazonaws.com"),
+            "sqs:SendMessage",
+            QUEUE,
+            {"aws:SourceArn": TOPIC, "aws:SourceAccount": ACCOUNT},
+        )
+        assert evaluate(both, [], resource).decision is Decision.ALLOW
+        assert evaluate(self.send_from(TOPIC), [], resource).decision is Decision.IMPLICIT_DENY
+
+    def test_principal_arn_is_the_requesters_role(self):
+        identity = policy(
+            allow("sns:Publish", TOPIC, Condition={"ArnEquals": {"aws:PrincipalArn": ROUTER.arn}})
+        )
+        assert evaluate(publish(ROUTER), [identity], None).decision is Decision.ALLOW
+        assert evaluate(publish(OPERATOR), [identity], None).decision is Decision.IMPLICIT_DENY
+
+    def test_an_operator_it_does_not_know_is_refused_not_guessed(self):
+        identity = policy(
+            allow("sns:Publish", TOPIC, Condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
+        )
+        with pytest.raises(UnsupportedPolicyError, match="IpAddress"):
+            evaluate(publish(OPERATOR), [identity], None)
+
+
+class TestTargets:
+    """Which action and resource each checked call needs."""
+
+    def test_an_sqs_queue_url_becomes_its_arn(self):
+        url = f"http://localhost:5000/{ACCOUNT}/hub-Queue-1"
+        targets = targets_of("sqs", "SendMessageBatch", {"QueueUrl": url}, "us-east-1", ACCOUNT)
+        assert targets == [Target("sqs:SendMessage", QUEUE)]
+
+    def test_a_copy_reads_the_source_and_writes_the_destination(self):
+        params = {"Bucket": "b", "Key": "replayed/k", "CopySource": {"Bucket": "b", "Key": "k"}}
+        assert targets_of("s3", "CopyObject", params, "us-east-1", ACCOUNT) == [
+            Target("s3:GetObject", "arn:aws:s3:::b/k"),
+            Target("s3:PutObject", "arn:aws:s3:::b/replayed/k"),
+        ]
+
+    def test_invoking_by_name_is_invoking_the_function_arn(self):
+        (target,) = (
+            targets_of("lambda", "Invoke", {"FunctionName": "r"}, "us-east-1", ACCOUNT) or []
+        )
+        assert target == Target(
+            "lambda:InvokeFunction", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:r"
+        )
+
+    def test_an_operation_outside_the_list_is_not_checked(self):
+        assert targets_of("sns", "ListTopics", {}, "us-east-1", ACCOUNT) is None
