@@ -63,19 +63,24 @@ bench-router: setup ## router throughput only: PublishBatch vs one publish per r
 
 # Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set,
 # from the source folder (build_in_source) or a copy of it. Each ships only its packages
-# plus the runtime dependencies pinned in uv.lock; set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
+# plus the locked closure of its own dependency group (pyproject.toml: router, consumer),
+# so nothing it does not import (tests/integration/test_template_build.py); set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
 # when overriding Runtime / Architecture (docs/deploy.md). A fresh clone needs only python3,
 # make and sam: fanout.build uses the standard library alone, so it runs on python3 without
 # .venv (no dev group: sam, checkov, ...), and uv (bootstrapped into .tools/ when absent)
 # exports the lock and installs the wheels for the Lambda platform.
 BUILD := UV="$(UV)" python3 -m fanout.build
 
+# The router ships the parts of schemas/ it imports: not the envelope models (pydantic),
+# since it writes envelopes as text (router/normalise.py).
+ROUTER_SCHEMAS := schemas.codec schemas.lambda_shapes schemas.limits schemas.logs
+
 build-RouterFunction: $(UV)
-	$(BUILD) router schemas --into "$(ARTIFACTS_DIR)"
+	$(BUILD) --group router router $(ROUTER_SCHEMAS) --into "$(ARTIFACTS_DIR)"
 
 # Every consumer-kit function in this repository (Handler picks the consumer).
 build-ConsumerFunction: $(UV)
-	$(BUILD) consumers schemas --into "$(ARTIFACTS_DIR)"
+	$(BUILD) --group consumer consumers schemas --into "$(ARTIFACTS_DIR)"
 
 # `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
 # this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple
