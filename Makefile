@@ -13,7 +13,7 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build
+.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build runtime-wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,12 @@ build-RouterFunction: $(UV)
 # Every consumer-kit function in this repository (Handler picks the consumer).
 build-ConsumerFunction: $(UV)
 	$(BUILD) --group consumer consumers schemas --into "$(ARTIFACTS_DIR)"
+
+# The consumer runtime as a wheel any Python project can install (consumers/runtime and
+# schemas, its own dependencies: packaging/runtime/pyproject.toml). Standard library and
+# uv only, like the function builds.
+runtime-wheel: $(UV) ## build the consumer runtime wheel into dist/ (consumers/runtime + schemas)
+	UV="$(UV)" python3 -m fanout.runtime_wheel --out-dir "$(ROOT)/dist"
 
 # `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
 # this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple
