@@ -88,6 +88,11 @@ build-ConsumerFunction: $(UV)
 runtime-wheel: $(UV) ## build the consumer runtime wheel into dist/ (consumers/runtime + schemas)
 	UV="$(UV)" python3 -m fanout.runtime_wheel --out-dir "$(ROOT)/dist"
 
+# The consumer runtime layer: the runtime and its pinned dependencies under python/,
+# which Lambda adds to sys.path (template.yaml, ConsumerRuntimeLayer).
+build-ConsumerRuntimeLayer: $(UV)
+	$(BUILD) --group consumer consumers.runtime schemas --into "$(ARTIFACTS_DIR)/python"
+
 # `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
 # this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple
 # silicon), kept apart from .aws-sam/build so an arm64 deploy never ships it.

@@ -46,6 +46,9 @@ EXPECTED = {
     "ProjectionConsumer/ConsumerFunction": "consumers.projection.app.handler",
     "WebhookConsumer/ConsumerFunction": "consumers.webhook.app.handler",
 }
+# Every layer of the stack, by the folder Lambda puts on sys.path, and what it must export.
+LAYERS = {"ConsumerRuntimeLayer/python": "consumers.runtime.consumer"}
+ARTIFACTS = {**EXPECTED, **LAYERS}
 # Project modules an artifact's code names but the artifact leaves out, on purpose.
 # The router ships schemas/ without the envelope models: only parse_envelope (which
 # the router never calls; it writes envelopes as text, router/normalise.py) imports them.
@@ -129,14 +132,14 @@ class TestBuild:
     def test_every_function_is_built(self, built):
         functions = _functions_in(built / "template.yaml")
         assert {k: v["Handler"] for k, v in functions.items()} == EXPECTED
-        for path in EXPECTED:
+        for path in ARTIFACTS:
             assert (built / path).is_dir(), path
 
 
 class TestArtifacts:
     """Each artifact imports its handler from itself alone and ships no dev tooling."""
 
-    @pytest.mark.parametrize(("path", "handler"), EXPECTED.items())
+    @pytest.mark.parametrize(("path", "handler"), ARTIFACTS.items())
     def test_handler_imports_from_the_artifact_alone(self, built, path, handler):
         artifact = built / path
         module, _, function = handler.rpartition(".")
@@ -168,7 +171,7 @@ class TestArtifacts:
         assert [p for p in report["path"] if "site-packages" in p or p == str(ROOT)] == []
         assert set(report["modules"]) & set(TOOLING) == set()
 
-    @pytest.mark.parametrize("path", EXPECTED)
+    @pytest.mark.parametrize("path", ARTIFACTS)
     def test_artifact_carries_no_dev_tooling(self, built, path):
         top_level = {p.name for p in (built / path).iterdir()}
         assert top_level & {*TOOLING, "mypy", "ruff", "hypothesis"} == set()
@@ -206,7 +209,7 @@ class TestArtifacts:
 class TestShipsWhatItImports:
     """An artifact holds no distribution that nothing in it imports, and lacks none it needs."""
 
-    @pytest.mark.parametrize("path", EXPECTED)
+    @pytest.mark.parametrize("path", ARTIFACTS)
     def test_every_distribution_is_imported(self, built, path):
         artifact = built / path
         dists = distributions(artifact)
@@ -222,6 +225,15 @@ class TestShipsWhatItImports:
         provided = {name for dist in dists.values() for name in dist.top_level}
         assert imports.external - provided == set(), "imported, but not in the artifact"
         assert imports.unresolved == LEFT_OUT.get(path, set())
+
+    def test_the_layer_holds_the_runtime_alone(self, built):
+        layer = built / "ConsumerRuntimeLayer" / "python"
+        assert {p.name for p in (layer / "consumers").iterdir()} == {
+            "__init__.py",
+            "__pycache__",
+            "runtime",
+        }
+        assert not (layer / "router").exists()
 
     def test_the_router_ships_neither_boto3_nor_pydantic(self, built):
         assert {"boto3", "s3transfer", "pydantic", "pydantic-core"} & set(
