@@ -32,10 +32,27 @@ def version() -> str:
     return f"fanout {metadata.version('fanout-hub')} (consumer runtime {runtime})"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: looks the versions up only when asked (the runtime imports pydantic)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=str(kwargs.get("help"))
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every registered command group."""
     parser = argparse.ArgumentParser(prog="fanout", description="Developer tooling for fanout-hub.")
-    parser.add_argument("--version", action="version", version=version())
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the tool's and the consumer runtime's version",
+    )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subcommands)
