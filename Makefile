@@ -13,7 +13,7 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build
+.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build runtime-wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -63,19 +63,35 @@ bench-router: setup ## router throughput only: PublishBatch vs one publish per r
 
 # Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set,
 # from the source folder (build_in_source) or a copy of it. Each ships only its packages
-# plus the runtime dependencies pinned in uv.lock; set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
+# plus the locked closure of its own dependency group (pyproject.toml: router, consumer),
+# so nothing it does not import (tests/integration/test_template_build.py); set LAMBDA_RUNTIME / LAMBDA_ARCHITECTURE
 # when overriding Runtime / Architecture (docs/deploy.md). A fresh clone needs only python3,
 # make and sam: fanout.build uses the standard library alone, so it runs on python3 without
 # .venv (no dev group: sam, checkov, ...), and uv (bootstrapped into .tools/ when absent)
 # exports the lock and installs the wheels for the Lambda platform.
 BUILD := UV="$(UV)" python3 -m fanout.build
 
+# The router ships the parts of schemas/ it imports: not the envelope models (pydantic),
+# since it writes envelopes as text (router/normalise.py).
+ROUTER_SCHEMAS := schemas.codec schemas.lambda_shapes schemas.limits schemas.logs
+
 build-RouterFunction: $(UV)
-	$(BUILD) router schemas --into "$(ARTIFACTS_DIR)"
+	$(BUILD) --group router router $(ROUTER_SCHEMAS) --into "$(ARTIFACTS_DIR)"
 
 # Every consumer-kit function in this repository (Handler picks the consumer).
 build-ConsumerFunction: $(UV)
-	$(BUILD) consumers schemas --into "$(ARTIFACTS_DIR)"
+	$(BUILD) --group consumer consumers schemas --into "$(ARTIFACTS_DIR)"
+
+# The consumer runtime as a wheel any Python project can install (consumers/runtime and
+# schemas, its own dependencies: packaging/runtime/pyproject.toml). Standard library and
+# uv only, like the function builds.
+runtime-wheel: $(UV) ## build the consumer runtime wheel into dist/ (consumers/runtime + schemas)
+	UV="$(UV)" python3 -m fanout.runtime_wheel --out-dir "$(ROOT)/dist"
+
+# The consumer runtime layer: the runtime and its pinned dependencies under python/,
+# which Lambda adds to sys.path (template.yaml, ConsumerRuntimeLayer).
+build-ConsumerRuntimeLayer: $(UV)
+	$(BUILD) --group consumer consumers.runtime schemas --into "$(ARTIFACTS_DIR)/python"
 
 # `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
 # this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple

@@ -1,10 +1,14 @@
 """Lambda artifact builder for ``sam build`` (BuildMethod: makefile).
 
-``make build-<LogicalId>`` runs ``python3 -m fanout.build --into $ARTIFACTS_DIR PACKAGE...``:
+``make build-<LogicalId>`` runs
+``python3 -m fanout.build --group GROUP --into $ARTIFACTS_DIR PACKAGE_OR_MODULE...``:
 it copies only the named Python packages (sub-folders without ``__init__.py``, caches and
-anything else that is not part of a package are left behind) and installs the runtime
-dependencies pinned in ``uv.lock`` for the Lambda runtime and architecture. The artifact
-therefore imports its handler with nothing else on ``sys.path`` and carries no dev tooling.
+anything else that is not part of a package are left behind) or single modules
+(``schemas.logs``: the package's ``__init__.py`` and that module), and installs the
+locked closure of one dependency group of ``pyproject.toml`` (the function's own list)
+for the Lambda runtime and architecture. The artifact therefore imports its handler with
+nothing else on ``sys.path``, carries no dev tooling and no package its code does not
+import.
 
 This module imports the standard library only, so a fresh clone builds with any
 ``python3`` and ``uv`` (``$UV``, else on ``PATH``; the Makefile bootstraps it), without
@@ -84,7 +88,15 @@ def target_from_env() -> Target:
 
 
 def copy_package(package: str, into: Path) -> None:
-    """Copy one package and its sub-packages (folders with ``__init__.py``) into ``into``."""
+    """Copy one package and its sub-packages (folders with ``__init__.py``) into ``into``.
+
+    ``package.module`` copies that module (or sub-package) and the ``__init__.py`` files
+    on its way only: a function ships the parts of a shared package it imports.
+    """
+    parent, _, module = package.rpartition(".")
+    if parent:
+        copy_module(parent, module, into)
+        return
     source = ROOT / package
     if not (source / "__init__.py").is_file():
         raise FileNotFoundError(f"{package}/ is not a Python package")
@@ -100,6 +112,23 @@ def copy_package(package: str, into: Path) -> None:
     shutil.copytree(source, into / package, ignore=ignore, dirs_exist_ok=True)
 
 
+def copy_module(parent: str, module: str, into: Path) -> None:
+    """Copy ``parent.module`` and the ``__init__.py`` of ``parent`` (and of its parents)."""
+    folder = Path(*parent.split("."))
+    for depth in range(1, len(folder.parts) + 1):
+        init = Path(*folder.parts[:depth]) / "__init__.py"
+        if not (ROOT / init).is_file():
+            raise FileNotFoundError(f"{init.parent}/ is not a Python package")
+        (into / init.parent).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / init, into / init)
+    if (ROOT / folder / module / "__init__.py").is_file():
+        copy_package(f"{folder / module}", into)
+    elif (ROOT / folder / f"{module}.py").is_file():
+        shutil.copy2(ROOT / folder / f"{module}.py", into / folder / f"{module}.py")
+    else:
+        raise FileNotFoundError(f"{parent}.{module} is not a module")
+
+
 def _uv() -> str:
     uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
@@ -110,11 +139,20 @@ def _uv() -> str:
     return uv
 
 
-def install_dependencies(into: Path, target: Target) -> None:
-    """Install the locked runtime dependencies (no dev group) as wheels for ``target``."""
+def install_dependencies(into: Path, target: Target, group: str) -> None:
+    """Install one dependency group's locked closure as wheels for ``target``."""
     uv = _uv()
     exported = subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
-        [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header"],
+        [
+            uv,
+            "export",
+            "--frozen",
+            "--only-group",
+            group,
+            "--no-hashes",
+            "--no-emit-project",
+            "--no-header",
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -166,12 +204,12 @@ def precompile(into: Path, target: Target) -> bool:
     )
 
 
-def build(packages: list[str], into: Path, target: Target) -> None:
+def build(packages: list[str], into: Path, target: Target, group: str) -> None:
     """Write a self-contained Lambda artifact: the packages plus their pinned dependencies."""
     into.mkdir(parents=True, exist_ok=True)
     for package in packages:
         copy_package(package, into)
-    install_dependencies(into, target)
+    install_dependencies(into, target, group)
     precompile(into, target)
 
 
@@ -220,14 +258,21 @@ def sam_build_locally(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fanout.build", description=__doc__)
     parser.add_argument(
-        "packages", nargs="+", help="top-level packages to ship, e.g. router schemas"
+        "packages",
+        nargs="+",
+        help="packages or modules to ship, e.g. consumers schemas, or router schemas.logs",
+    )
+    parser.add_argument(
+        "--group",
+        required=True,
+        help="the pyproject.toml dependency group whose locked closure the function ships",
     )
     parser.add_argument(
         "--into", type=Path, required=True, help="the artifact folder ($ARTIFACTS_DIR)"
     )
     args = parser.parse_args(argv)
     target = target_from_env()
-    build(args.packages, args.into, target)
+    build(args.packages, args.into, target, args.group)
     print(
         f"built {' '.join(args.packages)} for {target.runtime}/{target.architecture} into {args.into}"
     )

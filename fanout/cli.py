@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from typing import Final
 
 COMMAND_MODULES: Final = (
@@ -24,9 +25,34 @@ COMMAND_MODULES: Final = (
 )
 
 
+def version() -> str:
+    """This tool's version and the consumer runtime's it ships (the runtime wheel's)."""
+    from consumers.runtime import __version__ as runtime  # noqa: PLC0415 - only for --version
+
+    return f"fanout {metadata.version('fanout-hub')} (consumer runtime {runtime})"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: looks the versions up only when asked (the runtime imports pydantic)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=str(kwargs.get("help"))
+        )
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every registered command group."""
     parser = argparse.ArgumentParser(prog="fanout", description="Developer tooling for fanout-hub.")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="show the tool's and the consumer runtime's version",
+    )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subcommands)

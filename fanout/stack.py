@@ -11,7 +11,8 @@ without ``sam deploy``:
    CloudFormation does not create (``API_CREATED``) and which are applied with
    direct API calls after the stack exists: SNS subscriptions (``sns.subscribe``
    with ``FilterPolicy``, ``FilterPolicyScope``, ``RawMessageDelivery``,
-   ``RedrivePolicy``), topic, queue and bucket policies, and CloudWatch alarms.
+   ``RedrivePolicy``), topic, queue and bucket policies, CloudWatch alarms, and layer
+   versions (published with stub content, like the functions' code).
 3. Event source mappings are *not* created: moto would try to run the function in
    Docker on every write. They are resolved and returned (``EventSourceMapping``)
    for the local event-source-mapping emulator (``fanout.local``) to drive. Types in
@@ -35,10 +36,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import itertools
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +68,9 @@ API_CREATED: Final = frozenset(
         "AWS::SQS::QueuePolicy",
         "AWS::S3::BucketPolicy",
         "AWS::CloudWatch::Alarm",
+        # moto's CloudFormation publishes a layer version but its Ref is no ARN (the
+        # model has no physical id), so the deployer publishes it and names its ARN.
+        "AWS::Lambda::LayerVersion",
     }
 )
 """Resource types applied with API calls after the stack exists."""
@@ -106,6 +112,10 @@ https://github.com/cloudtools/troposphere/pull/931).
 STUB_CODE: Final = (
     "# fanout-hub: code is built by `sam build`; locally the handler runs in-process\n"
 )
+# A layer's content locally: the translator takes an S3 location only (what `sam
+# package` writes), and the local pipeline imports the runtime from the source tree.
+STUB_LAYER_URI: Final = {"Bucket": "fanout-local-stub", "Key": "layer.zip"}
+STUB_LAYER_FILE: Final = "python/fanout_local_stub.py"
 
 _INTRINSICS: Final = frozenset(
     {
@@ -460,6 +470,8 @@ def translate(
         if resource.get("Type") == "AWS::Serverless::Function" and "CodeUri" in properties:
             del properties["CodeUri"]
             properties["InlineCode"] = STUB_CODE
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            properties["ContentUri"] = dict(STUB_LAYER_URI)
     # The translator records usage metrics meant for its own service and warns when
     # they are garbage-collected unpublished; nothing here publishes them.
     logging.getLogger("samtranslator.metrics.metrics").setLevel(logging.ERROR)
@@ -727,6 +739,8 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             clients.client("cloudwatch").put_metric_alarm(**arguments)
             alarms[name] = arguments
             physical[logical_id] = name
+        elif kind == "AWS::Lambda::LayerVersion":
+            physical[logical_id] = _publish_stub_layer(clients, properties)
         elif kind == "AWS::Lambda::EventSourceMapping":
             function_name = str(properties["FunctionName"]).rsplit(":", 1)[-1]
             mappings.append(
@@ -773,6 +787,20 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         nested=nested,
         topics=_topics(clients, resources, physical, path, declared),
     )
+
+
+def _publish_stub_layer(clients: Connection, properties: Mapping[str, Any]) -> str:
+    """Publish the layer version with ``STUB_CODE`` as content; its version ARN."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(STUB_LAYER_FILE, STUB_CODE)
+    optional = ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")
+    published = clients.client("lambda").publish_layer_version(
+        LayerName=str(properties["LayerName"]),
+        Content={"ZipFile": buffer.getvalue()},
+        **{key: properties[key] for key in optional if key in properties},
+    )
+    return str(published["LayerVersionArn"])
 
 
 def _name_fifo(resource: dict[str, Any], prefix: str, conditions: Mapping[str, bool]) -> None:

@@ -21,6 +21,10 @@ from consumers.runtime.settings import RuntimeSettings, load_settings
 from schemas import UPCASTERS, Envelope, Upcasters
 from schemas.lambda_shapes import BatchResponse, LambdaContext
 
+# The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
+# here). Raise it on every change of the runtime or of the envelope contract it ships.
+__version__ = "0.1.0"
+
 __all__ = [
     "UPCASTERS",
     "BatchResponse",

@@ -16,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from consumers.runtime import __version__ as runtime_version
 from fanout import events, stack
 from fanout.stack import load_template
 
@@ -524,6 +525,26 @@ class TestProduction:
         assert mapping.source_arn == overrides["SourceStreamArn"]
         assert mapping.properties["StartingPosition"] == "LATEST"
         assert {a["AlarmActions"][0] for a in hub.all_alarms().values()} == {alarms}
+
+
+class TestConsumerRuntimeLayer:
+    """The hub publishes the consumer runtime layer, its version in the Description."""
+
+    def test_the_layer_is_published_and_its_arn_is_an_output(self, deployed):
+        # GIVEN the deployed hub WHEN its layer output is looked up
+        arn = deployed.outputs["ConsumerRuntimeLayerArn"]
+        name, version = arn.rsplit(":", 2)[-2:]
+        layer = boto3.client("lambda").get_layer_version(LayerName=name, VersionNumber=int(version))
+        # THEN it is a version of the stack's layer, for the functions' runtime
+        assert re.fullmatch(r"arn:aws:lambda:us-east-1:\d{12}:layer:hub-consumer-runtime:\d+", arn)
+        assert layer["CompatibleRuntimes"] == [deployed.parameters["Runtime"]]
+        assert layer["Description"].startswith(f"fanout-hub consumer runtime {runtime_version} ")
+
+    def test_the_template_names_the_runtime_version(self):
+        # One fact, two places: consumers/runtime/__init__.py and the layer's Description.
+        layer = load_template(ROOT / "template.yaml")["Resources"]["ConsumerRuntimeLayer"]
+        description = layer["Properties"]["Description"]
+        assert re.search(r"consumer runtime (\S+) ", description).group(1) == runtime_version
 
 
 class TestEndpoint:

@@ -7,6 +7,9 @@ bootstrap uv themselves). The build is for the local Python (``Runtime`` and
 ``Architecture`` overridden, and the wheel platform with them), so each artifact's
 handler can be imported here in a clean interpreter whose ``sys.path`` holds only that
 artifact and the standard library. Its duration is reported by ``bench/build_bench.py``.
+
+Each artifact ships only what its own code imports (``tests/support/artifacts.py``):
+the router neither boto3 nor pydantic, so its package is a quarter smaller.
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from support.artifacts import (
+    distributions,
+    imports_of,
+    needed_distributions,
+    unpacked_size,
+    zipped_size,
+)
 from support.fresh_clone import clone_head, without_project_tooling
 
 from fanout.build import sam_build_locally
@@ -36,6 +46,13 @@ EXPECTED = {
     "ProjectionConsumer/ConsumerFunction": "consumers.projection.app.handler",
     "WebhookConsumer/ConsumerFunction": "consumers.webhook.app.handler",
 }
+# Every layer of the stack, by the folder Lambda puts on sys.path, and what it must export.
+LAYERS = {"ConsumerRuntimeLayer/python": "consumers.runtime.consumer"}
+ARTIFACTS = {**EXPECTED, **LAYERS}
+# Project modules an artifact's code names but the artifact leaves out, on purpose.
+# The router ships schemas/ without the envelope models: only parse_envelope (which
+# the router never calls; it writes envelopes as text, router/normalise.py) imports them.
+LEFT_OUT = {"RouterFunction": {"schemas.upcasting", "schemas.v1"}}
 
 
 @pytest.fixture(scope="session")
@@ -115,14 +132,14 @@ class TestBuild:
     def test_every_function_is_built(self, built):
         functions = _functions_in(built / "template.yaml")
         assert {k: v["Handler"] for k, v in functions.items()} == EXPECTED
-        for path in EXPECTED:
+        for path in ARTIFACTS:
             assert (built / path).is_dir(), path
 
 
 class TestArtifacts:
     """Each artifact imports its handler from itself alone and ships no dev tooling."""
 
-    @pytest.mark.parametrize(("path", "handler"), EXPECTED.items())
+    @pytest.mark.parametrize(("path", "handler"), ARTIFACTS.items())
     def test_handler_imports_from_the_artifact_alone(self, built, path, handler):
         artifact = built / path
         module, _, function = handler.rpartition(".")
@@ -154,7 +171,7 @@ class TestArtifacts:
         assert [p for p in report["path"] if "site-packages" in p or p == str(ROOT)] == []
         assert set(report["modules"]) & set(TOOLING) == set()
 
-    @pytest.mark.parametrize("path", EXPECTED)
+    @pytest.mark.parametrize("path", ARTIFACTS)
     def test_artifact_carries_no_dev_tooling(self, built, path):
         top_level = {p.name for p in (built / path).iterdir()}
         assert top_level & {*TOOLING, "mypy", "ruff", "hypothesis"} == set()
@@ -165,7 +182,7 @@ class TestArtifacts:
         }
         assert stubs == set()
         shipped, owned = _distributions(built / path)
-        assert "boto3" in shipped, "the artifact holds none of the pinned runtime dependencies"
+        assert "botocore" in shipped, "the artifact holds none of the pinned runtime dependencies"
         assert set(shipped) & _dev_distributions() == set()
         # Everything else at the top comes from one of those distributions or is ours.
         loose = top_level - owned - {"router", "schemas", "consumers", "__pycache__"}
@@ -187,3 +204,83 @@ class TestArtifacts:
         assert all(
             f".cpython-{sys.version_info.major}{sys.version_info.minor}" in f.name for f in pycs
         )
+
+
+class TestShipsWhatItImports:
+    """An artifact holds no distribution that nothing in it imports, and lacks none it needs."""
+
+    @pytest.mark.parametrize("path", ARTIFACTS)
+    def test_every_distribution_is_imported(self, built, path):
+        artifact = built / path
+        dists = distributions(artifact)
+        imports = imports_of(artifact)
+        needed = needed_distributions(artifact, dists, imports.external)
+        top_level = sorted(p.name for p in artifact.iterdir() if not p.name.endswith(".dist-info"))
+        print(  # noqa: T201 - the size table, shown with -s
+            f"\n{path}: {unpacked_size(artifact):,} B unpacked, {zipped_size(artifact):,} B zipped;"
+            f" top level: {' '.join(top_level)}\n"
+            + "\n".join(f"  {d.name:<20} {d.size:>12,} B" for d in dists.values())
+        )
+        assert set(dists) - needed == set(), "shipped, but nothing in the artifact imports it"
+        provided = {name for dist in dists.values() for name in dist.top_level}
+        assert imports.external - provided == set(), "imported, but not in the artifact"
+        assert imports.unresolved == LEFT_OUT.get(path, set())
+
+    def test_the_layer_holds_the_runtime_alone(self, built):
+        layer = built / "ConsumerRuntimeLayer" / "python"
+        assert {p.name for p in (layer / "consumers").iterdir()} == {
+            "__init__.py",
+            "__pycache__",
+            "runtime",
+        }
+        assert not (layer / "router").exists()
+
+    def test_the_router_ships_neither_boto3_nor_pydantic(self, built):
+        assert {"boto3", "s3transfer", "pydantic", "pydantic-core"} & set(
+            distributions(built / "RouterFunction")
+        ) == set()
+
+
+class TestImportCheck:
+    """The check above finds a distribution nothing imports (it can fail)."""
+
+    @staticmethod
+    def _dist(artifact: Path, name: str, files: list[str], requires: list[str]) -> None:
+        info = artifact / f"{name}-1.0.dist-info"
+        info.mkdir(parents=True)
+        for file in files:
+            (artifact / file).parent.mkdir(parents=True, exist_ok=True)
+            (artifact / file).write_text("", encoding="utf-8")
+        (info / "RECORD").write_text(
+            "".join(f"{f},,\n" for f in [*files, f"{info.name}/METADATA"]), encoding="utf-8"
+        )
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires),
+            encoding="utf-8",
+        )
+
+    def test_an_unimported_distribution_is_found(self, tmp_path):
+        # GIVEN an artifact whose code imports alpha (which requires beta), lazily imports
+        # delta, and a gamma nothing imports, and a TYPE_CHECKING-only import of epsilon
+        (tmp_path / "app").mkdir()
+        (tmp_path / "app" / "__init__.py").write_text(
+            "from typing import TYPE_CHECKING\nimport alpha\nfrom .missing import thing\n"
+            "if TYPE_CHECKING:\n    import epsilon\n"
+            "def later():\n    from delta.sub import thing\n",
+            encoding="utf-8",
+        )
+        self._dist(tmp_path, "alpha", ["alpha/__init__.py"], ["beta>=1", "zeta; extra == 'x'"])
+        self._dist(tmp_path, "beta", ["beta.py"], [])
+        self._dist(tmp_path, "gamma", ["gamma/__init__.py"], [])
+        self._dist(tmp_path, "delta", ["delta/__init__.py"], [])
+        self._dist(tmp_path, "epsilon", ["epsilon/__init__.py"], [])
+        self._dist(tmp_path, "zeta", ["zeta/__init__.py"], [])
+        # WHEN its imports are computed
+        dists = distributions(tmp_path)
+        imports = imports_of(tmp_path)
+        needed = needed_distributions(tmp_path, dists, imports.external)
+        # THEN gamma, epsilon (type checking only) and zeta (an extra's) are dead weight
+        assert imports.external == {"alpha", "delta"}
+        assert imports.unresolved == {"app.missing"}
+        assert set(dists) - needed == {"gamma", "epsilon", "zeta"}
