@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast
 
+import boto3
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -163,7 +164,21 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
         from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
 
         serve_running_hub(state, output=sys.stderr)
-    connection = Connection(endpoint_url=endpoint, region=region, profile=args.profile)
+    session = None
+    if endpoint and endpoint == state.get("endpoint_url") and args.profile is None:
+        # The local hub knows the operator by its own access key (its identity policy is
+        # the template's OperatorPolicy), so no AWS credentials are needed, and any that
+        # are configured for real accounts are never sent to it.
+        from fanout.local.access import OPERATOR_ACCESS_KEY  # noqa: PLC0415 - only for a local hub
+
+        session = boto3.session.Session(
+            aws_access_key_id=OPERATOR_ACCESS_KEY,
+            aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret
+            region_name=region,
+        )
+    connection = Connection(
+        endpoint_url=endpoint, region=region, profile=args.profile, session=session
+    )
     overrides = Overrides(
         topic_arn=args.topic_arn,
         table_name=args.table,
