@@ -53,6 +53,7 @@ from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
 from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
 from fanout import aws_rules
+from fanout.aws_rules.cloudformation import check_parameter_names, check_parameter_value
 from fanout.connection import Connection
 
 if TYPE_CHECKING:
@@ -317,19 +318,18 @@ def load_template(path: Path) -> dict[str, Any]:
 
 
 def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
-    """Each parameter's value: the override, else its default (``StackError`` if neither)."""
-    declared = template.get("Parameters") or {}
-    unknown = set(overrides) - set(declared)
-    if unknown:
-        raise StackError(f"unknown parameters: {', '.join(sorted(unknown))}")
+    """Each parameter's value: the override, else its default.
+
+    Refused as CloudFormation refuses them (``AwsRuleError``, ``ValidationError``): an
+    undeclared or missing parameter, and a value (given or default) outside its
+    ``AllowedValues``, ``AllowedPattern``, length or number range.
+    """
+    declared: Mapping[str, Any] = template.get("Parameters") or {}
+    check_parameter_names(declared, overrides)
     values: dict[str, str] = {}
     for name, spec in declared.items():
-        if name in overrides:
-            values[name] = str(overrides[name])
-        elif "Default" in spec:
-            values[name] = str(spec["Default"])
-        else:
-            raise StackError(f"parameter {name} has no default and no value was given")
+        values[name] = str(overrides[name]) if name in overrides else str(spec["Default"])
+        check_parameter_value(name, spec, values[name])
     return values
 
 

@@ -5,11 +5,12 @@ them locally with AWS's error code and text, naming the resource; each rule's do
 links the AWS page that states it. ``fanout.stack`` applies them to every stack it
 creates, ``fanout.local.model.MappingSpec`` to every mapping it is given.
 
-One module per service, as in moto: ``lambda_`` (event source mappings), ``sqs``,
-``sns``; ``template`` (checked before creating) and ``deployed`` (checked on the
+One module per service, as in moto: ``cloudformation`` (stack parameters), ``lambda_``
+(event source mappings), ``sqs``, ``sns``; ``template`` (checked before creating) and ``deployed`` (checked on the
 created tree) walk the resources; ``exceptions`` holds the error.
 """
 
+from fanout.aws_rules.cloudformation import check_parameter_names, check_parameter_value
 from fanout.aws_rules.deployed import check_deployed
 from fanout.aws_rules.exceptions import AwsRuleError
 from fanout.aws_rules.lambda_ import check_mapping, check_visibility_timeout
@@ -21,6 +22,8 @@ __all__ = [
     "check_deployed",
     "check_large_topic",
     "check_mapping",
+    "check_parameter_names",
+    "check_parameter_value",
     "check_queues",
     "check_subscription",
     "check_visibility_timeout",

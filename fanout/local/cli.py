@@ -11,8 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from fanout.aws_rules import AwsRuleError
 from fanout.local.esm import EmulatorSettings
 from fanout.local.queues import QueueSettings
+from fanout.stack import StackError
 
 DEFAULT_LOG: Final = Path(tempfile.gettempdir()) / "fanout-local-hub.log"
 
@@ -89,7 +91,11 @@ def run_up(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     retry_after = args.retry_after if args.retry_after is not None else (1 if args.demo else None)
-    parameters = _parameters(args.parameter)
+    try:
+        parameters = _parameters(args.parameter)
+    except argparse.ArgumentTypeError as exc:
+        print(f"fanout local up: {exc}", file=sys.stderr)
+        return 2
     if args.demo:
         parameters = parameters_for_demo(parameters)
     logs = _log_stream(args.logs)
@@ -113,6 +119,10 @@ def run_up(args: argparse.Namespace) -> int:
             ok = run_demo(hub, out=out, timeout=args.timeout, rich_output=_rich(out, args))
             return 0 if ok else 1
         return _serve(hub, out, rich_output=_rich(out, args))
+    except (StackError, AwsRuleError) as exc:
+        # AWS would refuse this template or these parameters: say what, as AWS says it.
+        print(f"fanout local up: {exc}", file=sys.stderr)
+        return 2
     finally:
         hub.stop()
         if logs is not None:

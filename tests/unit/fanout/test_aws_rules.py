@@ -7,6 +7,9 @@ code and text and the resource's path; the nearest configuration AWS accepts pas
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,11 +17,16 @@ from fanout.aws_rules import (
     AwsRuleError,
     check_large_topic,
     check_mapping,
+    check_parameter_names,
+    check_parameter_value,
     check_queues,
     check_subscription,
     check_visibility_timeout,
 )
 from fanout.local.model import MappingSpec
+from fanout.stack import load_template
+
+ROOT = Path(__file__).resolve().parents[3]
 
 REGION_ACCOUNT = "arn:aws:sqs:us-east-1:123456789012"
 QUEUE = f"{REGION_ACCOUNT}:orders"
@@ -332,3 +340,83 @@ class TestEmulatorMappings:
 
     def test_hand_built_queue_mapping_with_defaults_passes(self):
         assert MappingSpec(function="c", source_arn=QUEUE).effective_batch_size == 10
+
+
+PARAMETER_SPECS: dict[str, dict[str, Any]] = {
+    "FifoMode": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"]},
+    "MaxMessageBytes": {
+        "Type": "Number",
+        "Default": 262144,
+        "MinValue": 1024,
+        "MaxValue": 1048576,
+    },
+    "SourceStreamArn": {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": "(arn:aws:dynamodb:.+)?",
+    },
+    "ConsumerName": {"Type": "String", "MinLength": 1, "MaxLength": 5},
+    "Secret": {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": "x*",
+        "ConstraintDescription": "only x",
+    },
+}
+
+
+class TestStackParameters:
+    """CloudFormation refuses a parameter outside its declared constraints, before any resource."""
+
+    @pytest.mark.parametrize(
+        ("name", "value", "message"),
+        [
+            ("FifoMode", "yes", "Parameter 'FifoMode' must be one of AllowedValues"),
+            (
+                "MaxMessageBytes",
+                "10",
+                "Parameter 'MaxMessageBytes' must be a number not less than 1024",
+            ),
+            ("MaxMessageBytes", "2000000", "must be a number not greater than 1048576"),
+            ("MaxMessageBytes", "big", "Parameter 'MaxMessageBytes' must be a number"),
+            ("SourceStreamArn", "table/orders", "Parameter 'SourceStreamArn' must match pattern"),
+            ("ConsumerName", "", "must contain at least 1 characters"),
+            ("ConsumerName", "toolong", "must contain at most 5 characters"),
+            ("Secret", "y", "Parameter Secret failed to satisfy constraint: only x"),
+        ],
+    )
+    def test_a_value_outside_its_constraint_is_refused(self, name, value, message):
+        with pytest.raises(AwsRuleError, match=re.escape(message)) as refused:
+            check_parameter_value(name, PARAMETER_SPECS[name], value)
+        assert refused.value.code == "ValidationError"
+        assert refused.value.resource == f"Parameters/{name}"
+
+    @pytest.mark.parametrize(
+        ("name", "value"),
+        [
+            ("FifoMode", "true"),
+            ("MaxMessageBytes", "1048576"),
+            ("SourceStreamArn", ""),
+            ("ConsumerName", "audit"),
+        ],
+    )
+    def test_a_value_within_its_constraint_passes(self, name, value):
+        check_parameter_value(name, PARAMETER_SPECS[name], value)
+
+    def test_an_undeclared_parameter_is_refused_with_cloudformations_text(self):
+        with pytest.raises(
+            AwsRuleError, match=re.escape("Parameters: [Nope] do not exist in the template")
+        ):
+            check_parameter_names(PARAMETER_SPECS, {"Nope": "1", "ConsumerName": "a"})
+
+    def test_a_parameter_without_default_must_be_given(self):
+        with pytest.raises(
+            AwsRuleError, match=re.escape("Parameters: [ConsumerName] must have values")
+        ):
+            check_parameter_names(PARAMETER_SPECS, {})
+
+    def test_every_default_of_the_shipped_templates_meets_its_own_constraints(self):
+        for path in (ROOT / "template.yaml", ROOT / "consumers" / "kit" / "template.yaml"):
+            for name, spec in load_template(path)["Parameters"].items():
+                if "Default" in spec:
+                    check_parameter_value(name, spec, str(spec["Default"]))
