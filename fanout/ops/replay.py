@@ -100,9 +100,13 @@ class DeployedRouter:
 
     @classmethod
     def of(cls, connection: Connection, hub: Hub) -> DeployedRouter:
-        """The hub's router function (``RouterFunctionName`` output)."""
+        """The hub's router function (``RouterFunctionName`` output).
+
+        Invoked with a client that waits out the router's whole timeout and never
+        retries a call (``Connection.invoke_client``).
+        """
         name = hub.need("router_function", "--stack of a deployed hub")
-        return cls(connection.client("lambda"), name)
+        return cls(connection.invoke_client(hub.router_timeout), name)
 
     def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer:
         """One ``RequestResponse`` invocation; raises the invoke's ``ClientError`` (AccessDenied...)."""
