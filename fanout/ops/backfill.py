@@ -293,7 +293,11 @@ class Backfill:
     ) -> None:
         self._dynamodb = dynamodb
         self._sqs = sqs
-        self._claim_check = ClaimCheck(s3, target.payload_bucket, BACKFILL_KEY_PREFIX) if target.payload_bucket else None
+        self._claim_check = (
+            ClaimCheck(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
+            if target.payload_bucket
+            else None
+        )
         self.target = target
         self.checkpoint = checkpoint
         self._bucket = TokenBucket(read_units_per_second)

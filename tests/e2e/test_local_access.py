@@ -296,7 +296,6 @@ class TestOperatorPolicy:
         bucket, _, key = where.partition("/")
         env.harness.client("s3").head_object(Bucket=bucket, Key=key)
 
-
     @pytest.mark.parametrize(
         ("sid", "action"),
         [
