@@ -33,6 +33,7 @@ from fanout.local.failure import DiscardedBatch, FailureCondition, s3_object_key
 from fanout.local.hub import LocalHub
 from fanout.local.queues import QueueSettings
 from fanout.local.streams import StreamSettings
+from fanout.ops.replay import DeployedRouter
 from fanout.ops.resolve import Hub, queue_arn_of, resolve
 from fanout.tail import Tail
 from router.deadletter import DeadLetterWriter
@@ -194,6 +195,20 @@ class TestOperatorPolicy:
         }
         assert "lambda:InvokeFunction" in actions
         assert not {a for a in actions if a.startswith("sns:")}
+
+    def test_replays_wait_out_the_deployed_routers_timeout(self, env: Env):
+        # The router's Timeout, as resolving the hub reads it, sets the invoke client's
+        # read timeout (fanout.connection.Connection.invoke_client).
+        operator = connection_as(env.hub, OPERATOR_ACCESS_KEY)
+        configured = env.harness.client("lambda").get_function_configuration(
+            FunctionName=env.resolved.need("router_function", "-")
+        )["Timeout"]
+
+        hub = resolve(operator, "fanout-hub")
+        router = DeployedRouter.of(operator, hub)
+
+        assert hub.router_timeout == configured
+        assert router._lambda.meta.config.read_timeout == configured + 30
 
     def test_every_ops_command_passes(
         self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path
