@@ -17,6 +17,10 @@ under this lock.
 """
 
 
+LAMBDA_MAX_TIMEOUT_SECONDS: Final = 900
+INVOKE_READ_MARGIN_SECONDS: Final = 30
+
+
 class Connection:
     """boto3 clients for one endpoint, region and profile, built once per service (thread-safe)."""
 
@@ -38,6 +42,34 @@ class Connection:
         # Our own backoff handles throttling on the data paths; botocore's standard
         # mode keeps transient errors off the control-plane calls.
         self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
+
+    def invoke_client(self, function_timeout: int | None) -> Any:
+        """A Lambda client for synchronous ``Invoke`` of a function that may run ``function_timeout`` s.
+
+        botocore's default 60 s read timeout and its retries would send a still-running
+        invocation again when the function is slow; Lambda advises a client timeout
+        longer than the function's, and a retried RequestResponse invoke runs the
+        function twice. So: read timeout = the function's timeout (Lambda's 900 s
+        maximum when unknown) plus a margin, and a single attempt.
+        https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html
+        https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+        """
+        read_timeout = (function_timeout or LAMBDA_MAX_TIMEOUT_SECONDS) + INVOKE_READ_MARGIN_SECONDS
+        key = f"lambda-invoke-{read_timeout}"
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
+                    "lambda",
+                    endpoint_url=self.endpoint_url,
+                    region_name=self.region,
+                    config=self._config.merge(
+                        Config(
+                            read_timeout=read_timeout,
+                            retries={"mode": "standard", "total_max_attempts": 1},
+                        )
+                    ),
+                )
+            return self._clients[key]
 
     def client(self, service: str) -> Any:
         """The shared client for ``service``."""

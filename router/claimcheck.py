@@ -12,18 +12,22 @@ if TYPE_CHECKING:
 # Key layout: one object per envelope id, so re-publishing a record overwrites the
 # same object instead of piling up copies.
 KEY_PREFIX = "envelopes/"
+BACKFILL_KEY_PREFIX = "backfill/"
+"""Where ``fanout backfill`` stores its claim checks: operators may write there, not under
+the router's ``envelopes/``."""
 
 
 class ClaimCheck:
     """Stores whole envelopes in the hub's payload bucket."""
 
-    def __init__(self, s3: S3Client, bucket: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, prefix: str = KEY_PREFIX) -> None:
         self._s3 = s3
         self._bucket = bucket
+        self._prefix = prefix
 
     def key_for(self, message: Outbound) -> str:
         """The object key of a message's stored envelope."""
-        return f"{KEY_PREFIX}{message.table}/{message.envelope_id}.json"
+        return f"{self._prefix}{message.table}/{message.envelope_id}.json"
 
     def offload(self, message: Outbound) -> Outbound:
         """Store the full envelope and return the pointer message to publish instead.

@@ -59,7 +59,7 @@ from fanout.local.records import to_lambda_image
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
 from router.batching import pack_batches
-from router.claimcheck import ClaimCheck
+from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheck
 from router.normalise import EntityRules, Outbound, to_outbound
 from router.settings import Settings
 from schemas.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
@@ -222,6 +222,14 @@ class Target:
     payload_bucket: str | None
 
     @property
+    def fifo(self) -> bool:
+        """A FIFO queue: its name ends in ``.fifo``.
+
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues.html
+        """
+        return self.queue_url.endswith(".fifo")
+
+    @property
     def inline_limit(self) -> int:
         """The largest snapshot sent inline: the router's limit, capped by what SQS accepts.
 
@@ -285,7 +293,11 @@ class Backfill:
     ) -> None:
         self._dynamodb = dynamodb
         self._sqs = sqs
-        self._claim_check = ClaimCheck(s3, target.payload_bucket) if target.payload_bucket else None
+        self._claim_check = (
+            ClaimCheck(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
+            if target.payload_bucket
+            else None
+        )
         self.target = target
         self.checkpoint = checkpoint
         self._bucket = TokenBucket(read_units_per_second)
@@ -382,6 +394,23 @@ class Backfill:
             self.report.offloaded += 1
         return message
 
+    def _entry(self, index: int, message: Outbound) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "Id": str(index),
+            "MessageBody": message.body,
+            "MessageAttributes": message.attributes,
+        }
+        if self.target.fifo:
+            # A FIFO queue refuses a message without a group id. The router's group (table
+            # and item key) keeps a snapshot in order with the item's live changes, and
+            # the envelope id (deterministic per run and item) makes a resend after a
+            # failed call a duplicate SQS drops.
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+            # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessageBatch.html
+            entry["MessageGroupId"] = message.group_id
+            entry["MessageDeduplicationId"] = message.envelope_id
+        return entry
+
     def _send(self, messages: list[Outbound]) -> None:
         for batch in pack_batches(messages, SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES):
             waited = self._backlog.wait()
@@ -392,10 +421,7 @@ class Backfill:
             pending = dict(enumerate(batch))
             attempt = 0
             while pending:
-                entries = [
-                    {"Id": str(i), "MessageBody": m.body, "MessageAttributes": m.attributes}
-                    for i, m in pending.items()
-                ]
+                entries = [self._entry(i, m) for i, m in pending.items()]
                 response: dict[str, Any] = self._retry.call(
                     partial(
                         self._sqs.send_message_batch,

@@ -32,8 +32,8 @@ Poison records (``fanout replay poison``): each router DLQ message's record (inl
 read back from its ``record_ref`` in the router's payload bucket) is sent to the router
 again. A record that routes is deleted from the DLQ. One that is still poison is
 dead-lettered again by the router itself (a new DLQ message with today's error, which
-the replay recognises by sequence number and time and does not replay again) and the
-old message is deleted. One SNS still rejects, or whose ``record_ref`` cannot be
+the replay recognises as a message it had not received before, for a sequence number it
+sent, and does not replay again) and the old message is deleted. One SNS still rejects, or whose ``record_ref`` cannot be
 followed, stays where it is, untouched, and the error is reported.
 """
 
@@ -100,9 +100,13 @@ class DeployedRouter:
 
     @classmethod
     def of(cls, connection: Connection, hub: Hub) -> DeployedRouter:
-        """The hub's router function (``RouterFunctionName`` output)."""
+        """The hub's router function (``RouterFunctionName`` output).
+
+        Invoked with a client that waits out the router's whole timeout and never
+        retries a call (``Connection.invoke_client``).
+        """
         name = hub.need("router_function", "--stack of a deployed hub")
-        return cls(connection.client("lambda"), name)
+        return cls(connection.invoke_client(hub.router_timeout), name)
 
     def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer:
         """One ``RequestResponse`` invocation; raises the invoke's ``ClientError`` (AccessDenied...)."""
@@ -563,10 +567,7 @@ def replay_poison(
             VisibilityTimeout=visibility_seconds,
             MessageAttributeNames=["All"],
         ).get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in replay.held]
-        for message in fresh:
-            replay.held[message["MessageId"]] = message["ReceiptHandle"]
-        return fresh
+        return replay.received(messages)
 
     try:
         while limit is None or replay.taken < limit:
@@ -587,13 +588,6 @@ def replay_poison(
     return replay.report
 
 
-def _failed_at(letter: Mapping[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(letter.get("failed_at")))
-    except ValueError:
-        return None
-
-
 class _PoisonReplay:
     """One ``replay poison`` run: what was sent to the router, and what came back to the DLQ."""
 
@@ -604,8 +598,9 @@ class _PoisonReplay:
         self.router = router
         self.report = PoisonReport(router is None)
         self.held: dict[str, str] = {}
-        """Message id to receipt handle of every message received and not deleted."""
-        self.started = datetime.now(UTC)
+        """Message id to the latest receipt handle of every message received and not deleted."""
+        self.seen: set[str] = set()
+        """Every message id this run received."""
         self.taken = 0
         self._sent: dict[str, dict[str, Any]] = {}
         """Sequence number to the original message of each record the router took."""
@@ -615,8 +610,37 @@ class _PoisonReplay:
         """Records the router took whose fate (routed or poison again) is not yet known."""
         return bool(self._sent)
 
+    def received(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The messages not received before in this run; keeps every message's latest handle.
+
+        A message received again (its visibility timeout ran out) is not new, but only
+        its newest receipt handle deletes it: "you must provide the most recently
+        received receipt handle ... otherwise, the request succeeds, but the message
+        will not be deleted".
+        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteMessage.html
+        """
+        fresh: list[dict[str, Any]] = []
+        for message in messages:
+            message_id = message["MessageId"]
+            if message_id in self.seen:
+                if message_id in self.held:
+                    self.held[message_id] = message["ReceiptHandle"]
+                continue
+            self.seen.add(message_id)
+            self.held[message_id] = message["ReceiptHandle"]
+            fresh.append(message)
+        return fresh
+
     def recognise_echoes(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Take out the router's new dead letters for records this run sent; the rest."""
+        """Take out the router's new dead letters for records this run sent; the rest.
+
+        ``messages`` are new to this run (``received``). A new message for a sequence
+        number this run sent to the router is the router dead-lettering it again: the
+        message it replaces was received (and sent) before it. No clock is compared: the
+        letter's ``failed_at`` is the function's clock, not this machine's. A second
+        letter for the same record that was already waiting in the DLQ is taken for the
+        echo as well; it stays in the DLQ, so nothing is lost.
+        """
         originals: list[dict[str, Any]] = []
         for message in messages:
             try:
@@ -624,13 +648,7 @@ class _PoisonReplay:
             except ValueError:
                 letter = None
             sequence = letter.get("sequence_number") if isinstance(letter, dict) else None
-            failed_at = _failed_at(letter) if isinstance(letter, dict) else None
-            if (
-                isinstance(letter, dict)
-                and sequence in self._sent
-                and failed_at is not None
-                and failed_at >= self.started
-            ):
+            if isinstance(letter, dict) and str(sequence) in self._sent:
                 # Still poison: the router dead-lettered it again, with today's error. The
                 # new message stays; the old one it replaces is deleted.
                 original = self._sent.pop(str(sequence))
@@ -696,5 +714,5 @@ class _PoisonReplay:
         self._sent.clear()
 
     def _delete(self, message: Mapping[str, Any]) -> None:
-        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        self.held.pop(message["MessageId"], None)
+        handle = self.held.pop(message["MessageId"], message["ReceiptHandle"])
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=handle)

@@ -16,6 +16,8 @@ the local hub alike:
   so replays route exactly as the deployed router does, and its OnFailure destination
   is read from its event source mapping (``ListEventSourceMappings``), falling back to
   the ``FailedBatchBucketName`` output (the local hub emulates mappings and creates none).
+  A refusal of either call (``AccessDenied``) is raised, not taken for "no such function":
+  the commands would otherwise run on guessed settings.
 
 Every value can also be given explicitly (``Overrides``) for a hub whose stack cannot
 be read, or to point a command at another resource.
@@ -75,6 +77,8 @@ class Hub:
     stream_arn: str | None = None
     router_function: str | None = None
     router_environment: Mapping[str, str] = field(default_factory=dict)
+    router_timeout: int | None = None
+    """The router function's ``Timeout`` in seconds, when its configuration was read."""
     router_dlq_url: str | None = None
     failure_destination: str | None = None
     payload_bucket: str | None = None
@@ -167,13 +171,27 @@ def _consumer_of(stack: Mapping[str, Any]) -> ConsumerQueues | None:
     )
 
 
-def _router_environment(lambda_: Any, function: str | None) -> dict[str, str]:
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException"})
+
+
+def _denied(exc: ClientError) -> bool:
+    """A refusal the operator must see: a missing permission is not a missing resource."""
+    return exc.response.get("Error", {}).get("Code") in ACCESS_DENIED_CODES
+
+
+def _router_configuration(lambda_: Any, function: str | None) -> dict[str, Any]:
+    """The router's function configuration; {} when it does not exist. AccessDenied raises."""
     if not function:
         return {}
     try:
-        config = lambda_.get_function_configuration(FunctionName=function)
-    except ClientError:
+        return dict(lambda_.get_function_configuration(FunctionName=function))
+    except ClientError as exc:
+        if _denied(exc):
+            raise
         return {}
+
+
+def _environment_of(config: Mapping[str, Any]) -> dict[str, str]:
     variables = (config.get("Environment") or {}).get("Variables") or {}
     return {k: str(v) for k, v in variables.items()}
 
@@ -185,7 +203,9 @@ def _failure_destination(lambda_: Any, function: str | None) -> str | None:
         mappings = lambda_.list_event_source_mappings(FunctionName=function).get(
             "EventSourceMappings", []
         )
-    except ClientError:
+    except ClientError as exc:
+        if _denied(exc):
+            raise
         return None
     for mapping in mappings:
         destination = ((mapping.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
@@ -214,7 +234,8 @@ def resolve(
         outputs = _outputs(root)
         router = outputs.get("RouterFunctionName") or None
         lambda_ = connection.client("lambda")
-        environment = _router_environment(lambda_, router)
+        configuration = _router_configuration(lambda_, router)
+        environment = _environment_of(configuration)
         stream_arn = outputs.get("SourceStreamArn") or None
         bucket = outputs.get("FailedBatchBucketName")
         consumers = tuple(
@@ -238,6 +259,7 @@ def resolve(
             table_name=outputs.get("DemoTableName") or _table_of_stream(stream_arn),
             router_function=router,
             router_environment=environment,
+            router_timeout=int(configuration["Timeout"]) if "Timeout" in configuration else None,
             router_dlq_url=outputs.get("RouterDeadLetterQueueUrl")
             or environment.get("ROUTER_DLQ_URL"),
             failure_destination=_failure_destination(lambda_, router)

@@ -27,13 +27,14 @@ from support.waiting import eventually
 
 from fanout.connection import ENVIRONMENT_LOCK, Connection
 from fanout.local import hub as local_hub
-from fanout.local.access import OPERATOR_ACCESS_KEY, Identity
+from fanout.local.access import OPERATOR_ACCESS_KEY, Identity, Target
 from fanout.local.esm import EmulatorSettings
 from fanout.local.failure import DiscardedBatch, FailureCondition, s3_object_key
 from fanout.local.hub import LocalHub
 from fanout.local.queues import QueueSettings
 from fanout.local.streams import StreamSettings
-from fanout.ops.resolve import Hub, resolve
+from fanout.ops.replay import DeployedRouter
+from fanout.ops.resolve import Hub, queue_arn_of, resolve
 from fanout.tail import Tail
 from router.deadletter import DeadLetterWriter
 from router.normalise import EntityRules, to_outbound
@@ -195,6 +196,20 @@ class TestOperatorPolicy:
         assert "lambda:InvokeFunction" in actions
         assert not {a for a in actions if a.startswith("sns:")}
 
+    def test_replays_wait_out_the_deployed_routers_timeout(self, env: Env):
+        # The router's Timeout, as resolving the hub reads it, sets the invoke client's
+        # read timeout (fanout.connection.Connection.invoke_client).
+        operator = connection_as(env.hub, OPERATOR_ACCESS_KEY)
+        configured = env.harness.client("lambda").get_function_configuration(
+            FunctionName=env.resolved.need("router_function", "-")
+        )["Timeout"]
+
+        hub = resolve(operator, "fanout-hub")
+        router = DeployedRouter.of(operator, hub)
+
+        assert hub.router_timeout == configured
+        assert router._lambda.meta.config.read_timeout == configured + 30
+
     def test_every_ops_command_passes(
         self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ):
@@ -219,8 +234,21 @@ class TestOperatorPolicy:
 
         # WHEN the operator runs every command; THEN none is refused and each did its work
         code, status, err = env.as_operator(capsys, "status")
+        assert code == 0, err
         assert not any(word in err for word in DENIED), err
-        assert status is not None, err
+        assert not any(word in note for note in status["notes"] for word in DENIED), status
+        depths = {
+            (q["owner"], q["role"], q["url"]): q["visible"] + q["in_flight"]
+            for q in status["queues"]
+        }
+        # ... every consumer's queue and DLQ with its depth, the router DLQ, and the
+        # discarded batch waiting in the OnFailure bucket
+        for consumer in env.resolved.consumers:
+            assert (consumer.name, "queue", consumer.queue_url) in depths, status
+            assert (consumer.name, "dlq", consumer.dlq_url) in depths, status
+        assert depths[("audit-log", "dlq", audit.dlq_url)] == 1, status
+        assert depths[("router", "router-dlq", env.resolved.router_dlq_url)] == 1, status
+        assert status["failed_batches"] == 1, status
 
         code, peeked, err = env.as_operator(capsys, "dlq", "peek", "audit-log")
         assert (code, len(peeked["messages"])) == (0, 1), err
@@ -282,6 +310,90 @@ class TestOperatorPolicy:
         assert "lambda:InvokeFunction" in err
         bucket, _, key = where.partition("/")
         env.harness.client("s3").head_object(Bucket=bucket, Key=key)
+
+    @pytest.mark.parametrize(
+        ("sid", "action"),
+        [
+            ("ReadTheRouter", "lambda:GetFunctionConfiguration"),
+            ("ReadMappings", "lambda:ListEventSourceMappings"),
+        ],
+    )
+    def test_without_reading_the_router_a_command_stops_naming_the_permission(
+        self, env: Env, capsys: pytest.CaptureFixture[str], sid: str, action: str
+    ):
+        # GIVEN the operator policy minus one of the router reads every command makes
+        authorizer = env.access.authorizer
+        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
+        (document,) = granted.policies
+        narrowed = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != sid]}
+        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
+        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
+        try:
+            # WHEN
+            code, _, err = env.as_operator(capsys, "status")
+        finally:
+            authorizer.register(OPERATOR_ACCESS_KEY, granted)
+
+        # THEN the command stops with the refusal instead of running on guessed settings
+        assert code == 1
+        assert "AccessDeniedException" in err
+        assert action in err
+
+    def test_it_reaches_no_other_environments_queues_or_stacks(self, env: Env):
+        # GIVEN the same template deployed as "fanout-hub-dev" in the same account and
+        # region (samconfig.toml's other environments); CloudFormation names nested
+        # stacks "<parent>-<LogicalId>-<random>" and queues "<stack>-<LogicalId>-<random>"
+        identity = env.access.authorizer.identity(OPERATOR_ACCESS_KEY)
+        (document,) = identity.policies
+        (queues,) = [s for s in document["Statement"] if s["Sid"] == "QueuesAndDeadLetters"]
+        account = env.resolved.outputs["OperatorPolicyArn"].split(":")[4]
+        sqs = f"arn:aws:sqs:{env.hub.region}:{account}"
+        others = [
+            f"{sqs}:fanout-hub-dev-RouterDeadLetterQueue-1A2B3C4D5E6F",
+            f"{sqs}:fanout-hub-dev-AuditLogConsumer-1Q2W3E4R5T6Y-DeadLetterQueue-7U8I9O",
+            f"{sqs}:fanout-hub-prod-ProjectionConsumer-1Q2W3E4R5T6Y-Queue-7U8I9O",
+            f"{sqs}:fanout-hub-dev-AuditLogConsumer-DeadLetterQueue-7U8I9O",
+        ]
+        own = [
+            *(arn for c in env.resolved.consumers for arn in (c.queue_arn, c.dlq_arn)),
+            queue_arn_of(env.harness.client("sqs"), env.resolved.need("router_dlq_url", "-")),
+        ]
+
+        # WHEN / THEN every queue action is refused on the other stacks' queues, and
+        # allowed on this hub's own
+        for action in queues["Action"]:
+            for arn in others:
+                decision, _ = env.access.authorizer.decide(identity, Target(action, arn))
+                assert not decision.allowed, (action, arn)
+            for arn in own:
+                decision, reason = env.access.authorizer.decide(identity, Target(action, arn))
+                assert decision.allowed, (action, arn, reason)
+        stacks = f"arn:aws:cloudformation:{env.hub.region}:{account}:stack"
+        listing = "cloudformation:ListStackResources"
+        other_stack = Target(listing, f"{stacks}/fanout-hub-dev/0a1b2c3d")
+        own_stack = Target(listing, f"{stacks}/fanout-hub/0a1b2c3d")
+        assert not env.access.authorizer.decide(identity, other_stack)[0].allowed
+        assert env.access.authorizer.decide(identity, own_stack)[0].allowed
+
+    def test_it_cannot_plant_a_failed_batch_or_overwrite_a_claim_check(self, env: Env):
+        # A batch written where Lambda writes would be published by the next replay; an
+        # object written under envelopes/ would replace what consumers read for a live
+        # envelope. Replays and backfills write only under replayed/ and backfill/.
+        identity = env.access.authorizer.identity(OPERATOR_ACCESS_KEY)
+        failed = env.resolved.need("failure_destination", "-").removeprefix("arn:aws:s3:::")
+        payloads = env.resolved.need("payload_bucket", "-")
+
+        def allowed(action: str, bucket: str, key: str) -> bool:
+            target = Target(action, f"arn:aws:s3:::{bucket}/{key}")
+            return env.access.authorizer.decide(identity, target)[0].allowed
+
+        assert not allowed("s3:PutObject", failed, "aws/lambda/mapping/shard/2026/12/06/x")
+        assert not allowed("s3:PutObject", payloads, "envelopes/Orders/x.json")
+        assert not allowed("s3:DeleteObject", failed, "replayed/aws/lambda/x")
+        assert allowed("s3:GetObject", failed, "aws/lambda/mapping/shard/2026/12/06/x")
+        assert allowed("s3:DeleteObject", failed, "aws/lambda/mapping/shard/2026/12/06/x")
+        assert allowed("s3:PutObject", failed, "replayed/aws/lambda/x")
+        assert allowed("s3:PutObject", payloads, "backfill/Orders/x.json")
 
 
 class TestAnotherProcess:

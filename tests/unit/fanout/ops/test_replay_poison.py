@@ -10,22 +10,24 @@ published.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 from support.builders import a_stream_record
 from support.local_router import ROUTER_NAME, answering_router
+from support.sqs_receipts import latest_handles_only
 
 from fanout.cli import main
 from fanout.connection import Connection
 from fanout.ops import cli
-from fanout.ops.replay import replay_poison
+from fanout.ops.replay import RouterAnswer, replay_poison
 from fanout.ops.resolve import Hub
 from router.deadletter import DeadLetterWriter
-from router.normalise import EntityRules, to_outbound
+from router.normalise import EntityRules, sequence_number_of, to_outbound
 from schemas import parse_envelope
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
@@ -220,3 +222,82 @@ class TestRecordStoredInS3:
         assert (outcome["status"], outcome["sequence_number"]) == ("unreadable", "504")
         assert "NoSuchKey" in outcome["error"]
         assert len(stack.letters()) == 1
+
+
+class SkewedPoisonRouter:
+    """A router whose clock is 3 s behind the operator's: each record is poison again.
+
+    Like the deployed router, it writes a new dead letter (stamped with its own clock)
+    and answers success. It refuses a fourth invocation: a replay that took its own
+    echoes for new letters would otherwise invoke it without end.
+    """
+
+    def __init__(self, sqs: Any, dlq: str) -> None:
+        self.sqs, self.dlq = sqs, dlq
+        self.invocations = 0
+
+    def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer:
+        self.invocations += 1
+        assert self.invocations <= 3, "the replay keeps sending its own echoes to the router"
+        behind = (datetime.now(UTC) - timedelta(seconds=3)).isoformat(timespec="milliseconds")
+        for record in records:
+            letter = {
+                "version": "1",
+                "reason": "poison",
+                "error": {"kind": "PoisonRecordError", "message": "still broken"},
+                "failed_at": behind,
+                "sequence_number": sequence_number_of(record),
+                "record": record,
+            }
+            self.sqs.send_message(QueueUrl=self.dlq, MessageBody=json.dumps(letter))
+        return RouterAnswer(f"r-{self.invocations}")
+
+
+def a_small_record(sequence: str) -> dict[str, Any]:
+    keys = {"pk": "DOCUMENT#8", "sk": "META"}
+    return a_stream_record(keys=keys, new={**keys, "body": "y"}, sequence=sequence)
+
+
+class TestStillPoison:
+    """A record the router dead-letters again is replayed once, whatever the two clocks say."""
+
+    def test_a_router_clock_behind_the_operators_does_not_loop(self, stack: Stack):
+        # GIVEN two dead letters, and a router that dead-letters them again with a
+        # failed_at 3 s before the operator's clock
+        for sequence in ("600", "601"):
+            stack.send_letter(sequence_number=sequence, record=a_small_record(sequence))
+        router = SkewedPoisonRouter(stack.sqs, stack.dlq)
+
+        # WHEN
+        report = replay_poison(stack.connection, stack.hub, router=router)
+
+        # THEN each record went to the router once; the old letters were replaced by
+        # the router's new ones, one per record
+        assert router.invocations == 1
+        assert sorted((o.sequence_number, o.status) for o in report.outcomes) == [
+            ("600", "still-poison"),
+            ("601", "still-poison"),
+        ]
+        letters = stack.letters()
+        assert sorted(letter["sequence_number"] for letter in letters) == ["600", "601"]
+        assert {letter["error"]["message"] for letter in letters} == {"still broken"}
+
+
+class TestReceivedAgain:
+    """A letter received again during the run is deleted with its latest receipt handle."""
+
+    def test_a_routed_letter_received_twice_is_deleted(self, stack: Stack):
+        # GIVEN a dead letter whose visibility runs out at once, so the run receives it
+        # again (with a new receipt handle) before it deletes it, on a queue that
+        # ignores a delete with an older handle, as SQS does
+        stack.send_letter(sequence_number="700", record=a_small_record("700"))
+
+        # WHEN it is replayed and routed
+        with latest_handles_only(stack.sqs) as ignored:
+            report = replay_poison(stack.connection, stack.hub, visibility_seconds=0)
+
+        # THEN the delete used the latest handle: the letter is gone
+        assert [o.status for o in report.outcomes] == ["routed"]
+        assert ignored == []
+        assert stack.letters() == []
+        assert len(stack.published()) == 1
