@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fanout.connection import Connection
+from fanout.ops.resolve import describe_stack
 from fanout.stack import TEMPLATE, load_template, nested_stack_name
 
 EnvVars = dict[str, dict[str, str]]
@@ -162,13 +163,8 @@ def _applications(template: Path | None) -> dict[str, Path | None]:
 
 
 def _exists(cloudformation: Any, stack: str) -> bool:
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ValidationError":
-            return False  # "Stack with id X does not exist"
-        raise
-    return any(not s.get("StackStatus", "").startswith("DELETE_COMPLETE") for s in stacks)
+    found = describe_stack(cloudformation, stack)
+    return found is not None and not found.get("StackStatus", "").startswith("DELETE_COMPLETE")
 
 
 def write(env_vars: EnvVars, target: Path) -> None:
@@ -229,6 +225,10 @@ def run(args: argparse.Namespace) -> int:
     except EnvVarsError as exc:
         print(f"fanout env-vars: {exc}", file=sys.stderr)
         return 2
+    except (BotoCoreError, ClientError) as exc:
+        # No credentials, no network, access denied: AWS's own words, on one line.
+        print(f"fanout env-vars: {exc}", file=sys.stderr)
+        return 1
     if args.output == "-":
         print(json.dumps(env_vars, indent=2, sort_keys=True))
         return 0

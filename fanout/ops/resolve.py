@@ -121,7 +121,8 @@ def _parameters(stack: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _describe(cloudformation: Any, name: str) -> dict[str, Any] | None:
+def describe_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
+    """The stack ``name`` as DescribeStacks gives it, or None if it does not exist."""
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError as exc:
@@ -138,7 +139,7 @@ def _nested_stacks(cloudformation: Any, root: str, topic_arn: str | None) -> lis
         for resource in page["StackResourceSummaries"]:
             if resource["ResourceType"] == "AWS::CloudFormation::Stack":
                 physical = resource.get("PhysicalResourceId")
-                stack = _describe(cloudformation, physical) if physical else None
+                stack = describe_stack(cloudformation, physical) if physical else None
                 if stack is not None:
                     found[stack["StackName"]] = stack
     if found or not topic_arn:
@@ -228,7 +229,7 @@ def resolve(
     """The hub deployed as ``stack_name``; a stack that does not exist leaves only the overrides."""
     overrides = overrides or Overrides()
     cloudformation = connection.client("cloudformation")
-    root = _describe(cloudformation, stack_name)
+    root = describe_stack(cloudformation, stack_name)
     hub = Hub(stack_name=stack_name)
     if root is not None:
         outputs = _outputs(root)

@@ -162,3 +162,18 @@ class TestWrite:
         env_vars.write({"RouterFunction": ROUTER_ENV}, target)
         assert stat.S_IMODE(target.stat().st_mode) == 0o600
         assert json.loads(target.read_text()) == {"RouterFunction": ROUTER_ENV}
+
+
+class TestAwsErrors:
+    """A stack that cannot be read (no credentials, no network, denied): one line, exit 1."""
+
+    def test_no_credentials_is_one_line(self, monkeypatch, tmp_path, capsys):
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        code = main(["env-vars", "--stack-name", "nope", "--region", "us-east-1"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.strip().splitlines() == ["fanout env-vars: Unable to locate credentials"]
