@@ -57,10 +57,9 @@ _APPLICATIONS: Final = frozenset({"AWS::Serverless::Application", NESTED_STACK})
 ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"
 # What `sam local invoke` needs besides the file to reach the local hub: the templates'
 # LocalEndpointUrl declares AWS_ENDPOINT_URL (any non-empty value; the file sets the real
-# one), and moto accepts any credentials but botocore signs only with some.
+# one). Credentials need nothing: SAM CLI passes yours or its defaults, moto takes any.
 LOCAL_HUB_INVOKE: Final = (
-    "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing sam local invoke RouterFunction"
-    " --event events/router/insert.json --env-vars {output}"
+    "sam local invoke RouterFunction --event events/router/insert.json --env-vars {output}"
     ' --parameter-overrides "LogLevel=DEBUG Architecture=x86_64 LocalEndpointUrl={endpoint}"'
     "{network}"
 )
