@@ -77,7 +77,7 @@ class TestRouterReservedConcurrency:
         ],
     )
     def test_the_parameter_refuses_zero(self, value: str, accepted: bool):
-        # CloudFormation: "the pattern must match the entire parameter value provided"
+        # CloudFormation: the pattern must match the entire parameter value provided.
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
         spec = load_template(HUB)["Parameters"]["RouterReservedConcurrency"]
         assert (re.fullmatch(spec["AllowedPattern"], value) is not None) is accepted

@@ -81,7 +81,7 @@ class TestLambdaLevels:
     https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
     """
 
-    LAMBDA_LEVELS = {"trace", "debug", "info", "warn", "error", "fatal"}
+    LAMBDA_LEVELS = frozenset({"trace", "debug", "info", "warn", "error", "fatal"})
 
     def test_every_level_is_written_as_a_lambda_level(self, capsys):
         # GIVEN logging at DEBUG
