@@ -1,7 +1,8 @@
 """The JSON log line both deployed functions write: one format for operations tooling.
 
 One JSON object per line on stdout (Lambda ships stdout to CloudWatch Logs):
-``event`` (a snake_case fact), ``level``, ``timestamp`` (ISO 8601, UTC), the
+``event`` (a snake_case fact), ``level`` (Lambda's level name in lower case:
+``debug``, ``info``, ``warn``, ``error``, ``fatal``), ``timestamp`` (ISO 8601, UTC), the
 bound context (``consumer``, ``table``, ``sequence``...) and, for an error, the
 exception as structured data under ``exception``. Non-ASCII text is written as
 is; a value JSON cannot hold is written as its ``str``.
@@ -10,7 +11,8 @@ is; a value JSON cannot hold is written as its ``str``.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Final, Literal
 
 import structlog
 
@@ -18,6 +20,31 @@ import structlog
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 _configured_level: str | None = None
+
+LAMBDA_LEVELS: Final = {"warning": "warn", "critical": "fatal"}
+"""structlog's level names Lambda does not know, as the Lambda level they mean.
+
+With the JSON log format Lambda filters application logs by the line's ``level``,
+one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL; "If the "level" value field is invalid
+or missing, Lambda will assign the log output the level INFO", so a ``warning`` line
+would be dropped at ApplicationLogLevel WARN. Lambda's own example writes the name in
+lower case (``"level": "debug"``), so the hub keeps lower case.
+https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+"""
+
+
+def lambda_level(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the rendered ``level`` as Lambda's level name.
+
+    Runs just before rendering, so ``structlog.testing.capture_logs()`` (which replaces
+    the processors) still records structlog's ``log_level``.
+    """
+    level = event_dict.get("level")
+    if isinstance(level, str):
+        event_dict["level"] = LAMBDA_LEVELS.get(level, level)
+    return event_dict
 
 
 def configure_logging(level: LogLevel = "INFO") -> None:
@@ -35,6 +62,7 @@ def configure_logging(level: LogLevel = "INFO") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.dict_tracebacks,
+            lambda_level,
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),

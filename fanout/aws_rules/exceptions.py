@@ -6,8 +6,9 @@ from __future__ import annotations
 class AwsRuleError(ValueError):
     """AWS documents this configuration as invalid and would refuse to create it.
 
-    ``code`` and ``message`` are the error code and text AWS returns (see each rule's
-    docstring for the page that states the rule); ``resource`` is the template path of
+    ``code`` is the error code AWS returns; ``message`` is AWS's text where it is
+    recorded, else the documented rule phrased by us (each rule's docstring says which,
+    and gives the page that states the rule); ``resource`` is the template path of
     the resource that breaks it, e.g. ``AuditLogConsumer/ConsumerFunctionQueue``.
     """
 

@@ -161,9 +161,10 @@ def check_queue_batch_size(properties: Mapping[str, Any], resource: str) -> None
 def check_stream_only_parameters(properties: Mapping[str, Any], resource: str) -> None:
     """Stream-only members on an SQS mapping are refused (API_DOC marks them per source).
 
-    Lambda's text is the one recorded for DestinationConfig in LocalStack's
-    AWS-validated snapshot: "Unsupported DestinationConfig parameter for given event
-    source mapping type."; the same sentence is used for each member.
+    Lambda's text is **verbatim** for DestinationConfig, as LocalStack's AWS-validated
+    snapshot records it: "Unsupported DestinationConfig parameter for given event
+    source mapping type."; for the other members it is that sentence **extended by us**
+    (no recorded text), with the member's name.
     """
     source = str(properties.get("EventSourceArn", ""))
     if source_kind(source) != "sqs":

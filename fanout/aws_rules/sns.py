@@ -37,7 +37,7 @@ def is_fifo_topic(arn: str) -> bool:
 def check_fifo_endpoint(topic_arn: str, protocol: str, endpoint: str, resource: str) -> None:
     """A FIFO queue cannot subscribe to a standard topic (FIFO_DELIVERY_DOC).
 
-    SNS's text as AWS returns it (LocalStack's AWS-validated snapshot, and moto). The
+    SNS's text **verbatim** (LocalStack's AWS-validated snapshot, and moto). The
     reverse, a standard queue on a FIFO topic, is allowed (FIFO_TO_STANDARD_DOC).
     """
     if protocol == "sqs" and is_fifo_queue(endpoint) and not is_fifo_topic(topic_arn):
@@ -50,15 +50,27 @@ def check_fifo_endpoint(topic_arn: str, protocol: str, endpoint: str, resource: 
         )
 
 
+SNS_DLQ_DOC: Final = "https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html"
+
+
 def check_subscription_dead_letter_queue(
     topic_arn: str, protocol: str, endpoint: str, redrive_policy: Any, resource: str
 ) -> None:
-    """A FIFO queue's subscription to a FIFO topic redrives to a FIFO queue.
+    """A subscription's dead-letter queue is of its topic's type (SNS_DLQ_DOC).
 
-    https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html; SNS's text
-    for Subscribe with attributes, as LocalStack's AWS-validated snapshot records it.
+    SNS_DLQ_DOC: "FIFO topic subscriptions use FIFO queues, and standard topic
+    subscriptions use standard queues."
+
+    - A FIFO queue's subscription to a FIFO topic with a standard DLQ: SNS's text
+      **verbatim**, as LocalStack's AWS-validated snapshot records it for Subscribe with
+      attributes. That snapshot also shows a *standard* queue's subscription to a FIFO
+      topic accepted with a standard DLQ, so only the FIFO-queue case is refused.
+    - A standard topic's subscription with a FIFO DLQ: the documented rule, **phrased
+      by us** (no recorded SNS text); SNS delivers to it without a message group id,
+      which a FIFO queue refuses.
     """
-    if redrive_policy is None or protocol != "sqs":
+    del protocol  # the rule holds for every protocol a redrive policy may be set on
+    if redrive_policy is None:
         return
     policy = json.loads(redrive_policy) if isinstance(redrive_policy, str) else redrive_policy
     target = str(policy.get("deadLetterTargetArn", ""))
@@ -68,7 +80,15 @@ def check_subscription_dead_letter_queue(
             "Invalid parameter: Attributes Reason: RedrivePolicy: must use a FIFO queue as DLQ"
             " for a FIFO Subscription to a FIFO Topic.",
             resource,
-            "https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html",
+            SNS_DLQ_DOC,
+        )
+    if not is_fifo_topic(topic_arn) and is_fifo_queue(target):
+        raise AwsRuleError(
+            INVALID_PARAMETER,
+            "Invalid parameter: Attributes Reason: RedrivePolicy: a subscription to a standard"
+            " topic must use a standard queue as DLQ",
+            resource,
+            SNS_DLQ_DOC,
         )
 
 
@@ -88,8 +108,8 @@ def check_large_topic(maximum_message_size: int, protocols: Iterable[str], resou
     SET_TOPIC_ATTRIBUTES_DOC: "A topic with a MaximumMessageSize above 256 KiB must have
     100 or fewer subscriptions, and each subscription must be an Amazon SQS, Amazon Data
     Firehose, or AWS Lambda subscription." SNS answers ``InvalidParameter``
-    (LARGE_MESSAGES_DOC); the docs do not quote its message, so the documented rule is
-    the message here.
+    (LARGE_MESSAGES_DOC); the docs do not quote its message, so the message here is
+    the documented rule **phrased by us**, not SNS's text.
     """
     if maximum_message_size <= DEFAULT_MAXIMUM_MESSAGE_SIZE:
         return

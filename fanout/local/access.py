@@ -18,7 +18,7 @@ SQS ``AccessDenied``, S3 ``AccessDenied``, Lambda ``AccessDeniedException``...).
 
 The checked operations are those the handlers and the ``fanout`` operations commands
 use (``OPERATIONS``); local calls count as TLS (``aws:SecureTransport`` true, see
-docs/local.md). The hook is installed on every botocore session created while the
+docs/local.md), and a role's calls carry ``aws:PrincipalArn``/``aws:PrincipalAccount``. The hook is installed on every botocore session created while the
 hub runs (``botocore.handlers.BUILTIN_HANDLERS``), because handlers build their own
 sessions at cold start.
 """
@@ -81,6 +81,7 @@ ERROR_CODES: Final = {
     "dynamodbstreams": ("AccessDeniedException", 400),
     "cloudformation": ("AccessDenied", 403),
     "cloudwatch": ("AccessDenied", 403),
+    "secretsmanager": ("AccessDeniedException", 400),
 }
 """What each service answers an unauthorised call with."""
 
@@ -101,19 +102,46 @@ def _function_arn(name: str, region: str, account: str) -> str:
     return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
 
+def _table_arn(name: str, region: str, account: str) -> str:
+    # TableName takes a name or the table's ARN:
+    # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_GetItem.html
+    return name if name.startswith("arn:") else f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+
+
+def _secret_arn(secret_id: str, region: str, account: str) -> str:
+    # SecretId takes the secret's ARN or its name; the hub resolves a name to the
+    # full ARN (with its random suffix) before this, when the secret exists.
+    # https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_GetSecretValue.html
+    if secret_id.startswith("arn:"):
+        return secret_id
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
+
+
+DYNAMODB_TABLE_OPERATIONS: Final = frozenset(
+    {"DescribeTable", "Scan", "Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"}
+)
+"""The table operations the handlers (idempotency, projection) and operations commands make."""
+
+
 def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read top to bottom
     service: str, operation: str, params: Mapping[str, Any], region: str, account: str
 ) -> list[Target] | None:
     """The action(s) and resource(s) a call needs; None for an operation not checked.
 
     Action names: https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html
+    Stream ``GetRecords`` names no stream, only a shard iterator: the ``Authorizer``
+    gives its stream as ``params["StreamArn"]`` (the stream the iterator was issued for).
     """
-    table = f"arn:aws:dynamodb:{region}:{account}:table/"
     if service == "sns":
         if operation in {"Publish", "PublishBatch"}:
             return [Target("sns:Publish", str(params.get("TopicArn", "*")))]
-        if operation == "Subscribe":
-            return [Target("sns:Subscribe", str(params["TopicArn"]))]
+        if operation in {"Subscribe", "GetTopicAttributes"}:
+            return [Target(f"sns:{operation}", str(params["TopicArn"]))]
+        return None
+    if service == "secretsmanager":
+        if operation == "GetSecretValue":
+            secret = _secret_arn(str(params["SecretId"]), region, account)
+            return [Target("secretsmanager:GetSecretValue", secret)]
         return None
     if service == "sqs":
         if operation == "GetQueueUrl":
@@ -158,12 +186,13 @@ def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read 
             return [Target("lambda:ListEventSourceMappings", "*")]
         return None
     if service == "dynamodb":
-        if operation in {"DescribeTable", "Scan"}:
-            return [Target(f"dynamodb:{operation}", table + str(params["TableName"]))]
+        if operation in DYNAMODB_TABLE_OPERATIONS:
+            table = _table_arn(str(params["TableName"]), region, account)
+            return [Target(f"dynamodb:{operation}", table)]
         return None
     if service == "dynamodbstreams":
-        if operation in {"GetShardIterator", "DescribeStream"}:
-            return [Target(f"dynamodb:{operation}", str(params["StreamArn"]))]
+        if operation in {"GetShardIterator", "DescribeStream", "GetRecords"}:
+            return [Target(f"dynamodb:{operation}", str(params.get("StreamArn") or "*"))]
         return None
     if service == "cloudformation":
         if operation in {"DescribeStacks", "ListStackResources"}:
@@ -224,6 +253,14 @@ class PolicyStore:
         attached = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
         documents.extend(self.managed_policy(a["PolicyArn"]) for a in attached)
         return documents
+
+    def secret_arn(self, name: str) -> str | None:
+        """The full ARN of the secret named ``name`` (None if there is none)."""
+        try:
+            described = self._clients.client("secretsmanager").describe_secret(SecretId=name)
+        except ClientError:
+            return None
+        return str(described["ARN"])
 
     def resource_policy(self, arn: str) -> Any | None:
         """The topic, queue or bucket policy guarding ``arn`` (None if it has none)."""
@@ -292,6 +329,8 @@ class Authorizer:
         self.region = region
         self.account = account
         self._identities: dict[str, Identity] = {}
+        self._iterators: dict[str, str] = {}
+        self._iterators_lock = threading.Lock()
 
     def register(self, access_key: str, identity: Identity) -> None:
         """Check every call made with ``access_key`` as ``identity``."""
@@ -308,17 +347,64 @@ class Authorizer:
         return key
 
     def decide(self, identity: Identity, target: Target) -> tuple[Decision, str]:
-        """The evaluation of one target for one identity."""
+        """The evaluation of one target for one identity.
+
+        The request context has ``aws:SecureTransport`` and, from the principal,
+        ``aws:PrincipalArn`` and ``aws:PrincipalAccount`` (``policy.Request.key``).
+        """
         request = Request(identity.principal, target.action, target.resource, SECURE_TRANSPORT)
         result = evaluate(request, identity.policies, self.store.resource_policy(target.resource))
         return result.decision, result.reason
+
+    def _arguments(self, service: str, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The call's arguments with what its resource needs resolved.
+
+        A secret named by name is its full ARN (names get a random suffix in the ARN,
+        https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_secret_json_structure.html);
+        a ``GetRecords`` iterator is the stream it was issued for.
+        """
+        if service == "secretsmanager" and operation == "GetSecretValue":
+            secret = str(arguments.get("SecretId", ""))
+            if secret and not secret.startswith("arn:"):
+                arguments = {**arguments, "SecretId": self.store.secret_arn(secret) or secret}
+        if service == "dynamodbstreams" and operation == "GetRecords":
+            arguments = {**arguments, "StreamArn": self.stream_of(str(arguments["ShardIterator"]))}
+        return arguments
+
+    def stream_of(self, iterator: str) -> str:
+        """The stream a shard iterator reads ("*" if unknown).
+
+        An iterator is opaque on AWS; the hub remembers the stream of every iterator
+        a checked ``GetShardIterator``/``GetRecords`` returned (``after_call``). moto's
+        iterator starts with the stream ARN, which serves for one issued elsewhere.
+        """
+        with self._iterators_lock:
+            known = self._iterators.get(iterator)
+        if known:
+            return known
+        head = iterator.split("|", 1)[0]
+        return head if head.startswith("arn:") and "/stream/" in head else "*"
+
+    def after_call(self, model: Any, parsed: Mapping[str, Any], context: Any, **_: Any) -> None:
+        """botocore ``after-call``: remember the stream of each iterator a checked call got."""
+        stream = context.get(STREAM_OF_CALL) if isinstance(context, Mapping) else None
+        if not stream or not isinstance(parsed, Mapping):
+            return
+        issued = parsed.get("ShardIterator") or parsed.get("NextShardIterator")
+        if not issued:
+            return
+        with self._iterators_lock:
+            if model.name == "GetRecords":
+                previous = (context.get(API_PARAMS) or {}).get("ShardIterator")
+                self._iterators.pop(str(previous), None)
+            self._iterators[str(issued)] = str(stream)
 
     def before_call(
         self,
         model: Any,
         params: Mapping[str, Any],
         request_signer: Any,
-        context: Mapping[str, Any],
+        context: dict[str, Any],
         **_: Any,
     ) -> None:
         """botocore ``before-call``: raise ``ClientError`` when the call is not allowed."""
@@ -330,7 +416,9 @@ class Authorizer:
         del params  # serialised already; the caller's arguments were kept in the context
         service = model.service_model.endpoint_prefix
         service = "dynamodbstreams" if service == "streams.dynamodb" else service
-        arguments = context.get(API_PARAMS) or {}
+        arguments = self._arguments(service, model.name, dict(context.get(API_PARAMS) or {}))
+        if service == "dynamodbstreams" and arguments.get("StreamArn", "*") != "*":
+            context[STREAM_OF_CALL] = arguments["StreamArn"]
         targets = targets_of(service, model.name, arguments, self.region, self.account)
         for target in targets or []:
             decision, reason = self.decide(identity, target)
@@ -355,6 +443,7 @@ def service_error(code: str, message: str, status: int, operation: str) -> Clien
 
 
 API_PARAMS: Final = "fanout_api_params"
+STREAM_OF_CALL: Final = "fanout_stream_arn"
 
 
 def keep_api_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -363,14 +452,19 @@ def keep_api_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any
 
 
 @contextmanager
-def installed(*handlers: Callable[..., Any]) -> Iterator[None]:
+def installed(
+    *handlers: Callable[..., Any], after: Iterable[Callable[..., Any]] = ()
+) -> Iterator[None]:
     """Register the ``before-call`` handlers, in order, on every botocore session created inside.
 
-    ``keep_api_params`` comes first so that they see the call's own arguments.
+    ``keep_api_params`` comes first so that they see the call's own arguments;
+    ``after`` are ``after-call`` handlers.
     """
-    entries = [("before-parameter-build", keep_api_params)] + [
-        ("before-call", handler) for handler in handlers
-    ]
+    entries = (
+        [("before-parameter-build", keep_api_params)]
+        + [("before-call", handler) for handler in handlers]
+        + [("after-call", handler) for handler in after]
+    )
     botocore.handlers.BUILTIN_HANDLERS.extend(entries)
     try:
         yield
@@ -389,12 +483,29 @@ class DeliveryRefusedError(RuntimeError):
 SNS_SERVICE: Final = "sns.amazonaws.com"
 
 
+def delivery_context(topic_arn: str) -> dict[str, str | bool]:
+    """The condition keys of SNS's delivery from ``topic_arn``: the topic and its account.
+
+    A service principal acting for a resource sets ``aws:SourceArn`` and
+    ``aws:SourceAccount`` (the resource's owner), which AWS recommends conditioning
+    a resource policy on against the confused deputy:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-sourceaccount
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+    """
+    return {
+        **SECURE_TRANSPORT,
+        "aws:SourceArn": topic_arn,
+        "aws:SourceAccount": topic_arn.split(":")[4],
+    }
+
+
 def check_queue_subscriptions(clients: Connection, store: PolicyStore, topic_arn: str) -> int:
     """Refuse a queue subscription SNS could not deliver to; the number checked.
 
     SNS delivers to a queue as the ``sns.amazonaws.com`` service principal, so the
     queue's policy must allow it ``sqs:SendMessage`` (with the topic as
-    ``aws:SourceArn``); otherwise every delivery fails.
+    ``aws:SourceArn`` and its account as ``aws:SourceAccount``, ``delivery_context``);
+    otherwise every delivery fails.
     https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
     https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-use-cases.html
     moto delivers regardless, so the check is made here, when the hub is deployed.
@@ -410,7 +521,7 @@ def check_queue_subscriptions(clients: Connection, store: PolicyStore, topic_arn
                 Principal(service=SNS_SERVICE),
                 "sqs:SendMessage",
                 queue,
-                {**SECURE_TRANSPORT, "aws:SourceArn": topic_arn},
+                delivery_context(topic_arn),
             )
             result = evaluate(request, [], store.resource_policy(queue))
             if not result.decision.allowed:
@@ -467,7 +578,9 @@ class LocalAccess:
 
     def serve(self, *handlers: Callable[..., Any]) -> None:
         """Install the authorizer, then ``handlers``, on every botocore session from now on."""
-        self._stack.enter_context(installed(self.authorizer.before_call, *handlers))
+        self._stack.enter_context(
+            installed(self.authorizer.before_call, *handlers, after=[self.authorizer.after_call])
+        )
 
     def close(self) -> None:
         """Remove the hooks (sessions created meanwhile keep theirs)."""

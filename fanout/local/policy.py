@@ -74,8 +74,11 @@ class Principal:
 class Request:
     """One API request, as policy evaluation sees it.
 
-    ``context`` holds the condition keys; ``aws:PrincipalArn`` is filled in from the
-    principal. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    ``context`` holds the condition keys; ``aws:PrincipalArn`` and ``aws:PrincipalAccount``
+    are filled in from an IAM principal (a role's ARN, not its session's, as AWS does for
+    an assumed role) and absent for a service principal, whose request carries
+    ``aws:SourceArn``/``aws:SourceAccount`` in ``context`` instead.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
     """
 
     principal: Principal
@@ -87,6 +90,8 @@ class Request:
         """A condition key's value (keys are case-insensitive), or None when absent."""
         if name.lower() == "aws:principalarn" and self.principal.arn:
             return self.principal.arn
+        if name.lower() == "aws:principalaccount" and self.principal.account:
+            return self.principal.account
         for key, value in self.context.items():
             if key.lower() == name.lower():
                 return value
@@ -169,8 +174,12 @@ SUPPORTED_OPERATORS: Final = frozenset(
 
 
 def _condition_holds(operator: str, key: str, expected: Any, request: Request) -> bool:
-    """One operator on one key; absent keys fail (no ``IfExists`` forms are used here).
+    """One operator on one key.
 
+    A key absent from the request context does not match: a positive operator is
+    false, a negated one (``StringNotEquals``, ``ArnNotLike``...) true. ``...IfExists``
+    operators (true when the key is absent) are not used by the templates and so are
+    refused as unsupported rather than half-implemented.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
     """
     if operator not in SUPPORTED_OPERATORS:

@@ -210,6 +210,28 @@ class TestQueueAndTopicRules:
             " FIFO queue as DLQ for a FIFO Subscription to a FIFO Topic. (Subscription)"
         )
 
+    def test_standard_subscription_redriving_to_fifo_queue(self, tmp_path):
+        # "standard topic subscriptions use standard queues" as dead-letter queues:
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html
+        template = t.write(
+            tmp_path,
+            {
+                "Topic": t.topic(),
+                "Queue": t.queue("orders"),
+                "Dlq": t.queue("orders-dlq", fifo=True),
+                "Subscription": t.subscription(
+                    "Topic",
+                    "sqs",
+                    QUEUE_ARN,
+                    RedrivePolicy={"deadLetterTargetArn": {"Fn::GetAtt": ["Dlq", "Arn"]}},
+                ),
+            },
+        )
+        assert refused(template) == (
+            "InvalidParameter: Invalid parameter: Attributes Reason: RedrivePolicy: a subscription"
+            " to a standard topic must use a standard queue as DLQ (Subscription)"
+        )
+
     def test_large_topic_with_an_email_subscription(self, tmp_path):
         template = t.write(
             tmp_path,

@@ -61,6 +61,28 @@ class TestTopicMessageSize:
         assert "set-topic-attributes" not in deploy
 
 
+class TestRouterReservedConcurrency:
+    """Reserved concurrency 0 would stop the router and stall the stream: only empty or >= 1."""
+
+    @pytest.mark.parametrize(
+        ("value", "accepted"),
+        [
+            ("", True),
+            ("1", True),
+            ("10", True),
+            ("0", False),
+            ("00", False),
+            ("-1", False),
+            ("1.5", False),
+        ],
+    )
+    def test_the_parameter_refuses_zero(self, value: str, accepted: bool):
+        # CloudFormation: the pattern must match the entire parameter value provided.
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
+        spec = load_template(HUB)["Parameters"]["RouterReservedConcurrency"]
+        assert (re.fullmatch(spec["AllowedPattern"], value) is not None) is accepted
+
+
 class TestSnsTracing:
     """SNS active tracing has the X-Ray resource policy it needs, for this topic only."""
 

@@ -269,6 +269,38 @@ class TestSubscriptionDeadLetterQueue:
         )
 
 
+class TestStandardTopicDeadLetterQueue:
+    """A standard topic's subscription redrives to a standard queue.
+
+    https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html: "FIFO topic
+    subscriptions use FIFO queues, and standard topic subscriptions use standard queues."
+    """
+
+    @pytest.mark.parametrize("endpoint", [QUEUE, "https://hooks.example.com/in"])
+    def test_fifo_dlq_is_refused(self, endpoint: str):
+        properties = {
+            "TopicArn": TOPIC,
+            "Protocol": "sqs" if endpoint.startswith("arn:") else "https",
+            "Endpoint": endpoint,
+            "RedrivePolicy": {"deadLetterTargetArn": f"{REGION_ACCOUNT}:dlq.fifo"},
+        }
+        error = refused(check_subscription, properties, "Kit/Subscription")
+        assert error.code == "InvalidParameter"
+        assert "standard queue as DLQ" in error.message
+        assert error.resource == "Kit/Subscription"
+
+    def test_standard_dlq_passes(self):
+        check_subscription(
+            {
+                "TopicArn": TOPIC,
+                "Protocol": "sqs",
+                "Endpoint": QUEUE,
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": f"{REGION_ACCOUNT}:dlq"}),
+            },
+            "s",
+        )
+
+
 class TestQueueDeadLetterQueue:
     """A queue's dead-letter queue is of its own type."""
 

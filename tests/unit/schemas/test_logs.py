@@ -75,6 +75,40 @@ class TestLogLine:
         assert [line["event"] for line in lines(capsys.readouterr().out)] == ["event_failed"]
 
 
+class TestLambdaLevels:
+    """Lambda filters JSON logs by ``level``; an unknown name counts as INFO and is dropped at WARN.
+
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    """
+
+    LAMBDA_LEVELS = frozenset({"trace", "debug", "info", "warn", "error", "fatal"})
+
+    def test_every_level_is_written_as_a_lambda_level(self, capsys):
+        # GIVEN logging at DEBUG
+        configure_logging("DEBUG")
+
+        # WHEN a line is written at each level
+        log = structlog.get_logger("t")
+        log.debug("d")
+        log.info("i")
+        log.warning("w")
+        log.error("e")
+        log.critical("c")
+
+        # THEN each line's level is the Lambda level it means
+        written = {line["event"]: line["level"] for line in lines(capsys.readouterr().out)}
+        assert written == {"d": "debug", "i": "info", "w": "warn", "e": "error", "c": "fatal"}
+        assert set(written.values()) <= self.LAMBDA_LEVELS
+
+    def test_a_capture_still_sees_structlogs_level(self):
+        configure_logging("INFO")
+
+        with capture_logs() as logs:
+            structlog.get_logger("t").warning("event_failed")
+
+        assert [entry["log_level"] for entry in logs] == ["warning"]
+
+
 class TestReconfiguring:
     """A function configures once at cold start; a rebuild or a test's capture keeps working."""
 

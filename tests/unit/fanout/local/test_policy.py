@@ -7,11 +7,19 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_con
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from fanout.local.access import Target, targets_of
+from fanout.local.access import (
+    API_PARAMS,
+    STREAM_OF_CALL,
+    Authorizer,
+    Target,
+    delivery_context,
+    targets_of,
+)
 from fanout.local.policy import (
     SECURE_TRANSPORT,
     Decision,
@@ -258,6 +266,68 @@ class TestConditions:
             evaluate(publish(OPERATOR), [identity], None)
 
 
+class TestRequestContext:
+    """The keys a request carries: the principal's ARN and account, a service's source.
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+    """
+
+    def test_a_resource_policy_on_the_principal_account_admits_the_accounts_roles(self):
+        # GIVEN a queue policy allowing any principal of the account (the AWS pattern
+        # "Principal: *" + aws:PrincipalAccount), and no identity policy
+        resource = policy(
+            allow(
+                "sqs:SendMessage",
+                QUEUE,
+                Principal="*",
+                Condition={"StringEquals": {"aws:PrincipalAccount": ACCOUNT}},
+            )
+        )
+        stranger = Principal("arn:aws:iam::999999999999:role/elsewhere")
+
+        # THEN a role of the account is allowed, one of another account is not
+        mine = Request(OPERATOR, "sqs:SendMessage", QUEUE, SECURE_TRANSPORT)
+        theirs = Request(stranger, "sqs:SendMessage", QUEUE, SECURE_TRANSPORT)
+        assert evaluate(mine, [], resource).decision is Decision.ALLOW
+        assert evaluate(theirs, [], resource).decision is Decision.IMPLICIT_DENY
+
+    def test_a_queue_policy_on_source_account_admits_the_topics_delivery(self):
+        # GIVEN a subscribed queue's policy conditioned on the topic's account, as AWS
+        # recommends against the confused deputy
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+        resource = policy(
+            allow(
+                "sqs:SendMessage",
+                QUEUE,
+                Principal={"Service": "sns.amazonaws.com"},
+                Condition={"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            )
+        )
+        # WHEN SNS delivers from the topic
+        delivery = Request(
+            Principal(service="sns.amazonaws.com"),
+            "sqs:SendMessage",
+            QUEUE,
+            delivery_context(TOPIC),
+        )
+        # THEN the delivery is allowed; from a topic of another account it is not
+        other = TOPIC.replace(ACCOUNT, "999999999999")
+        foreign = Request(
+            Principal(service="sns.amazonaws.com"),
+            "sqs:SendMessage",
+            QUEUE,
+            delivery_context(other),
+        )
+        assert evaluate(delivery, [], resource).decision is Decision.ALLOW
+        assert evaluate(foreign, [], resource).decision is Decision.IMPLICIT_DENY
+
+    def test_a_service_principal_has_no_principal_account(self):
+        # A missing key fails a positive condition and satisfies a negated one.
+        delivery = Request(Principal(service="sns.amazonaws.com"), "sqs:SendMessage", QUEUE, {})
+        assert delivery.key("aws:PrincipalAccount") is None
+        assert Request(ROUTER, "sns:Publish", TOPIC).key("aws:principalaccount") == ACCOUNT
+
+
 class TestTargets:
     """Which action and resource each checked call needs."""
 
@@ -283,3 +353,82 @@ class TestTargets:
 
     def test_an_operation_outside_the_list_is_not_checked(self):
         assert targets_of("sns", "ListTopics", {}, "us-east-1", ACCOUNT) is None
+
+    @pytest.mark.parametrize(
+        ("service", "operation", "params", "expected"),
+        [
+            (
+                "secretsmanager",
+                "GetSecretValue",
+                {"SecretId": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hub/w-AbCdEf"},
+                Target(
+                    "secretsmanager:GetSecretValue",
+                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hub/w-AbCdEf",
+                ),
+            ),
+            (
+                "secretsmanager",
+                "GetSecretValue",
+                {"SecretId": "hub/w"},
+                Target(
+                    "secretsmanager:GetSecretValue",
+                    f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:hub/w",
+                ),
+            ),
+            (
+                "dynamodb",
+                "UpdateItem",
+                {"TableName": "orders-idempotency"},
+                Target(
+                    "dynamodb:UpdateItem",
+                    f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/orders-idempotency",
+                ),
+            ),
+            (
+                "dynamodb",
+                "GetItem",
+                {"TableName": f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/view"},
+                Target("dynamodb:GetItem", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/view"),
+            ),
+            (
+                "dynamodbstreams",
+                "GetRecords",
+                {"ShardIterator": "opaque", "StreamArn": "arn:s"},
+                Target("dynamodb:GetRecords", "arn:s"),
+            ),
+            (
+                "sns",
+                "GetTopicAttributes",
+                {"TopicArn": TOPIC},
+                Target("sns:GetTopicAttributes", TOPIC),
+            ),
+        ],
+    )
+    def test_the_handlers_and_replays_calls_are_checked(
+        self, service: str, operation: str, params: dict[str, Any], expected: Target
+    ):
+        assert targets_of(service, operation, params, "us-east-1", ACCOUNT) == [expected]
+
+
+class TestShardIterators:
+    """``GetRecords`` names only an iterator: it is checked against the stream it reads."""
+
+    STREAM = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/t/stream/2026-01-01T00:00:00.000"
+
+    def test_an_iterator_is_checked_as_the_stream_it_was_issued_for(self):
+        # GIVEN a checked GetShardIterator of the stream answered with an opaque iterator
+        authorizer = Authorizer(store=None, region="us-east-1", account=ACCOUNT)  # type: ignore[arg-type]
+        context = {STREAM_OF_CALL: self.STREAM}
+        authorizer.after_call(
+            SimpleNamespace(name="GetShardIterator"), {"ShardIterator": "i1"}, context
+        )
+        # WHEN GetRecords follows the iterators it returns
+        context = {STREAM_OF_CALL: self.STREAM, API_PARAMS: {"ShardIterator": "i1"}}
+        authorizer.after_call(
+            SimpleNamespace(name="GetRecords"), {"NextShardIterator": "i2"}, context
+        )
+        # THEN each iterator reads that stream; an unknown opaque one names none
+        assert authorizer.stream_of("i2") == self.STREAM
+        assert authorizer.stream_of("unknown") == "*"
+        # ... and moto's iterator, which starts with its stream ARN, names it
+        assert authorizer.stream_of(f"{self.STREAM}|1|abc") == self.STREAM
