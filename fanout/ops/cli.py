@@ -173,7 +173,7 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
 
         session = boto3.session.Session(
             aws_access_key_id=OPERATOR_ACCESS_KEY,
-            aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret
+            aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret  # nosec B106
             region_name=region,
         )
     connection = Connection(
