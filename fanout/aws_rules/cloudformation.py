@@ -3,22 +3,26 @@
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
 states the constraints (``AllowedValues``, ``AllowedPattern``, ``MinValue``/``MaxValue``,
 ``MinLength``/``MaxLength``, ``Type: Number``); CloudFormation answers a broken one with a
-``ValidationError`` naming the parameter. The texts are CloudFormation's as its users
-quote them (e.g. aws-amplify/amplify-cli#6224, aws-ia/taskcat#627); a parameter's own
-``ConstraintDescription`` replaces the generic text, as it does on AWS.
+``ValidationError`` naming the parameter. CloudFormation's own texts, as its users quote
+them, for undeclared and missing parameters, ``AllowedValues`` (aws-amplify/amplify-cli#6224)
+and a ``ConstraintDescription`` (aws-ia/taskcat#627, aws/aws-cli#7750), which replaces the
+generic text as it does on AWS; the pattern, length and number texts are the documented
+rule in our words.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final
 
 from fanout.aws_rules.exceptions import AwsRuleError
 
 PARAMETERS_DOC: Final = "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html"
 VALIDATION: Final = "ValidationError"
+# "An integer or float" (the Number type): digits, no NaN, no infinity, no separators.
+_NUMBER: Final = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 
 
 def check_parameter_names(declared: Mapping[str, Any], given: Mapping[str, str]) -> None:
@@ -53,10 +57,9 @@ def _problem(name: str, spec: Mapping[str, Any], value: str) -> str | None:  # n
     if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
         return f"Parameter '{name}' must contain at most {spec['MaxLength']} characters"
     if spec.get("Type") == "Number":
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
+        if _NUMBER.fullmatch(value) is None:
             return f"Parameter '{name}' must be a number"
+        number = Decimal(value)
         if "MinValue" in spec and number < Decimal(str(spec["MinValue"])):
             return f"Parameter '{name}' must be a number not less than {spec['MinValue']}"
         if "MaxValue" in spec and number > Decimal(str(spec["MaxValue"])):

@@ -602,8 +602,9 @@ class _PoisonReplay:
         self.seen: set[str] = set()
         """Every message id this run received."""
         self.taken = 0
-        self._sent: dict[str, dict[str, Any]] = {}
-        """Sequence number to the original message of each record the router took."""
+        self._sent: dict[str, list[dict[str, Any]]] = {}
+        """Sequence number to the letters of each record the router took (the first one
+        sent, then any other letter for the same record received with it)."""
 
     @property
     def awaiting(self) -> bool:
@@ -650,18 +651,14 @@ class _PoisonReplay:
             sequence = letter.get("sequence_number") if isinstance(letter, dict) else None
             if isinstance(letter, dict) and str(sequence) in self._sent:
                 # Still poison: the router dead-lettered it again, with today's error. The
-                # new message stays; the old one it replaces is deleted.
-                original = self._sent.pop(str(sequence))
-                self._delete(original)
+                # new message stays; the old ones it replaces are deleted.
                 error = letter.get("error") or {}
-                self.report.outcomes.append(
-                    PoisonOutcome(
-                        original["MessageId"],
-                        str(sequence),
-                        "still-poison",
-                        f"{error.get('kind', '?')}: {error.get('message', '')}",
+                reason = f"{error.get('kind', '?')}: {error.get('message', '')}"
+                for original in self._sent.pop(str(sequence)):
+                    self._delete(original)
+                    self.report.outcomes.append(
+                        PoisonOutcome(original["MessageId"], str(sequence), "still-poison", reason)
                     )
-                )
             else:
                 originals.append(message)
         return originals
@@ -670,6 +667,7 @@ class _PoisonReplay:
         """Send the readable letters' records to the router (or list them, dry run)."""
         self.taken += len(messages)
         readable: list[tuple[dict[str, Any], Any]] = []
+        duplicates: dict[str, list[dict[str, Any]]] = {}
         for message in messages:
             sequence = None
             try:
@@ -683,11 +681,24 @@ class _PoisonReplay:
                     PoisonOutcome(message["MessageId"], sequence, "unreadable", str(exc))
                 )
                 continue
+            if sequence is not None and any(
+                sequence_number_of(r) == str(sequence) for _, r in readable
+            ):
+                # Another letter for a record already in this batch (an interrupted run
+                # leaves the original and its re-dead-letter): route the record once and
+                # settle both letters with its fate.
+                duplicates.setdefault(str(sequence), []).append(message)
+                continue
             readable.append((message, record))
         if self.router is None:
             self.report.outcomes += [
                 PoisonOutcome(m["MessageId"], sequence_number_of(r), "would-replay")
                 for m, r in readable
+            ]
+            self.report.outcomes += [
+                PoisonOutcome(m["MessageId"], sequence, "would-replay", "another letter of it")
+                for sequence, letters in duplicates.items()
+                for m in letters
             ]
             return
         offset = 0
@@ -697,20 +708,23 @@ class _PoisonReplay:
             for index, record in enumerate(chunk):
                 message = readable[offset + index][0]
                 sequence = sequence_number_of(record)
+                letters = [message, *duplicates.get(str(sequence), [])]
                 if index >= first_unpublished:
                     reason = answer.error or "SNS did not take it"
-                    self.report.outcomes.append(
-                        PoisonOutcome(message["MessageId"], sequence, "not-published", reason)
-                    )
+                    self.report.outcomes += [
+                        PoisonOutcome(m["MessageId"], sequence, "not-published", reason)
+                        for m in letters
+                    ]
                 else:
-                    self._sent[str(sequence)] = message
+                    self._sent[str(sequence)] = letters
             offset += len(chunk)
 
     def settle(self) -> None:
         """Records the router took and did not dead-letter again were published."""
-        for sequence, message in self._sent.items():
-            self._delete(message)
-            self.report.outcomes.append(PoisonOutcome(message["MessageId"], sequence, "routed"))
+        for sequence, letters in self._sent.items():
+            for message in letters:
+                self._delete(message)
+                self.report.outcomes.append(PoisonOutcome(message["MessageId"], sequence, "routed"))
         self._sent.clear()
 
     def _delete(self, message: Mapping[str, Any]) -> None:

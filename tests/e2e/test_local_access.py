@@ -354,10 +354,7 @@ class TestOperatorPolicy:
             f"{sqs}:fanout-hub-prod-ProjectionConsumer-1Q2W3E4R5T6Y-Queue-7U8I9O",
             f"{sqs}:fanout-hub-dev-AuditLogConsumer-DeadLetterQueue-7U8I9O",
         ]
-        own = [
-            *(arn for c in env.resolved.consumers for arn in (c.queue_arn, c.dlq_arn)),
-            queue_arn_of(env.harness.client("sqs"), env.resolved.need("router_dlq_url", "-")),
-        ]
+        own = [arn for c in env.resolved.consumers for arn in (c.queue_arn, c.dlq_arn)]
 
         # WHEN / THEN every queue action is refused on the other stacks' queues, and
         # allowed on this hub's own
@@ -374,6 +371,22 @@ class TestOperatorPolicy:
         own_stack = Target(listing, f"{stacks}/fanout-hub/0a1b2c3d")
         assert not env.access.authorizer.decide(identity, other_stack)[0].allowed
         assert env.access.authorizer.decide(identity, own_stack)[0].allowed
+
+    def test_it_reads_and_empties_the_router_dlq_but_never_writes_it(self, env: Env):
+        # A letter the operator could send to the router DLQ would be published by the
+        # router on the next `replay poison`, around the topic's OnlyTheRouterPublishes.
+        identity = env.access.authorizer.identity(OPERATOR_ACCESS_KEY)
+        router_dlq = queue_arn_of(
+            env.harness.client("sqs"), env.resolved.need("router_dlq_url", "-")
+        )
+
+        def allowed(action: str) -> bool:
+            return env.access.authorizer.decide(identity, Target(action, router_dlq))[0].allowed
+
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
+            assert allowed(action), action
+        for action in ("sqs:SendMessage", "sqs:StartMessageMoveTask"):
+            assert not allowed(action), action
 
     def test_it_cannot_plant_a_failed_batch_or_overwrite_a_claim_check(self, env: Env):
         # A batch written where Lambda writes would be published by the next replay; an

@@ -178,7 +178,7 @@ class TestAgainstTheLocalHub:
 
     def test_every_function_gets_the_hub_endpoint(self, hub_file):
         # GIVEN the override the printed command passes WHEN SAM CLI resolves each container
-        found = container_environments(hub_file, LocalEndpointUrl="http://placeholder")
+        found = container_environments(hub_file, LocalEndpointUrl="http://127.0.0.1:1")
         # THEN every function declares AWS_ENDPOINT_URL and gets the hub's address
         assert {path: env["AWS_ENDPOINT_URL"] for path, (_, env) in found.items()} == dict.fromkeys(
             found, self.HUB

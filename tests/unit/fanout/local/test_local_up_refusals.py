@@ -15,6 +15,11 @@ from fanout.cli import main
         ("MaxMessageBytes=10", "must be a number not less than 1024"),
         ("Stage=prod", "rule ProdReadsAnExistingStream: Stage=prod needs SourceStreamArn"),
         ("Nope", "--parameter needs Name=Value, got 'Nope'"),
+        # A deployed function's AWS calls never go to another host.
+        (
+            "LocalEndpointUrl=https://collector.example.com",
+            "Parameter LocalEndpointUrl failed to satisfy constraint: empty, or http://127.0.0.1",
+        ),
     ],
 )
 def test_a_refused_parameter_is_one_line_and_exit_2(parameter, line, capsys):

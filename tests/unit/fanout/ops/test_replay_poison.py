@@ -301,3 +301,38 @@ class TestReceivedAgain:
         assert ignored == []
         assert stack.letters() == []
         assert len(stack.published()) == 1
+
+
+class TestTwoLettersOfOneRecord:
+    """An interrupted run leaves a record's letter and its re-dead-letter: it is routed once."""
+
+    def test_a_record_that_now_routes_is_published_once_and_both_letters_go(self, stack: Stack):
+        # GIVEN two letters for the same record (the original and an earlier run's echo)
+        for _ in range(2):
+            stack.send_letter(sequence_number="800", record=a_small_record("800"))
+
+        # WHEN the poison is replayed and the record now routes
+        report = replay_poison(stack.connection, stack.hub)
+
+        # THEN it was published once, and both letters were settled and deleted
+        assert len(stack.published()) == 1
+        assert [(o.sequence_number, o.status) for o in report.outcomes] == [
+            ("800", "routed"),
+            ("800", "routed"),
+        ]
+        assert stack.letters() == []
+
+    def test_a_record_still_poison_is_sent_once_and_leaves_one_letter(self, stack: Stack):
+        # GIVEN two letters for the same record, and a router that dead-letters it again
+        for _ in range(2):
+            stack.send_letter(sequence_number="801", record=a_small_record("801"))
+        router = SkewedPoisonRouter(stack.sqs, stack.dlq)
+
+        # WHEN
+        report = replay_poison(stack.connection, stack.hub, router=router)
+
+        # THEN the router saw it once; the two old letters gave way to its one new letter
+        assert router.invocations == 1
+        assert [o.status for o in report.outcomes] == ["still-poison", "still-poison"]
+        (letter,) = stack.letters()
+        assert letter["error"]["message"] == "still broken"
