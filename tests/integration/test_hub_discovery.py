@@ -272,3 +272,24 @@ class TestConsumerAccountGrants:
         assert evaluate_cross_account(request, [TEAM_IDENTITY], policy).decision is (
             Decision.IMPLICIT_DENY
         )
+
+
+class TestDocs:
+    """docs/deploy.md names what the template publishes and grants."""
+
+    def test_every_parameter_and_grant_is_documented(self):
+        deploy = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+        resources = load_template(HUB)["Resources"]
+        names = [
+            r["Properties"]["Name"]["Fn::Sub"]
+            for r in resources.values()
+            if r["Type"] == "AWS::SSM::Parameter"
+        ]
+        assert len(names) == len(DISCOVERY) + 1
+        for name in names:
+            prefix, leaf = name.rsplit("/", 1)
+            assert prefix == "/fanout-hub/${AWS::StackName}"
+            assert f"`{leaf}`" in deploy
+        for sid in ("ConsumerAccountsSubscribe", "ConsumerAccountsReadClaimChecks"):
+            assert sid in deploy
+        assert "ConsumerAccountIds" in deploy
