@@ -28,6 +28,7 @@ from fanout.local.policy import (
     Decision,
     Principal,
     Request,
+    evaluate,
     evaluate_cross_account,
 )
 from fanout.stack import load_template
@@ -44,6 +45,8 @@ TEAM_IDENTITY = {
         {"Effect": "Allow", "Action": ["s3:*", "sns:*"], "Resource": "*"},
     ],
 }
+ORGANIZATION = "o-a1b2c3d4e5"
+HUB_ACCOUNT = "123456789012"  # moto's default account
 DISCOVERY = {
     "topic-arn": "TopicArn",
     "payload-bucket": "PayloadBucketName",
@@ -61,6 +64,12 @@ def granted():
     """The hub deployed with one consumer account."""
     with mock_aws():
         yield stack.deploy(stack_name="hub", parameters={"ConsumerAccountIds": OTHER_ACCOUNT})
+
+
+@pytest.fixture(scope="module")
+def organization_hub(granted):
+    """A second hub, granting ORGANIZATION, in the same moto as ``granted``."""
+    return stack.deploy(stack_name="org", parameters={"ConsumerOrganizationId": ORGANIZATION})
 
 
 def statements_naming(resources: dict[str, Any], account: str) -> list[dict[str, Any]]:
@@ -143,7 +152,18 @@ class TestNoGrantByDefault:
             if r["Type"] in {"AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy"}
             for s in r["Properties"]["PolicyDocument"]["Statement"]
         }
-        assert not sids & {"ConsumerAccountsSubscribe", "ConsumerAccountsReadClaimChecks"}
+        assert not sids & {
+            "ConsumerAccountsSubscribe",
+            "ConsumerAccountsReadClaimChecks",
+            "ConsumerOrganizationSubscribes",
+            "ConsumerOrganizationReadsClaimChecks",
+        }
+        assert not any(
+            s.get("Principal") in ("*", {"AWS": "*"}) and s.get("Effect") == "Allow"
+            for r in resources.values()
+            if r["Type"] in {"AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy"}
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+        )
 
     def test_deployed_hub_grants_nothing_to_another_account(self):
         with mock_aws():
@@ -274,6 +294,85 @@ class TestConsumerAccountGrants:
         )
 
 
+class TestConsumerOrganizationGrants:
+    """ConsumerOrganizationId grants the organization's other accounts the same two things."""
+
+    def test_translated_statements_are_conditioned_on_the_organization(self):
+        resources = resources_for(HUB, {"ConsumerOrganizationId": ORGANIZATION})
+        found = {
+            s["Sid"]: s
+            for r in resources.values()
+            if r["Type"] in {"AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy"}
+            for s in r["Properties"]["PolicyDocument"]["Statement"]
+            if "ConsumerOrganization" in s.get("Sid", "")
+        }
+        assert set(found) == {
+            "ConsumerOrganizationSubscribes",
+            "ConsumerOrganizationReadsClaimChecks",
+        }
+        for statement in found.values():
+            assert statement["Condition"] == {
+                "StringEquals": {"aws:PrincipalOrgID": {"Ref": "ConsumerOrganizationId"}},
+                "StringNotEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}},
+            }
+        assert found["ConsumerOrganizationSubscribes"]["Action"] == "sns:Subscribe"
+        assert found["ConsumerOrganizationReadsClaimChecks"]["Action"] == "s3:GetObject"
+
+    def test_organization_id_is_validated(self):
+        with pytest.raises(Exception, match="ConsumerOrganizationId"):
+            resources_for(HUB, {"ConsumerOrganizationId": "123456789012"})
+
+    @pytest.mark.parametrize(
+        ("org", "key", "expected"),
+        [
+            (ORGANIZATION, "envelopes/x", Decision.ALLOW),
+            (ORGANIZATION, "dead-letters/x", Decision.IMPLICIT_DENY),
+            ("o-otherorg000", "envelopes/x", Decision.IMPLICIT_DENY),
+        ],
+    )
+    def test_only_the_organizations_accounts_read_claim_checks(
+        self, organization_hub, org, key, expected
+    ):
+        # GIVEN a hub granting an organization
+        hub = organization_hub
+        bucket = hub.outputs["PayloadBucketName"]
+        policy = boto3.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
+        # WHEN a role of another account in (or out of) the organization reads
+        request = Request(
+            Principal(TEAM_ROLE),
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket}/{key}",
+            {**SECURE_TRANSPORT, "aws:PrincipalOrgID": org},
+        )
+        assert evaluate_cross_account(request, [TEAM_IDENTITY], policy).decision is expected
+
+    def test_the_organization_may_subscribe_but_not_publish(self, organization_hub):
+        hub = organization_hub
+        topic = hub.outputs["TopicArn"]
+        policy = boto3.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"]
+        context = {**SECURE_TRANSPORT, "aws:PrincipalOrgID": ORGANIZATION}
+        subscribe = Request(Principal(TEAM_ROLE), "sns:Subscribe", topic, context)
+        publish = Request(Principal(TEAM_ROLE), "sns:Publish", topic, context)
+        assert evaluate_cross_account(subscribe, [TEAM_IDENTITY], policy).decision is Decision.ALLOW
+        assert evaluate_cross_account(publish, [TEAM_IDENTITY], policy).decision is (
+            Decision.EXPLICIT_DENY
+        )
+
+    def test_the_hubs_own_roles_gain_nothing(self, organization_hub):
+        # The hub account is in the organization too; its roles still get envelopes/ only
+        # through their own identity policies (the operator's deliberately has none).
+        hub = organization_hub
+        bucket = hub.outputs["PayloadBucketName"]
+        policy = boto3.client("s3").get_bucket_policy(Bucket=bucket)["Policy"]
+        request = Request(
+            Principal(f"arn:aws:iam::{HUB_ACCOUNT}:role/fanout-operator"),
+            "s3:GetObject",
+            f"arn:aws:s3:::{bucket}/envelopes/x",
+            {**SECURE_TRANSPORT, "aws:PrincipalOrgID": ORGANIZATION},
+        )
+        assert evaluate(request, [], policy).decision is Decision.IMPLICIT_DENY
+
+
 class TestDocs:
     """docs/deploy.md names what the template publishes and grants."""
 
@@ -290,6 +389,12 @@ class TestDocs:
             prefix, leaf = name.rsplit("/", 1)
             assert prefix == "/fanout-hub/${AWS::StackName}"
             assert f"`{leaf}`" in deploy
-        for sid in ("ConsumerAccountsSubscribe", "ConsumerAccountsReadClaimChecks"):
+        for sid in (
+            "ConsumerAccountsSubscribe",
+            "ConsumerAccountsReadClaimChecks",
+            "ConsumerOrganizationSubscribes",
+            "ConsumerOrganizationReadsClaimChecks",
+            "ConsumerAccountIds",
+            "ConsumerOrganizationId",
+        ):
             assert sid in deploy
-        assert "ConsumerAccountIds" in deploy
