@@ -133,6 +133,15 @@ class TestDiscoveryParameters:
         # and the template text spells it nowhere else
         assert HUB.read_text(encoding="utf-8").count(f'"{runtime_version}"') == 1
 
+    def test_deleting_the_stack_deletes_its_parameters(self, granted):
+        # GIVEN another hub next to the module's one WHEN it is deleted
+        other = stack.deploy(stack_name="gone")
+        stack.delete(other)
+        # THEN its parameters are gone and the module hub's stay
+        ssm = boto3.client("ssm")
+        assert ssm.get_parameters_by_path(Path="/fanout-hub/gone/")["Parameters"] == []
+        assert len(ssm.get_parameters_by_path(Path="/fanout-hub/hub/")["Parameters"]) == 4
+
     def test_the_topic_arn_is_not_exported(self):
         # An imported export blocks replacing the topic (FifoMode replaces it):
         # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-importvalue.html
