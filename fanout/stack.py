@@ -11,8 +11,9 @@ without ``sam deploy``:
    CloudFormation does not create (``API_CREATED``) and which are applied with
    direct API calls after the stack exists: SNS subscriptions (``sns.subscribe``
    with ``FilterPolicy``, ``FilterPolicyScope``, ``RawMessageDelivery``,
-   ``RedrivePolicy``), topic, queue and bucket policies, CloudWatch alarms, and layer
-   versions (published with stub content, like the functions' code).
+   ``RedrivePolicy``), topic, queue and bucket policies, CloudWatch alarms, layer
+   versions (published with stub content, like the functions' code), and SSM
+   parameters (last: one names the layer version).
 3. Event source mappings are *not* created: moto would try to run the function in
    Docker on every write. They are resolved and returned (``EventSourceMapping``)
    for the local event-source-mapping emulator (``fanout.local``) to drive. Types in
@@ -72,6 +73,9 @@ API_CREATED: Final = frozenset(
         # moto's CloudFormation publishes a layer version but its Ref is no ARN (the
         # model has no physical id), so the deployer publishes it and names its ARN.
         "AWS::Lambda::LayerVersion",
+        # The discovery parameters name the layer version above, which exists only once
+        # the stack does; they are put after every other API-created resource.
+        "AWS::SSM::Parameter",
     }
 )
 """Resource types applied with API calls after the stack exists."""
@@ -643,7 +647,13 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     probes = _Probes()
     marked = {
         logical_id: probes.mark(
-            _resolve_if_and_no_value(resource.get("Properties", {}), conditions)
+            _late_refs(
+                _split_parameters(
+                    _resolve_if_and_no_value(resource.get("Properties", {}), conditions),
+                    values,
+                ),
+                set(deferred),
+            )
         )
         for logical_id, resource in active_deferred.items()
     }
@@ -704,6 +714,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     nested: dict[str, DeployedStack] = {}
     functions = _functions(clients, resources, physical, path)
     function_paths = {f.name: f.path for f in functions.values()}
+    parameters_last: list[tuple[str, Any]] = []
     for logical_id, resource in active_deferred.items():
         kind, properties = resource["Type"], resolved[logical_id]
         types[logical_id] = kind
@@ -741,6 +752,8 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = name
         elif kind == "AWS::Lambda::LayerVersion":
             physical[logical_id] = _publish_stub_layer(clients, properties)
+        elif kind == "AWS::SSM::Parameter":
+            parameters_last.append((logical_id, properties))
         elif kind == "AWS::Lambda::EventSourceMapping":
             function_name = str(properties["FunctionName"]).rsplit(":", 1)[-1]
             mappings.append(
@@ -766,6 +779,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             nested[logical_id] = child
             physical[logical_id] = child.stack_id
 
+    for logical_id, properties in parameters_last:
+        physical[logical_id] = _put_parameter(clients, _fill_late_refs(properties, physical))
+
     for name, output in late_outputs.items():
         if conditions.get(output.get("Condition", ""), True):
             all_outputs[name] = _late_output(name, output["Value"], physical, nested)
@@ -787,6 +803,74 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         nested=nested,
         topics=_topics(clients, resources, physical, path, declared),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LateRef:
+    """A ``Ref`` to an API-created resource, filled in with its physical id once it exists."""
+
+    logical_id: str
+
+
+def _late_refs(node: Any, deferred: set[str]) -> Any:
+    """``node`` with every plain ``Ref`` to an API-created resource left for later."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in deferred:
+            return _LateRef(str(node["Ref"]))
+        return {k: _late_refs(v, deferred) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_late_refs(v, deferred) for v in node]
+    return node
+
+
+def _fill_late_refs(node: Any, physical: Mapping[str, str]) -> Any:
+    if isinstance(node, _LateRef):
+        if node.logical_id not in physical:
+            raise StackError(f"{node.logical_id} is referred to before it exists")
+        return physical[node.logical_id]
+    if isinstance(node, dict):
+        return {k: _fill_late_refs(v, physical) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_fill_late_refs(v, physical) for v in node]
+    return node
+
+
+def _split_parameters(node: Any, values: Mapping[str, str]) -> Any:
+    """``Fn::Split`` of a parameter, split here.
+
+    The value is a list (``Fn::Split`` "returns a list of string values",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-split.html),
+    and a probe output can only carry a string: moto writes the list's Python repr.
+    """
+    if isinstance(node, dict):
+        if set(node) == {"Fn::Split"}:
+            delimiter, source = node["Fn::Split"]
+            if isinstance(source, dict) and set(source) == {"Ref"} and source["Ref"] in values:
+                return str(values[source["Ref"]]).split(str(delimiter))
+        return {k: _split_parameters(v, values) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_split_parameters(v, values) for v in node]
+    return node
+
+
+def _put_parameter(clients: Connection, properties: Mapping[str, Any]) -> str:
+    """An ``AWS::SSM::Parameter`` (Type String or StringList); its Ref is the name.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ssm-parameter.html
+    """
+    name = str(properties["Name"])
+    arguments: dict[str, Any] = {
+        "Name": name,
+        "Value": str(properties["Value"]),
+        "Type": str(properties["Type"]),
+    }
+    if "Description" in properties:
+        arguments["Description"] = str(properties["Description"])
+    tags = properties.get("Tags") or {}
+    if tags:
+        arguments["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
+    clients.client("ssm").put_parameter(**arguments)
+    return name
 
 
 def _publish_stub_layer(clients: Connection, properties: Mapping[str, Any]) -> str:
@@ -1097,4 +1181,11 @@ def delete(
         clients.client("sns").unsubscribe(SubscriptionArn=subscription.arn)
     if stack.alarms:
         clients.client("cloudwatch").delete_alarms(AlarmNames=list(stack.alarms))
+    parameters = [
+        stack.physical_ids[logical_id]
+        for logical_id, kind in stack.resource_types.items()
+        if kind == "AWS::SSM::Parameter" and logical_id in stack.physical_ids
+    ]
+    if parameters:
+        clients.client("ssm").delete_parameters(Names=parameters)
     clients.client("cloudformation").delete_stack(StackName=stack.name)

@@ -300,3 +300,57 @@ def evaluate(
 
 SECURE_TRANSPORT: Final = {"aws:SecureTransport": True}
 """The local hub's calls count as TLS (docs/local.md): an SDK talks HTTPS to AWS."""
+
+
+def evaluate_cross_account(
+    request: Request,
+    identity_policies: Iterable[Mapping[str, Any] | str],
+    resource_policy: Mapping[str, Any] | str,
+) -> Evaluation:
+    """A request from another account: BOTH sides must allow it.
+
+    "the principal's identity-based policy and the resource-based policy must both
+    allow the request" when the principal and the resource are in different accounts:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+    A resource policy naming the principal's account (root ARN or bare id) trusts that
+    account, which then decides for its roles through their identity policies
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts).
+    An explicit Deny on either side wins.
+    """
+    identity = evaluate(request, identity_policies)
+    if identity.decision is Decision.EXPLICIT_DENY:
+        return identity
+    trusted_by = ""
+    for statement in _statements(resource_policy):
+        if not statement_applies_to_account(statement, request):
+            continue
+        label = f"resource policy statement {statement.get('Sid', '(no Sid)')}"
+        if statement.get("Effect") == "Deny":
+            return Evaluation(Decision.EXPLICIT_DENY, f"explicitly denied by the {label}")
+        if statement.get("Effect") == "Allow":
+            trusted_by = trusted_by or label
+    if not trusted_by:
+        return Evaluation(
+            Decision.IMPLICIT_DENY, "no resource policy statement allows the other account"
+        )
+    if not identity.decision.allowed:
+        return Evaluation(
+            Decision.IMPLICIT_DENY, f"{trusted_by} allows it, but no identity policy does"
+        )
+    return Evaluation(Decision.ALLOW, f"{identity.reason} and by the {trusted_by}")
+
+
+def statement_applies_to_account(statement: Mapping[str, Any], request: Request) -> bool:
+    """Whether a resource policy statement covers the request, an account principal
+    standing for every principal of its account."""
+    if not _element_matches(statement, "Action", request.action, action_matches, required=True):
+        return False
+    if not _element_matches(
+        statement, "Resource", request.resource, resource_matches, required=False
+    ):
+        return False
+    if "NotPrincipal" in statement or "Principal" not in statement:
+        raise UnsupportedPolicyError("a resource policy statement needs a Principal")
+    if not principal_matches(statement["Principal"], request.principal, for_allow=False):
+        return False
+    return conditions_hold(statement.get("Condition"), request)

@@ -541,10 +541,15 @@ class TestConsumerRuntimeLayer:
         assert layer["Description"].startswith(f"fanout-hub consumer runtime {runtime_version} ")
 
     def test_the_template_names_the_runtime_version(self):
-        # One fact, two places: consumers/runtime/__init__.py and the layer's Description.
-        layer = load_template(ROOT / "template.yaml")["Resources"]["ConsumerRuntimeLayer"]
-        description = layer["Properties"]["Description"]
-        assert re.search(r"consumer runtime (\S+) ", description).group(1) == runtime_version
+        # One fact: consumers/runtime/__init__.py, and the template's ConsumerRuntime
+        # mapping that the layer's Description reads.
+        template = load_template(ROOT / "template.yaml")
+        version = template["Mappings"]["ConsumerRuntime"]["Release"]["Version"]
+        description = template["Resources"]["ConsumerRuntimeLayer"]["Properties"]["Description"]
+        assert version == runtime_version
+        assert description["Fn::Sub"][1] == {
+            "Version": {"Fn::FindInMap": ["ConsumerRuntime", "Release", "Version"]}
+        }
 
 
 class TestEndpoint:

@@ -27,6 +27,7 @@ from fanout.local.policy import (
     Request,
     UnsupportedPolicyError,
     evaluate,
+    evaluate_cross_account,
 )
 
 ACCOUNT = "123456789012"
@@ -432,3 +433,47 @@ class TestShardIterators:
         assert authorizer.stream_of("unknown") == "*"
         # ... and moto's iterator, which starts with its stream ARN, names it
         assert authorizer.stream_of(f"{self.STREAM}|1|abc") == self.STREAM
+
+
+class TestCrossAccount:
+    """Another account's principal needs BOTH its identity policy and the resource policy.
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+    """
+
+    TEAM = Principal("arn:aws:iam::111122223333:role/team")
+    IDENTITY = policy({"Effect": "Allow", "Action": "sns:*", "Resource": "*"})
+
+    def request(self, action: str = "sns:Subscribe") -> Request:
+        return Request(self.TEAM, action, TOPIC, SECURE_TRANSPORT)
+
+    @pytest.mark.parametrize("named", ["111122223333", "arn:aws:iam::111122223333:root"])
+    def test_an_account_principal_admits_its_roles_when_they_are_allowed(self, named):
+        resource = policy(
+            {"Effect": "Allow", "Principal": {"AWS": named}, "Action": "sns:Subscribe"}
+        )
+        assert evaluate_cross_account(self.request(), [self.IDENTITY], resource).decision is (
+            Decision.ALLOW
+        )
+        # the same account grant without the role's own identity policy: denied
+        assert evaluate_cross_account(self.request(), [], resource).decision is (
+            Decision.IMPLICIT_DENY
+        )
+
+    def test_an_identity_policy_alone_is_not_enough(self):
+        # Same-account logic would allow this; across accounts it is denied.
+        assert evaluate(self.request(), [self.IDENTITY]).decision is Decision.ALLOW
+        assert evaluate_cross_account(self.request(), [self.IDENTITY], policy()).decision is (
+            Decision.IMPLICIT_DENY
+        )
+
+    def test_a_deny_on_either_side_wins(self):
+        allow = {"Effect": "Allow", "Principal": {"AWS": "111122223333"}, "Action": "sns:*"}
+        deny_all = {"Effect": "Deny", "Principal": "*", "Action": "sns:Subscribe"}
+        assert evaluate_cross_account(
+            self.request(), [self.IDENTITY], policy(allow, deny_all)
+        ).decision is (Decision.EXPLICIT_DENY)
+        identity_deny = policy({"Effect": "Deny", "Action": "sns:Subscribe", "Resource": "*"})
+        assert evaluate_cross_account(self.request(), [identity_deny], policy(allow)).decision is (
+            Decision.EXPLICIT_DENY
+        )
