@@ -13,9 +13,12 @@ DEAD_LETTER_DOC: Final = (
 )
 
 
-def is_fifo_queue(arn: str) -> bool:
-    """A FIFO queue's name, hence its ARN, ends in ``.fifo`` (SQS requires it)."""
-    return arn.endswith(".fifo")
+def is_fifo_queue(name_arn_or_url: str) -> bool:
+    """A FIFO queue's name, hence its ARN and URL, ends in ``.fifo`` (SQS requires it).
+
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues.html
+    """
+    return name_arn_or_url.endswith(".fifo")
 
 
 def check_dead_letter_queue_type(

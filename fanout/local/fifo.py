@@ -25,13 +25,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-FIFO_SUFFIX = ".fifo"
-
-
-def is_fifo(queue_arn: str) -> bool:
-    """True for a FIFO queue (SQS requires the ``.fifo`` suffix on its name)."""
-    return queue_arn.endswith(FIFO_SUFFIX)
-
 
 def group_of(message: Mapping[str, Any]) -> str | None:
     """The ``MessageGroupId`` system attribute of a received message, if it has one."""

@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from fanout.local.fifo import GroupsInFlight, acknowledged_out_of_order, is_fifo
+from fanout.aws_rules.sqs import is_fifo_queue
+from fanout.local.fifo import GroupsInFlight, acknowledged_out_of_order
 from fanout.local.invoker import Invocation, Invoker, reported_failures
 from fanout.local.model import FunctionSpec, MappingSpec
 from fanout.local.observe import BatchEvent, Observer, Outcome
@@ -97,7 +98,7 @@ class QueuePoller:
         self._counter_lock = threading.Lock()
         self.peak_in_flight = 0
         self.errors: list[str] = []
-        self._groups = GroupsInFlight() if is_fifo(mapping.source_arn) else None
+        self._groups = GroupsInFlight() if is_fifo_queue(mapping.source_arn) else None
 
     @property
     def in_flight(self) -> int:

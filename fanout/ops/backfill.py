@@ -55,6 +55,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from fanout.aws_rules.sqs import is_fifo_queue
 from fanout.local.records import to_lambda_image
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
@@ -223,11 +224,8 @@ class Target:
 
     @property
     def fifo(self) -> bool:
-        """A FIFO queue: its name ends in ``.fifo``.
-
-        https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues.html
-        """
-        return self.queue_url.endswith(".fifo")
+        """The consumer's queue is a FIFO queue."""
+        return is_fifo_queue(self.queue_url)
 
     @property
     def inline_limit(self) -> int:

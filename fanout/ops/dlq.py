@@ -34,6 +34,7 @@ from typing import Any, Final, Literal
 
 from botocore.exceptions import ClientError
 
+from fanout.aws_rules.sqs import is_fifo_queue
 from fanout.connection import queue_url_of
 from fanout.ops.output import NO_PROGRESS, Progress, iso
 from fanout.ops.pacing import Retry, TokenBucket
@@ -505,7 +506,7 @@ class Redrive:
         self._bucket = bucket or TokenBucket(rate, burst=max(rate, SQS_SEND_BATCH_MAX_ENTRIES))
         self._rate = rate
         self._progress = progress
-        self._fifo = destination_url.endswith(".fifo")
+        self._fifo = is_fifo_queue(destination_url)
 
     # -------------------------------------------------------------- move task
     def move_task_blocker(self) -> str | None:
@@ -521,7 +522,7 @@ class Redrive:
             return "a move task moves every message: --type/--error need the loop"
         if self._limit:
             return "a move task cannot stop at --limit"
-        if self.source.url.endswith(".fifo") != self._fifo:
+        if is_fifo_queue(self.source.url) != self._fifo:
             return "a move task needs the DLQ and the destination to be both FIFO or both standard"
         if not self._dead_letter_sources():
             return "a move task only moves from a queue that is the DLQ of another SQS queue"
