@@ -37,7 +37,7 @@ from typing import Any, Final
 import botocore.handlers
 from botocore.exceptions import ClientError
 
-from fanout.connection import Connection
+from fanout.connection import Connection, queue_url_of
 from fanout.local.model import FunctionSpec
 from fanout.local.policy import SECURE_TRANSPORT, Decision, Principal, Request, evaluate
 
@@ -283,8 +283,7 @@ class PolicyStore:
                 text = attributes.get("Attributes", {}).get("Policy")
             elif arn.startswith("arn:aws:sqs:"):
                 sqs = self._clients.client("sqs")
-                _, _, _, _, account, name = arn.split(":", 5)
-                url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+                url = queue_url_of(sqs, arn)
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
                 text = attributes.get("Attributes", {}).get("Policy")
             elif arn.startswith("arn:aws:s3:::"):
