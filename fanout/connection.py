@@ -55,33 +55,26 @@ class Connection:
         https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
         """
         read_timeout = (function_timeout or LAMBDA_MAX_TIMEOUT_SECONDS) + INVOKE_READ_MARGIN_SECONDS
-        key = f"lambda-invoke-{read_timeout}"
-        with self._lock:
-            if key not in self._clients:
-                self._clients[key] = self._session.client(
-                    "lambda",
-                    endpoint_url=self.endpoint_url,
-                    region_name=self.region,
-                    config=self._config.merge(
-                        Config(
-                            read_timeout=read_timeout,
-                            retries={"mode": "standard", "total_max_attempts": 1},
-                        )
-                    ),
-                )
-            return self._clients[key]
+        invoke_config = Config(
+            read_timeout=read_timeout, retries={"mode": "standard", "total_max_attempts": 1}
+        )
+        return self._cached(f"lambda-invoke-{read_timeout}", "lambda", invoke_config)
 
     def client(self, service: str) -> Any:
         """The shared client for ``service``."""
+        return self._cached(service, service)
+
+    def _cached(self, key: str, service: str, config: Config | None = None) -> Any:
+        """The client kept under ``key``, built once: the connection's config, plus ``config``."""
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self._session.client(
+            if key not in self._clients:
+                self._clients[key] = self._session.client(
                     service,  # type: ignore[call-overload]
                     endpoint_url=self.endpoint_url,
                     region_name=self.region,
-                    config=self._config,
+                    config=self._config.merge(config) if config else self._config,
                 )
-            return self._clients[service]
+            return self._clients[key]
 
 
 def queue_url_of(sqs: Any, name_or_arn: str) -> str:
