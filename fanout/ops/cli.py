@@ -157,25 +157,24 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
     if endpoint is None and args.profile is None:
         endpoint = state.get("endpoint_url")
         region = region or state.get("region")
+    session = None
     if endpoint and endpoint == state.get("endpoint_url"):
         # The running `fanout local up`: invoking its router runs the handler here, under
         # the router's role (there is no Docker for moto to run it in), and the policies
         # of the operator and the functions are enforced as in the hub's own process.
+        from fanout.local.access import OPERATOR_ACCESS_KEY  # noqa: PLC0415 - only for a local hub
         from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
 
         serve_running_hub(state, output=sys.stderr)
-    session = None
-    if endpoint and endpoint == state.get("endpoint_url") and args.profile is None:
-        # The local hub knows the operator by its own access key (its identity policy is
-        # the template's OperatorPolicy), so no AWS credentials are needed, and any that
-        # are configured for real accounts are never sent to it.
-        from fanout.local.access import OPERATOR_ACCESS_KEY  # noqa: PLC0415 - only for a local hub
-
-        session = boto3.session.Session(
-            aws_access_key_id=OPERATOR_ACCESS_KEY,
-            aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret  # nosec B106
-            region_name=region,
-        )
+        if args.profile is None:
+            # The hub knows the operator by its own access key (its identity policy is the
+            # template's OperatorPolicy), so no AWS credentials are needed, and any that
+            # are configured for real accounts are never sent to it.
+            session = boto3.session.Session(
+                aws_access_key_id=OPERATOR_ACCESS_KEY,
+                aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret  # nosec B106
+                region_name=region,
+            )
     connection = Connection(
         endpoint_url=endpoint, region=region, profile=args.profile, session=session
     )
