@@ -129,7 +129,8 @@ def copy_module(parent: str, module: str, into: Path) -> None:
         raise FileNotFoundError(f"{parent}.{module} is not a module")
 
 
-def _uv() -> str:
+def uv_executable() -> str:
+    """The uv to run: ``$UV``, else the one on ``PATH`` (``FileNotFoundError`` if none)."""
     uv = os.environ.get("UV") or shutil.which("uv")
     if not uv:
         raise FileNotFoundError(
@@ -141,7 +142,7 @@ def _uv() -> str:
 
 def install_dependencies(into: Path, target: Target, group: str) -> None:
     """Install one dependency group's locked closure as wheels for ``target``."""
-    uv = _uv()
+    uv = uv_executable()
     exported = subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
         [
             uv,

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Final
 
-from fanout.build import ROOT, _uv, copy_package
+from fanout.build import ROOT, copy_package, uv_executable
 
 PROJECT: Final = ROOT / "packaging" / "runtime" / "pyproject.toml"
 # `consumers.runtime` brings consumers/__init__.py with it, not the example consumers.
@@ -36,7 +36,7 @@ def build_runtime_wheel(out_dir: Path, uv: str | None = None) -> Path:
         before = set(out_dir.glob("*.whl"))
         subprocess.run(  # noqa: S603 - fixed argv, no shell  # nosec B603
             [
-                uv or _uv(),
+                uv or uv_executable(),
                 "build",
                 "--wheel",
                 "--quiet",
