@@ -671,15 +671,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         del cfn_template["Outputs"]
 
     aws_rules.check_queues(
-        {
-            logical_id: _resolve_if_and_no_value(resource.get("Properties", {}), conditions)
-            for logical_id, resource in resources.items()
-            if resource["Type"] == "AWS::SQS::Queue"
-            and conditions.get(resource.get("Condition", ""), True)
-        },
-        values,
-        path,
+        _active_properties(resources, "AWS::SQS::Queue", conditions), values, path
     )
+    aws_rules.check_topics(_active_properties(resources, "AWS::SNS::Topic", conditions), path)
     cloudformation: CloudFormationClient = clients.client("cloudformation")
     created = cloudformation.create_stack(
         StackName=stack_name,
@@ -803,6 +797,17 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         nested=nested,
         topics=_topics(clients, resources, physical, path, declared),
     )
+
+
+def _active_properties(
+    resources: Mapping[str, Any], kind: str, conditions: Mapping[str, bool]
+) -> dict[str, Any]:
+    """Logical id to properties (``Fn::If`` chosen) of the resources of ``kind`` switched on."""
+    return {
+        logical_id: _resolve_if_and_no_value(resource.get("Properties", {}), conditions)
+        for logical_id, resource in resources.items()
+        if resource["Type"] == kind and conditions.get(resource.get("Condition", ""), True)
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from fanout.aws_rules.deployed import check_deployed
 from fanout.aws_rules.exceptions import AwsRuleError
 from fanout.aws_rules.lambda_ import check_mapping, check_visibility_timeout
 from fanout.aws_rules.sns import check_large_topic, check_subscription
-from fanout.aws_rules.template import check_queues
+from fanout.aws_rules.template import check_queues, check_topics
 
 __all__ = [
     "AwsRuleError",
@@ -26,5 +26,6 @@ __all__ = [
     "check_parameter_value",
     "check_queues",
     "check_subscription",
+    "check_topics",
     "check_visibility_timeout",
 ]

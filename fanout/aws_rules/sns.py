@@ -22,6 +22,7 @@ SET_TOPIC_ATTRIBUTES_DOC: Final = (
 )
 
 INVALID_PARAMETER: Final = "InvalidParameter"
+CREATE_TOPIC_DOC: Final = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
 # Topics accept 256 KiB unless MaximumMessageSize says more (up to 1 MiB); above the
 # default, at most 100 subscriptions, each SQS, Firehose or Lambda (LARGE_MESSAGES_DOC).
 DEFAULT_MAXIMUM_MESSAGE_SIZE: Final = 262_144
@@ -130,3 +131,18 @@ def check_large_topic(maximum_message_size: int, protocols: Iterable[str], resou
         resource,
         SET_TOPIC_ATTRIBUTES_DOC,
     )
+
+
+def check_topic_tracing(*, fifo: bool, tracing: str | None, resource: str) -> None:
+    """Active tracing only on a standard topic (CREATE_TOPIC_DOC, ``TracingConfig``: "If set
+    to Active, Amazon SNS will vend X-Ray segment data ... This is only supported on
+    standard topics"). SNS's answer is not recorded: the text is *ours*, the documented rule.
+    """
+    if fifo and tracing == "Active":
+        raise AwsRuleError(
+            INVALID_PARAMETER,
+            "Invalid parameter: Attributes Reason: TracingConfig Active is only supported on"
+            " standard topics",
+            resource,
+            CREATE_TOPIC_DOC,
+        )

@@ -10,14 +10,38 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fanout.aws_rules.sns import check_topic_tracing
 from fanout.aws_rules.sqs import check_dead_letter_queue_type, is_fifo_queue
 
 
 def queue_is_fifo(properties: Mapping[str, Any]) -> bool:
     """``FifoQueue`` as CloudFormation reads it (a boolean or "true"), or a ``.fifo`` name."""
-    declared = properties.get("FifoQueue", False)
+    return _declared_fifo(properties, "FifoQueue", "QueueName")
+
+
+def topic_is_fifo(properties: Mapping[str, Any]) -> bool:
+    """``FifoTopic`` as CloudFormation reads it (a boolean or "true"), or a ``.fifo`` name."""
+    return _declared_fifo(properties, "FifoTopic", "TopicName")
+
+
+def _declared_fifo(properties: Mapping[str, Any], flag: str, name: str) -> bool:
+    declared = properties.get(flag, False)
     fifo = declared.strip().lower() == "true" if isinstance(declared, str) else bool(declared)
-    return fifo or str(properties.get("QueueName", "")).endswith(".fifo")
+    return fifo or str(properties.get(name, "")).endswith(".fifo")
+
+
+def check_topics(topics: Mapping[str, Mapping[str, Any]], path: str) -> None:
+    """Each topic's properties, as SNS would judge them at CreateTopic.
+
+    ``topics`` maps logical id to properties with ``Fn::If`` already chosen.
+    """
+    for logical_id, properties in topics.items():
+        tracing = properties.get("TracingConfig")
+        check_topic_tracing(
+            fifo=topic_is_fifo(properties),
+            tracing=tracing if isinstance(tracing, str) else None,
+            resource=f"{path}/{logical_id}" if path else logical_id,
+        )
 
 
 def check_queues(

@@ -232,6 +232,18 @@ class TestQueueAndTopicRules:
             " to a standard topic must use a standard queue as DLQ (Subscription)"
         )
 
+    def test_fifo_topic_with_active_tracing(self, tmp_path):
+        # "This is only supported on standard topics":
+        # https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html
+        template = t.write(
+            tmp_path,
+            {"Topic": t.topic(FifoTopic=True, TopicName="hub.fifo", TracingConfig="Active")},
+        )
+        assert refused(template) == (
+            "InvalidParameter: Invalid parameter: Attributes Reason: TracingConfig Active is only"
+            " supported on standard topics (Topic)"
+        )
+
     def test_large_topic_with_an_email_subscription(self, tmp_path):
         template = t.write(
             tmp_path,

@@ -21,6 +21,7 @@ from fanout.aws_rules import (
     check_parameter_value,
     check_queues,
     check_subscription,
+    check_topics,
     check_visibility_timeout,
 )
 from fanout.local.model import MappingSpec
@@ -357,6 +358,32 @@ class TestLargeTopic:
 
     def test_default_size_takes_any_subscriptions(self):
         check_large_topic(262_144, ["email"] * 200, "Topic")
+
+
+class TestTopicTracing:
+    """Active tracing is only supported on standard topics."""
+
+    def test_a_fifo_topic_with_active_tracing_is_refused(self):
+        topics = {"Topic": {"FifoTopic": True, "TracingConfig": "Active"}}
+        with pytest.raises(AwsRuleError, match="only supported on standard topics") as caught:
+            check_topics(topics, "")
+        assert caught.value.resource == "Topic"
+        assert caught.value.doc == "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
+
+    def test_a_fifo_name_counts_as_fifo(self):
+        with pytest.raises(AwsRuleError):
+            check_topics({"T": {"TopicName": "hub.fifo", "TracingConfig": "Active"}}, "Kit")
+
+    @pytest.mark.parametrize(
+        "properties",
+        [
+            {"TracingConfig": "Active"},
+            {"FifoTopic": "true", "TracingConfig": "PassThrough"},
+            {"FifoTopic": True},
+        ],
+    )
+    def test_standard_tracing_and_fifo_without_it_pass(self, properties):
+        check_topics({"Topic": properties}, "")
 
 
 class TestEmulatorMappings:
