@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast
 
@@ -199,15 +201,25 @@ class _Stderr:
         sys.stderr.flush()
 
 
-def _quiet_router_logs() -> None:
-    # The router's structlog lines go to stderr at WARNING and above, so stdout keeps
-    # only the command's own output (and --json stays parseable).
+@contextmanager
+def _quiet_router_logs() -> Iterator[None]:
+    """While a replay runs, the router's structlog lines go to stderr at WARNING and up.
+
+    stdout keeps only the command's own output (and --json stays parseable). structlog's
+    configuration is process-wide: the previous one is put back when the command ends,
+    so a process that runs commands in-process (a test) keeps its own logging.
+    """
+    previous = structlog.get_config()
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
         logger_factory=lambda *_: structlog.PrintLogger(file=cast("TextIO", _Stderr())),
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
         cache_logger_on_first_use=False,
     )
+    try:
+        yield
+    finally:
+        structlog.configure(**previous)
 
 
 def _guarded(run: Any) -> Any:
@@ -407,9 +419,8 @@ def run_stream_failures(args: argparse.Namespace, out: Output) -> int:
     """``fanout replay stream-failures``."""
     from fanout.ops.replay import replay_stream_failures  # noqa: PLC0415
 
-    _quiet_router_logs()
     connection, hub = connect(args)
-    with out.progress("replaying failed batches", None) as progress:
+    with _quiet_router_logs(), out.progress("replaying failed batches", None) as progress:
         report = replay_stream_failures(
             connection,
             hub,
@@ -444,9 +455,8 @@ def run_poison(args: argparse.Namespace, out: Output) -> int:
     """``fanout replay poison``."""
     from fanout.ops.replay import replay_poison  # noqa: PLC0415
 
-    _quiet_router_logs()
     connection, hub = connect(args)
-    with out.progress("replaying router dead letters", None) as progress:
+    with _quiet_router_logs(), out.progress("replaying router dead letters", None) as progress:
         report = replay_poison(
             connection, hub, dry_run=args.dry_run, limit=args.limit, progress=progress
         )

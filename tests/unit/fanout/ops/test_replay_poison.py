@@ -17,6 +17,8 @@ from typing import Any
 
 import boto3
 import pytest
+import structlog
+from structlog.testing import capture_logs
 from support.builders import a_stream_record
 from support.local_router import ROUTER_NAME, answering_router
 from support.sqs_receipts import latest_handles_only
@@ -29,6 +31,7 @@ from fanout.ops.resolve import Hub
 from router.deadletter import DeadLetterWriter
 from router.normalise import EntityRules, sequence_number_of, to_outbound
 from schemas import parse_envelope
+from schemas.logs import configure_logging
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"
@@ -336,3 +339,25 @@ class TestTwoLettersOfOneRecord:
         assert [o.status for o in report.outcomes] == ["still-poison", "still-poison"]
         (letter,) = stack.letters()
         assert letter["error"]["message"] == "still broken"
+
+
+class TestTheCommandsLogging:
+    """A replay quiets the router's log lines for its own run only."""
+
+    def test_the_process_logging_is_as_it_was_after_the_command(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ):
+        # GIVEN a process whose logging is the hub's (a test, or anything running the
+        # command in-process)
+        configure_logging("INFO")
+        before = structlog.get_config()
+        monkeypatch.setattr(cli, "connect", lambda _: (stack.connection, stack.hub))
+
+        # WHEN a replay runs in it
+        main(["replay", "poison", "--json"])
+
+        # THEN the configuration is the one it had: an INFO line is still written
+        assert structlog.get_config() == before
+        with capture_logs() as logs:
+            structlog.get_logger("t").info("still_heard")
+        assert [entry["event"] for entry in logs] == ["still_heard"]
