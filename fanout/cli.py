@@ -22,6 +22,7 @@ COMMAND_MODULES: Final = (
     "fanout.ops.cli",  # fanout status | dlq | replay | backfill
     "fanout.cost",  # fanout cost
     "fanout.env_vars",  # fanout env-vars
+    "fanout.kit",  # fanout kit publish
 )
 
 

@@ -42,6 +42,7 @@ import itertools
 import json
 import logging
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +57,14 @@ from samtranslator.translator.translator import Translator  # type: ignore[impor
 from fanout import aws_rules
 from fanout.aws_rules.cloudformation import check_parameter_names, check_parameter_value
 from fanout.connection import Connection
+from fanout.crossaccount import (
+    AccountConnections,
+    detach_foreign_layers,
+    fetch_template,
+    resolve_ssm_parameters,
+    ssm_typed_parameters,
+    subscriber,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -96,6 +105,7 @@ PROPERTY_GAPS: Final = frozenset(
         ("AWS::DynamoDB::Table", "TimeToLiveSpecification"),
         ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"),
         ("AWS::S3::Bucket", "LifecycleConfiguration"),
+        ("AWS::S3::Bucket", "VersioningConfiguration"),
         ("AWS::SNS::Topic", "MaximumMessageSize"),
     }
 )
@@ -159,6 +169,8 @@ class Function:
     timeout_seconds: int
     memory_mb: int
     environment: Mapping[str, str]
+    layers: tuple[str, ...] = ()
+    """Layer version ARNs, in order (other accounts' too: the local invoker attaches them)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +264,10 @@ class DeployedStack:
     """Alarm name to the ``PutMetricAlarm`` arguments used."""
     nested: Mapping[str, DeployedStack] = field(default_factory=dict)
     topics: Mapping[str, Topic] = field(default_factory=dict)
+    account: str = ""
+    layer_folders: Mapping[str, str] = field(default_factory=dict)
+    """Layer version ARN to the local folder its ``ContentUri`` names (what Lambda would
+    unpack to /opt: the local invoker puts it on the import path)."""
 
     def walk(self) -> Iterator[DeployedStack]:
         """This stack, then every nested stack depth first."""
@@ -273,6 +289,9 @@ class DeployedStack:
 
     def all_event_source_mappings(self) -> list[EventSourceMapping]:
         return [m for s in self.walk() for m in s.event_source_mappings]
+
+    def all_layer_folders(self) -> dict[str, str]:
+        return {arn: f for s in self.walk() for arn, f in s.layer_folders.items()}
 
     def all_alarms(self) -> dict[str, Mapping[str, Any]]:
         return {name: a for s in self.walk() for name, a in s.alarms.items()}
@@ -564,6 +583,7 @@ def deploy(
     endpoint_url: str | None = None,
     region: str = "us-east-1",
     session: boto3.session.Session | None = None,
+    owners: AccountConnections | None = None,
 ) -> DeployedStack:
     """Create ``template`` (and its nested applications) as ``stack_name`` on the endpoint.
 
@@ -572,10 +592,17 @@ def deploy(
     ``StackError`` for a failed rule or an unsupported template shape,
     ``aws_rules.AwsRuleError`` for a configuration AWS would refuse (moto accepts
     it), and the endpoint's ``ClientError`` when it refuses a resource.
+
+    ``owners`` acts as other accounts where the endpoint cannot (moto): what the stack
+    takes from another account is then read as its owner, and refused
+    (``CrossAccountRefusedError``) where the owner's policy would refuse it
+    (``fanout.crossaccount``).
     """
     clients = Connection(endpoint_url=endpoint_url, region=region, session=session)
     account = clients.client("sts").get_caller_identity()["Account"]
-    stack = _deploy(template, stack_name, "", dict(parameters or {}), clients, region, str(account))
+    stack = _deploy(
+        template, stack_name, "", dict(parameters or {}), clients, region, str(account), owners
+    )
     aws_rules.check_deployed(stack)
     return stack
 
@@ -588,9 +615,17 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     clients: Connection,
     region: str,
     account: str,
+    owners: AccountConnections | None = None,
 ) -> DeployedStack:
     source = load_template(template_path)
-    values = parameter_values(source, overrides)
+    values = resolve_ssm_parameters(
+        source.get("Parameters") or {},
+        parameter_values(source, overrides),
+        clients,
+        account,
+        owners,
+    )
+    folders = local_layer_folders(source, template_path)
     context = {
         **values,
         "AWS::Region": region,
@@ -600,6 +635,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     }
     check_rules(source, context, stack_name)
     cfn_template = translate(source, values, region)
+    for name in ssm_typed_parameters(source.get("Parameters") or {}):
+        # Resolved above, as CloudFormation resolves it before creating anything.
+        cfn_template["Parameters"][name]["Type"] = "String"
     conditions = evaluate_conditions(cfn_template, context)
     cfn_template.pop("Rules", None)  # checked above; not every endpoint accepts them
     cfn_template["Resources"] = resolve_find_in_map(
@@ -670,6 +708,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     if not cfn_template["Outputs"]:
         del cfn_template["Outputs"]
 
+    foreign_layers = detach_foreign_layers(resources, values, account, owners) if owners else {}
     aws_rules.check_queues(
         _active_properties(resources, "AWS::SQS::Queue", conditions), values, path
     )
@@ -706,7 +745,8 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     alarms: dict[str, Mapping[str, Any]] = {}
     mappings: list[EventSourceMapping] = []
     nested: dict[str, DeployedStack] = {}
-    functions = _functions(clients, resources, physical, path)
+    functions = _functions(clients, resources, physical, path, foreign_layers)
+    layer_folders: dict[str, str] = {}
     function_paths = {f.name: f.path for f in functions.values()}
     parameters_last: list[tuple[str, Any]] = []
     for logical_id, resource in active_deferred.items():
@@ -714,7 +754,10 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         types[logical_id] = kind
         full_path = f"{path}/{logical_id}" if path else logical_id
         if kind == "AWS::SNS::Subscription":
-            subscription = _subscribe(clients, full_path, properties)
+            topic_arn = str(properties["TopicArn"])
+            subscription = _subscribe(
+                subscriber(topic_arn, clients, account, owners), full_path, properties
+            )
             subscriptions[logical_id] = subscription
             physical[logical_id] = subscription.arn
         elif kind == "AWS::SNS::TopicPolicy":
@@ -746,6 +789,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = name
         elif kind == "AWS::Lambda::LayerVersion":
             physical[logical_id] = _publish_stub_layer(clients, properties)
+            folder = layer_folder(logical_id, folders)
+            if folder:
+                layer_folders[physical[logical_id]] = folder
         elif kind == "AWS::SSM::Parameter":
             parameters_last.append((logical_id, properties))
         elif kind == "AWS::Lambda::EventSourceMapping":
@@ -760,15 +806,18 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
                 )
             )
         elif kind == NESTED_STACK:
-            child_template = (template_path.parent / str(properties["TemplateURL"])).resolve()
+            properties = _fill_late_refs(properties, physical)
             child = _deploy(
-                child_template,
+                _child_template(
+                    template_path, str(properties["TemplateURL"]), clients, account, owners
+                ),
                 nested_stack_name(stack_name, logical_id),
                 full_path,
                 {k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
                 clients,
                 region,
                 account,
+                owners,
             )
             nested[logical_id] = child
             physical[logical_id] = child.stack_id
@@ -796,6 +845,50 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         alarms=alarms,
         nested=nested,
         topics=_topics(clients, resources, physical, path, declared),
+        account=account,
+        layer_folders=layer_folders,
+    )
+
+
+def local_layer_folders(template: Mapping[str, Any], template_path: Path) -> dict[str, str]:
+    """Logical id to folder of each ``AWS::Serverless::LayerVersion`` whose ContentUri is local.
+
+    ``sam build`` packages that folder as the layer (a makefile build may install into
+    it, https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/building-layers.html);
+    locally the folder's source is the layer's code.
+    """
+    folders: dict[str, str] = {}
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        content = (resource.get("Properties") or {}).get("ContentUri")
+        if (
+            resource.get("Type") == "AWS::Serverless::LayerVersion"
+            and isinstance(content, str)
+            and not content.startswith("s3://")
+        ):
+            folders[logical_id] = str((template_path.parent / content).resolve())
+    return folders
+
+
+def layer_folder(logical_id: str, folders: Mapping[str, str]) -> str | None:
+    """The folder of a translated layer version: SAM names it ``<LogicalId><10-hex hash>``."""
+    for sam_id, folder in folders.items():
+        if re.fullmatch(re.escape(sam_id) + "[0-9a-f]{10}", logical_id) or sam_id == logical_id:
+            return folder
+    return None
+
+
+def _child_template(
+    parent: Path,
+    location: str,
+    clients: Connection,
+    account: str,
+    owners: AccountConnections | None,
+) -> Path:
+    """A nested stack's template: a path next to the parent's, or an S3 URL (a published kit)."""
+    if not location.startswith("https://"):
+        return (parent.parent / location).resolve()
+    return fetch_template(
+        location, Path(tempfile.mkdtemp(prefix="fanout-template-")), clients, account, owners
     )
 
 
@@ -932,6 +1025,12 @@ def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value
                 PublicAccessBlockConfiguration={
                     k: str(v).lower() == "true" for k, v in value.items()
                 },
+            )
+    elif prop == "VersioningConfiguration":
+        s3 = clients.client("s3")
+        if s3.get_bucket_versioning(Bucket=physical_id).get("Status") != value["Status"]:
+            s3.put_bucket_versioning(
+                Bucket=physical_id, VersioningConfiguration={"Status": value["Status"]}
             )
     elif prop == "LifecycleConfiguration":
         s3 = clients.client("s3")
@@ -1103,7 +1202,11 @@ def _late_output(
 
 
 def _functions(
-    clients: Connection, resources: Mapping[str, Any], physical: Mapping[str, str], path: str
+    clients: Connection,
+    resources: Mapping[str, Any],
+    physical: Mapping[str, str],
+    path: str,
+    foreign_layers: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Function]:
     lambda_ = clients.client("lambda")
     functions: dict[str, Function] = {}
@@ -1123,6 +1226,10 @@ def _functions(
                 k: str(v)
                 for k, v in ((config.get("Environment") or {}).get("Variables") or {}).items()
             },
+            layers=(
+                *foreign_layers.get(logical_id, ()),
+                *(str(layer["Arn"]) for layer in config.get("Layers") or []),
+            ),
         )
     return functions
 

@@ -113,6 +113,8 @@ def run_up(args: argparse.Namespace) -> int:
         hub.start()
         print(f"endpoint: {hub.endpoint_url}", file=out)
         print(f"table: {hub.table_name}  topic: {hub.topic_arn}", file=out)
+        if hub.kit_url:
+            print(f"consumer kit: {hub.kit_url}", file=out)
         if logs is not None:
             print(f"handler logs: {args.logs}", file=out)
         if args.demo:

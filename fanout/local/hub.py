@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self, TextIO
 
-import boto3
-
 from fanout.connection import Connection, queue_url_of
+from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
 from fanout.local.access import LocalAccess
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
@@ -27,7 +26,7 @@ from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
 from fanout.local.observe import EventLog, Observer
 from fanout.local.records import sequence_of, to_lambda_stream_record
-from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess
+from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess, local_session
 from fanout.local.streams import BotoShardReader, key_fingerprint
 from fanout.stack import DeployedStack
 from fanout.stack import deploy as deploy_stack
@@ -148,6 +147,16 @@ def drop_secure_transport_denials(clients: Connection) -> list[str]:
     return changed
 
 
+def publish_local_kit(clients: Connection, outputs: Mapping[str, str]) -> str | None:
+    """Publish the consumer kit to the deployed hub's artifacts bucket; its URL (None: no bucket).
+
+    So a consumer stack on the local hub nests the kit by the same ``Location`` URL it
+    would use on AWS (``fanout kit publish``).
+    """
+    bucket = outputs.get(ARTIFACTS_OUTPUT)
+    return publish_kit(clients, bucket) if bucket else None
+
+
 LOCAL_SECRET_PREFIX: Final = "local-secret:"  # noqa: S105 - a marker, not a secret
 """A parameter given as ``local-secret:<value>`` names a secret the local hub creates first."""
 
@@ -234,6 +243,7 @@ class LocalHub:
         self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
         self.parameters = store_local_secrets(self.clients, self.parameters)
         self.deployment = deploy(self.clients, self.template, self.parameters)
+        self.kit_url = publish_local_kit(self.clients, self.deployment.outputs)
         self.access: LocalAccess | None = None
         identities: dict[str, dict[str, str]] = {}
         if self._server is not None:
@@ -548,12 +558,7 @@ def serve_running_hub(state: Mapping[str, Any], output: TextIO | None = None) ->
     if endpoint in SERVED or not state.get("embedded"):
         return None
     region = str(state.get("region") or "us-east-1")
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=region,
-    )
-    clients = Connection(endpoint_url=endpoint, region=region, session=session)
+    clients = Connection(endpoint_url=endpoint, region=region, session=local_session(region))
     functions = tuple(FunctionSpec(**f) for f in state["functions"])
     access = LocalAccess.start(clients, functions, state.get("outputs") or {}, state["topic_arn"])
     invoker = InProcessInvoker(

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 LOOPBACK: Final = "127.0.0.1"
 # moto accepts any credentials; these make sure a stray client can never reach AWS
@@ -26,6 +26,17 @@ FAKE_CREDENTIALS: Final = {
     "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's fake credentials
     "AWS_SESSION_TOKEN": "testing",  # nosec B105 - moto's fake credentials
 }
+
+
+def local_session(region: str | None = None) -> Any:
+    """A boto3 session with ``FAKE_CREDENTIALS``: for the local endpoint, never for AWS."""
+    import boto3  # noqa: PLC0415 - the server module itself needs no SDK
+
+    return boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=region or "us-east-1",
+    )
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -116,6 +116,7 @@ class TestDiscoveryParameters:
             "/fanout-hub/hub/payload-bucket",
             "/fanout-hub/hub/consumer-runtime-layer-arn",
             "/fanout-hub/hub/consumer-runtime-version",
+            "/fanout-hub/hub/kit-url",
         }
         assert not any(
             r["Type"] in {"AWS::KMS::Key", "AWS::KMS::Alias"}
@@ -140,7 +141,7 @@ class TestDiscoveryParameters:
         # THEN its parameters are gone and the module hub's stay
         ssm = boto3.client("ssm")
         assert ssm.get_parameters_by_path(Path="/fanout-hub/gone/")["Parameters"] == []
-        assert len(ssm.get_parameters_by_path(Path="/fanout-hub/hub/")["Parameters"]) == 4
+        assert len(ssm.get_parameters_by_path(Path="/fanout-hub/hub/")["Parameters"]) == 5
 
     def test_the_topic_arn_is_not_exported(self):
         # An imported export blocks replacing the topic (FifoMode replaces it):
@@ -164,8 +165,10 @@ class TestNoGrantByDefault:
         assert not sids & {
             "ConsumerAccountsSubscribe",
             "ConsumerAccountsReadClaimChecks",
+            "ConsumerAccountsReadTheKit",
             "ConsumerOrganizationSubscribes",
             "ConsumerOrganizationReadsClaimChecks",
+            "ConsumerOrganizationReadsTheKit",
         }
         assert not any(
             s.get("Principal") in ("*", {"AWS": "*"}) and s.get("Effect") == "Allow"
@@ -201,6 +204,7 @@ class TestConsumerAccountGrants:
         granted = statements_naming(resources, OTHER_ACCOUNT)
         assert sorted(s["Sid"] for s in granted) == [
             "ConsumerAccountsReadClaimChecks",
+            "ConsumerAccountsReadTheKit",
             "ConsumerAccountsSubscribe",
         ]
         by_sid = {s["Sid"]: s for s in granted}
@@ -318,6 +322,7 @@ class TestConsumerOrganizationGrants:
         assert set(found) == {
             "ConsumerOrganizationSubscribes",
             "ConsumerOrganizationReadsClaimChecks",
+            "ConsumerOrganizationReadsTheKit",
         }
         for statement in found.values():
             assert statement["Condition"] == {
@@ -393,7 +398,7 @@ class TestDocs:
             for r in resources.values()
             if r["Type"] == "AWS::SSM::Parameter"
         ]
-        assert len(names) == len(DISCOVERY) + 1
+        assert len(names) == len(DISCOVERY) + 2  # and the runtime version, the kit URL
         for name in names:
             prefix, leaf = name.rsplit("/", 1)
             assert prefix == "/fanout-hub/${AWS::StackName}"
@@ -403,6 +408,8 @@ class TestDocs:
             "ConsumerAccountsReadClaimChecks",
             "ConsumerOrganizationSubscribes",
             "ConsumerOrganizationReadsClaimChecks",
+            "ConsumerAccountsReadTheKit",
+            "ConsumerOrganizationReadsTheKit",
             "ConsumerAccountIds",
             "ConsumerOrganizationId",
         ):
