@@ -43,6 +43,11 @@ class Connection:
         # mode keeps transient errors off the control-plane calls.
         self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
 
+    @property
+    def session(self) -> boto3.session.Session:
+        """The session every client of this connection is built from."""
+        return self._session
+
     def invoke_client(self, function_timeout: int | None) -> Any:
         """A Lambda client for synchronous ``Invoke`` of a function that may run ``function_timeout`` s.
 

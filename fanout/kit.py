@@ -68,7 +68,7 @@ def artifacts_bucket(clients: Connection, stack_name: str) -> str:
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stacks[0].get("Outputs", [])}
     if not outputs.get(ARTIFACTS_OUTPUT):
         raise KitPublishError(f"the stack {stack_name!r} has no {ARTIFACTS_OUTPUT} output")
-    return outputs[ARTIFACTS_OUTPUT]
+    return str(outputs[ARTIFACTS_OUTPUT])
 
 
 def publish_kit(

@@ -38,8 +38,17 @@ import botocore.handlers
 from botocore.exceptions import ClientError
 
 from fanout.connection import Connection, queue_url_of
+from fanout.crossaccount import account_of
+from fanout.local.accounts import AccountConnections, assume
 from fanout.local.model import FunctionSpec
-from fanout.local.policy import SECURE_TRANSPORT, Decision, Principal, Request, evaluate
+from fanout.local.policy import (
+    SECURE_TRANSPORT,
+    Decision,
+    Principal,
+    Request,
+    evaluate,
+    evaluate_cross_account,
+)
 
 OPERATOR_ACCESS_KEY: Final = "LOCALOPERATOR0000000"
 """The operator's access key id on the local hub (any secret is accepted)."""
@@ -219,33 +228,56 @@ def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read 
 class PolicyStore:
     """Identity and resource policies as the endpoint holds them, read once each.
 
-    Reads go through ``clients``, whose key is never checked.
+    Reads go through ``clients``, whose key is never checked, or, for a role or a
+    topic or queue of another account, through ``accounts`` acting as that account
+    (moto keeps each account's resources apart).
     """
 
-    def __init__(self, clients: Connection) -> None:
+    def __init__(self, clients: Connection, accounts: AccountConnections | None = None) -> None:
         self._clients = clients
+        self._accounts = accounts
         self._resource: dict[str, Any] = {}
         self._identity: dict[str, list[Any]] = {}
+        self._home_buckets: set[str] = set()
         self._lock = threading.Lock()
+
+    def _owner_clients(self, arn: str) -> Connection:
+        account = account_of(arn)
+        if self._accounts is None or not account:
+            return self._clients
+        return self._accounts(account)
+
+    def owner_account(self, arn: str) -> str:
+        """The account a resource belongs to ("" when unknown: a bucket not the home account's)."""
+        if not arn.startswith("arn:aws:s3:::") or self._accounts is None:
+            return account_of(arn)
+        bucket = self._owner(arn).removeprefix("arn:aws:s3:::")
+        with self._lock:
+            if not self._home_buckets:
+                listed = self._clients.client("s3").list_buckets().get("Buckets", [])
+                self._home_buckets = {b["Name"] for b in listed}
+            home = bucket in self._home_buckets
+        return self._accounts.home_account if home else ""
 
     def role_policies(self, role_arn: str) -> list[Any]:
         """Every inline and attached managed policy document of a role."""
         with self._lock:
             if role_arn not in self._identity:
-                self._identity[role_arn] = self._read_role(role_arn.rsplit("/", 1)[-1])
+                self._identity[role_arn] = self._read_role(role_arn)
             return self._identity[role_arn]
 
     def managed_policy(self, arn: str) -> Any:
         """The default version's document of a managed policy."""
-        iam = self._clients.client("iam")
+        iam = self._owner_clients(arn).client("iam")
         version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
             "Document"
         ]
         return _document(document)
 
-    def _read_role(self, name: str) -> list[Any]:
-        iam = self._clients.client("iam")
+    def _read_role(self, role_arn: str) -> list[Any]:
+        name = role_arn.rsplit("/", 1)[-1]
+        iam = self._owner_clients(role_arn).client("iam")
         documents: list[Any] = []
         for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
             document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
@@ -279,10 +311,11 @@ class PolicyStore:
     def _read_resource(self, arn: str) -> Any | None:
         try:
             if arn.startswith("arn:aws:sns:"):
-                attributes = self._clients.client("sns").get_topic_attributes(TopicArn=arn)
+                sns = self._owner_clients(arn).client("sns")
+                attributes = sns.get_topic_attributes(TopicArn=arn)
                 text = attributes.get("Attributes", {}).get("Policy")
             elif arn.startswith("arn:aws:sqs:"):
-                sqs = self._clients.client("sqs")
+                sqs = self._owner_clients(arn).client("sqs")
                 url = queue_url_of(sqs, arn)
                 attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
                 text = attributes.get("Attributes", {}).get("Policy")
@@ -352,7 +385,15 @@ class Authorizer:
         ``aws:PrincipalArn`` and ``aws:PrincipalAccount`` (``policy.Request.key``).
         """
         request = Request(identity.principal, target.action, target.resource, SECURE_TRANSPORT)
-        result = evaluate(request, identity.policies, self.store.resource_policy(target.resource))
+        resource_policy = self.store.resource_policy(target.resource)
+        owner = self.store.owner_account(target.resource)
+        if owner and identity.principal.account and owner != identity.principal.account:
+            # Another account's resource: both its policy and the role's must allow it.
+            result = evaluate_cross_account(
+                request, identity.policies, resource_policy or {"Statement": []}
+            )
+        else:
+            result = evaluate(request, identity.policies, resource_policy)
         return result.decision, result.reason
 
     def _arguments(self, service: str, operation: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -418,7 +459,9 @@ class Authorizer:
         arguments = self._arguments(service, model.name, dict(context.get(API_PARAMS) or {}))
         if service == "dynamodbstreams" and arguments.get("StreamArn", "*") != "*":
             context[STREAM_OF_CALL] = arguments["StreamArn"]
-        targets = targets_of(service, model.name, arguments, self.region, self.account)
+        # A name (a table, a function, a secret) is resolved in the caller's own account.
+        account = identity.principal.account or self.account
+        targets = targets_of(service, model.name, arguments, self.region, account)
         for target in targets or []:
             decision, reason = self.decide(identity, target)
             if not decision.allowed:
@@ -543,6 +586,7 @@ class LocalAccess:
         self.clients = clients
         self.authorizer = authorizer
         self.function_credentials: dict[str, dict[str, str]] = {}
+        self.accounts = AccountConnections(clients)
         self._stack = ExitStack()
 
     @classmethod
@@ -554,9 +598,11 @@ class LocalAccess:
         topic_arn: str,
     ) -> LocalAccess:
         """Register each function's role and the operator; check the topic's queues."""
-        account = str(clients.client("sts").get_caller_identity()["Account"])
-        store = PolicyStore(clients)
+        accounts = AccountConnections(clients)
+        account = accounts.home_account
+        store = PolicyStore(clients, accounts)
         access = cls(clients, Authorizer(store, clients.region, account))
+        access.accounts = accounts
         lambda_ = clients.client("lambda")
         for function in functions:
             role = lambda_.get_function_configuration(FunctionName=function.name)["Role"]
@@ -574,6 +620,28 @@ class LocalAccess:
             )
         check_queue_subscriptions(clients, store, topic_arn)
         return access
+
+    def add_account_functions(
+        self, functions: Iterable[FunctionSpec], account: str
+    ) -> dict[str, dict[str, str]]:
+        """Register the functions of another account; per function name, its credentials.
+
+        Each runs with credentials from assuming its execution role, as Lambda does, so
+        moto serves its calls in its own account; those calls are checked like any role's.
+        """
+        connection = self.accounts(account)
+        lambda_ = connection.client("lambda")
+        added: dict[str, dict[str, str]] = {}
+        for function in functions:
+            role = str(lambda_.get_function_configuration(FunctionName=function.name)["Role"])
+            credentials = assume(self.clients, role, function.name)
+            self.authorizer.register(
+                credentials["AWS_ACCESS_KEY_ID"],
+                Identity(Principal(role), self.authorizer.store.role_policies(role)),
+            )
+            added[function.name] = credentials
+        self.function_credentials.update(added)
+        return added
 
     def serve(self, *handlers: Callable[..., Any]) -> None:
         """Install the authorizer, then ``handlers``, on every botocore session from now on."""

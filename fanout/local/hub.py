@@ -18,13 +18,13 @@ from typing import Any, Final, Self, TextIO
 
 from fanout.connection import Connection, queue_url_of
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
-from fanout.local.access import LocalAccess
+from fanout.local.access import LocalAccess, check_queue_subscriptions
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.lambda_front import LocalLambdaFront
 from fanout.local.ledger import Evidence, SourceRecord, Subscriber, envelope_id_of
 from fanout.local.model import FunctionSpec, MappingSpec, SourceKind
-from fanout.local.observe import EventLog, Observer
+from fanout.local.observe import EventLog, Observer, ignore
 from fanout.local.records import sequence_of, to_lambda_stream_record
 from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess, local_session
 from fanout.local.streams import BotoShardReader, key_fingerprint
@@ -48,6 +48,8 @@ class Deployment:
     functions: tuple[FunctionSpec, ...]
     mappings: tuple[MappingSpec, ...]
     outputs: Mapping[str, str] = field(default_factory=dict)
+    layer_folders: Mapping[str, str] = field(default_factory=dict)
+    """Layer version ARN to its local folder, for every layer the stack publishes."""
 
     @property
     def router_mapping(self) -> MappingSpec:
@@ -74,8 +76,13 @@ class Deployment:
         return [m for m in self.mappings if m.kind is SourceKind.SQS_QUEUE]
 
 
-def from_stack(stack: DeployedStack) -> Deployment:
-    """The emulator's view of a ``fanout.stack`` deployment."""
+def from_stack(stack: DeployedStack, layer_folders: Mapping[str, str] | None = None) -> Deployment:
+    """The emulator's view of a ``fanout.stack`` deployment.
+
+    A function's layers are found in the stack's own ``layer_folders`` and in
+    ``layer_folders`` (those other stacks published: the hub's runtime layer).
+    """
+    folders = {**(layer_folders or {}), **stack.all_layer_folders()}
     functions = tuple(
         FunctionSpec(
             name=f.name,
@@ -85,6 +92,7 @@ def from_stack(stack: DeployedStack) -> Deployment:
             memory_mb=f.memory_mb,
             arn=f.arn,
             logical_id=f.path,
+            layers=tuple(folders[arn] for arn in f.layers if arn in folders),
         )
         for f in stack.all_functions().values()
     )
@@ -97,7 +105,7 @@ def from_stack(stack: DeployedStack) -> Deployment:
         )
         for m in stack.all_event_source_mappings()
     )
-    return Deployment(functions, mappings, dict(stack.outputs))
+    return Deployment(functions, mappings, dict(stack.outputs), stack.all_layer_folders())
 
 
 def deploy(
@@ -213,6 +221,7 @@ class LocalHub:
         self.log = EventLog(also=observer)
         self._write_state = write_state
         self._server: MotoEndpoint | MotoProcess | None = None
+        self.consumer_stacks: list[ConsumerStack] = []
         self.clients: Connection
         self.deployment: Deployment
         self.emulator: Emulator
@@ -261,6 +270,7 @@ class LocalHub:
             output=self._handler_output,
             identities=identities,
         )
+        self.invoker = invoker
         if self.access is not None:
             # `fanout replay` invokes the router: answered here, under the router's role.
             self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
@@ -280,6 +290,8 @@ class LocalHub:
 
     def stop(self) -> None:
         """Stop the emulator, then the embedded endpoint (idempotent)."""
+        for consumer in self.consumer_stacks:
+            consumer.emulator.stop()
         emulator = getattr(self, "emulator", None)
         if emulator is not None:
             emulator.stop()
@@ -298,6 +310,36 @@ class LocalHub:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+    def deploy_consumer(
+        self,
+        template: Path | str,
+        *,
+        account: str,
+        stack_name: str,
+        parameters: Mapping[str, str] | None = None,
+    ) -> ConsumerStack:
+        """Deploy another team's stack into ``account`` on this hub's endpoint, and run it.
+
+        Deployed as that account (``fanout.local.accounts``), with what it takes from
+        the hub's account resolved and checked as AWS would (``fanout.crossaccount``);
+        its functions run here under their own roles and its queues are polled.
+        """
+        if self.access is None:
+            raise RuntimeError("another account needs the embedded moto server")
+        consumer = deploy_consumer_stack(
+            self.access,
+            template,
+            account=account,
+            stack_name=stack_name,
+            parameters=parameters,
+            layer_folders=self.deployment.layer_folders,
+            invoker=self.invoker,
+            settings=self.settings,
+            observer=self.log,
+        )
+        self.consumer_stacks.append(consumer)
+        return consumer
 
     # ------------------------------------------------------------ where things are
     @property
@@ -531,9 +573,11 @@ class LocalHub:
                     "timeout_seconds": f.timeout_seconds,
                     "memory_mb": f.memory_mb,
                     "arn": f.arn,
+                    "layers": list(f.layers),
                 }
                 for f in self.deployment.functions
             ],
+            "layer_folders": dict(self.deployment.layer_folders),
         }
         STATE_FILE.write_text(json.dumps(state, indent=2))
 
@@ -570,6 +614,64 @@ def serve_running_hub(state: Mapping[str, Any], output: TextIO | None = None) ->
     access.serve(LocalLambdaFront(functions, invoker).before_call)
     SERVED[endpoint] = access
     return access
+
+
+@dataclass
+class ConsumerStack:
+    """A stack of another account running on the local hub: its deployment and its emulator."""
+
+    account: str
+    stack: DeployedStack
+    deployment: Deployment
+    emulator: Emulator
+
+
+def deploy_consumer_stack(
+    access: LocalAccess,
+    template: Path | str,
+    *,
+    account: str,
+    stack_name: str,
+    parameters: Mapping[str, str] | None,
+    layer_folders: Mapping[str, str],
+    invoker: InProcessInvoker,
+    settings: EmulatorSettings | None = None,
+    observer: Observer | None = None,
+) -> ConsumerStack:
+    """Deploy ``template`` as ``account`` and start polling its queues with its functions.
+
+    ``access`` is the hub's (its policies are checked for the new roles too);
+    ``invoker`` runs the functions, with the layer folders of ``layer_folders`` and of
+    the new stack on their import path. Raises what ``fanout.stack.deploy`` raises,
+    and ``DeliveryRefusedError`` if a queue subscribed to the hub's topic does not
+    admit it.
+    """
+    home = access.clients
+    os.environ.setdefault("AWS_DEFAULT_REGION", home.region)
+    connection = access.accounts(account)
+    stack = deploy_stack(
+        Path(template),
+        stack_name=stack_name,
+        parameters=dict(parameters or {}),
+        endpoint_url=home.endpoint_url,
+        region=home.region,
+        session=connection.session,
+        owners=access.accounts,
+    )
+    deployment = from_stack(stack, layer_folders)
+    invoker.add_identities(access.add_account_functions(deployment.functions, account))
+    for topic_arn in {s.topic_arn for s in stack.all_subscriptions().values()}:
+        check_queue_subscriptions(home, access.authorizer.store, topic_arn)
+    emulator = Emulator(
+        deployment.functions,
+        deployment.mappings,
+        connection,
+        invoker,
+        settings=settings,
+        observer=observer or ignore,
+    )
+    emulator.start()
+    return ConsumerStack(account, stack, deployment, emulator)
 
 
 def load_state() -> dict[str, Any] | None:

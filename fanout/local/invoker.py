@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Protocol, TextIO
@@ -97,6 +97,20 @@ def lambda_environment(function: FunctionSpec, region: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
+def on_import_path(folders: Sequence[str]) -> Iterator[None]:
+    """Put ``folders`` first on ``sys.path`` for the block (a function's layers), then take them off."""
+    added = [folder for folder in folders if folder not in sys.path]
+    sys.path[:0] = added
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for folder in added:
+            if folder in sys.path:
+                sys.path.remove(folder)
+
+
+@contextlib.contextmanager
 def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
     """Set environment variables for the duration of the block, then restore them exactly."""
     saved = {name: os.environ.get(name) for name in values}
@@ -148,6 +162,10 @@ class InProcessInvoker:
         # os.environ is process-wide: anything resolving credentials from it waits too.
         self._lock = ENVIRONMENT_LOCK
 
+    def add_identities(self, identities: Mapping[str, Mapping[str, str]]) -> None:
+        """Run these functions (by name) with these credential variables from now on."""
+        self._identities.update({name: dict(env) for name, env in identities.items()})
+
     def environment_of(self, function: FunctionSpec) -> dict[str, str]:
         """What ``os.environ`` adds while the function runs: hub settings, Lambda's, the template's.
 
@@ -165,7 +183,12 @@ class InProcessInvoker:
     def invoke(self, function: FunctionSpec, event: Mapping[str, Any]) -> Invocation:
         """Call the handler on a JSON copy of ``event``; errors become a failed Invocation."""
         payload = json.loads(json.dumps(event))
-        with self._lock, patched_environ(self.environment_of(function)), self._redirected():
+        with (
+            self._lock,
+            patched_environ(self.environment_of(function)),
+            on_import_path(function.layers),
+            self._redirected(),
+        ):
             # The clock starts once this invocation runs, not while it waits its turn:
             # Lambda runs concurrent invocations side by side, this hub one at a time.
             context = LocalContext.for_function(function)

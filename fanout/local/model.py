@@ -47,6 +47,10 @@ class FunctionSpec:
     memory_mb: int = DEFAULT_MEMORY_MB
     arn: str = ""
     logical_id: str = ""
+    layers: tuple[str, ...] = ()
+    """Local folders of the function's layers, in order: on the import path while it runs,
+    as Lambda puts each layer's ``python/`` on ``sys.path``
+    (https://docs.aws.amazon.com/lambda/latest/dg/python-layers.html)."""
 
     @property
     def function_arn(self) -> str:

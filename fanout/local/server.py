@@ -63,6 +63,7 @@ class MotoEndpoint:
             # werkzeug logs every request at INFO: that drowns the demo's output.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
         cache_moto_routing()
+        deliver_across_accounts()
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=not self._quiet)
         server.start()
         self._server = server
@@ -107,12 +108,39 @@ def cache_moto_routing() -> None:
         moto.backends.list_of_moto_modules = functools.cache(lambda: tuple(listed()))
 
 
+def deliver_across_accounts() -> None:
+    """Make moto's SNS deliver to a subscribed queue in the queue's own account. Idempotent.
+
+    moto sends an SQS subscription's messages to the queue of that name in the
+    *subscription's* account, so a queue of another account subscribed to the hub's
+    topic never receives anything. SNS delivers to the queue the endpoint ARN names, in
+    whatever account, if its queue policy allows the topic:
+    https://docs.aws.amazon.com/sns/latest/dg/sns-send-message-to-sqs-cross-account.html
+    The subscription's owner (its ``Owner`` attribute) is unchanged.
+    """
+    from moto.sns.models import SNSBackend, Subscription  # noqa: PLC0415 - only a local moto server
+
+    original = SNSBackend.subscribe
+    if getattr(original, "delivers_across_accounts", False):
+        return
+
+    def subscribe(self: SNSBackend, topic_arn: str, endpoint: str, protocol: str) -> Subscription:
+        subscription = original(self, topic_arn, endpoint, protocol)
+        if protocol == "sqs" and endpoint.count(":") >= 5:  # noqa: PLR2004 - arn:aws:sqs:region:account:name
+            subscription.account_id = endpoint.split(":")[4]
+        return subscription
+
+    subscribe.delivers_across_accounts = True  # type: ignore[attr-defined]
+    SNSBackend.subscribe = subscribe  # type: ignore[method-assign]
+
+
 _MOTO_MAIN: Final = """
 import logging, sys
 from moto.server import main
-from fanout.local.server import cache_moto_routing
+from fanout.local.server import cache_moto_routing, deliver_across_accounts
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 cache_moto_routing()
+deliver_across_accounts()
 main(sys.argv[1:])
 """
 
