@@ -194,32 +194,36 @@ def detach_foreign_layers(
     resources: Mapping[str, Any],
     values: Mapping[str, str],
     account: str,
-    owners: AccountConnections,
+    owners: AccountConnections | None,
 ) -> dict[str, tuple[str, ...]]:
-    """Take other accounts' layer versions off each function; per function logical id, those ARNs.
+    """Per function logical id, its layer version ARNs in order; other accounts' taken off it.
 
-    Each must be granted to ``account`` by its layer version policy
+    A layer version of another account must be granted to ``account`` by its policy
     (``lambda:GetLayerVersion``), else ``CrossAccountRefusedError``. moto resolves a
-    function's layers in the function's own account only, so they are attached by
-    the local invoker instead (``fanout.local.invoker``).
+    function's layers in the function's own account only, so with ``owners`` those are
+    detached from the template and attached by the local invoker instead
+    (``fanout.local.invoker``). Only layers named by a parameter or a literal ARN are
+    listed (a function cannot name a layer its own template creates locally).
     """
-    detached: dict[str, tuple[str, ...]] = {}
+    layers: dict[str, tuple[str, ...]] = {}
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Lambda::Function":
             continue
         properties = resource.get("Properties") or {}
-        kept, foreign = [], []
+        kept, named = [], []
         for item in properties.get("Layers") or []:
             arn = _layer_value(item, values)
-            if arn and account_of(arn) not in {"", account}:
+            if arn:
+                named.append(arn)
+            if arn and owners is not None and account_of(arn) not in {"", account}:
                 check_layer_grant(arn, account, owners)
-                foreign.append(arn)
             else:
                 kept.append(item)
-        if foreign:
+        if named:
+            layers[logical_id] = tuple(named)
+        if "Layers" in properties:
             properties["Layers"] = kept
-            detached[logical_id] = tuple(foreign)
-    return detached
+    return layers
 
 
 def check_layer_grant(arn: str, account: str, owners: AccountConnections) -> None:

@@ -85,6 +85,8 @@ API_CREATED: Final = frozenset(
         # The discovery parameters name the layer version above, which exists only once
         # the stack does; they are put after every other API-created resource.
         "AWS::SSM::Parameter",
+        # Granted on that layer version, so added last too.
+        "AWS::Lambda::LayerVersionPermission",
     }
 )
 """Resource types applied with API calls after the stack exists."""
@@ -708,7 +710,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     if not cfn_template["Outputs"]:
         del cfn_template["Outputs"]
 
-    foreign_layers = detach_foreign_layers(resources, values, account, owners) if owners else {}
+    layers = detach_foreign_layers(resources, values, account, owners)
     aws_rules.check_queues(
         _active_properties(resources, "AWS::SQS::Queue", conditions), values, path
     )
@@ -745,7 +747,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     alarms: dict[str, Mapping[str, Any]] = {}
     mappings: list[EventSourceMapping] = []
     nested: dict[str, DeployedStack] = {}
-    functions = _functions(clients, resources, physical, path, foreign_layers)
+    functions = _functions(clients, resources, physical, path, layers)
     layer_folders: dict[str, str] = {}
     function_paths = {f.name: f.path for f in functions.values()}
     parameters_last: list[tuple[str, Any]] = []
@@ -792,7 +794,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             folder = layer_folder(logical_id, folders)
             if folder:
                 layer_folders[physical[logical_id]] = folder
-        elif kind == "AWS::SSM::Parameter":
+        elif kind in {"AWS::SSM::Parameter", "AWS::Lambda::LayerVersionPermission"}:
             parameters_last.append((logical_id, properties))
         elif kind == "AWS::Lambda::EventSourceMapping":
             function_name = str(properties["FunctionName"]).rsplit(":", 1)[-1]
@@ -823,7 +825,11 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = child.stack_id
 
     for logical_id, properties in parameters_last:
-        physical[logical_id] = _put_parameter(clients, _fill_late_refs(properties, physical))
+        filled = _fill_late_refs(properties, physical)
+        if types[logical_id] == "AWS::Lambda::LayerVersionPermission":
+            physical[logical_id] = _grant_layer(clients, logical_id, filled)
+        else:
+            physical[logical_id] = _put_parameter(clients, filled)
 
     for name, output in late_outputs.items():
         if conditions.get(output.get("Condition", ""), True):
@@ -969,6 +975,26 @@ def _put_parameter(clients: Connection, properties: Mapping[str, Any]) -> str:
         arguments["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
     clients.client("ssm").put_parameter(**arguments)
     return name
+
+
+def _grant_layer(clients: Connection, statement_id: str, properties: Mapping[str, Any]) -> str:
+    """An ``AWS::Lambda::LayerVersionPermission``: a statement on the layer version's policy.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-layerversionpermission.html
+    """
+    arn = str(properties["LayerVersionArn"])
+    name, version = arn.split(":")[6], int(arn.split(":")[7])
+    arguments: dict[str, Any] = {
+        "LayerName": name,
+        "VersionNumber": version,
+        "StatementId": statement_id,
+        "Action": str(properties["Action"]),
+        "Principal": str(properties["Principal"]),
+    }
+    if properties.get("OrganizationId"):
+        arguments["OrganizationId"] = str(properties["OrganizationId"])
+    clients.client("lambda").add_layer_version_permission(**arguments)
+    return f"{arn}#{statement_id}"
 
 
 def _publish_stub_layer(clients: Connection, properties: Mapping[str, Any]) -> str:
@@ -1206,7 +1232,7 @@ def _functions(
     resources: Mapping[str, Any],
     physical: Mapping[str, str],
     path: str,
-    foreign_layers: Mapping[str, tuple[str, ...]],
+    layers: Mapping[str, tuple[str, ...]],
 ) -> dict[str, Function]:
     lambda_ = clients.client("lambda")
     functions: dict[str, Function] = {}
@@ -1226,10 +1252,9 @@ def _functions(
                 k: str(v)
                 for k, v in ((config.get("Environment") or {}).get("Variables") or {}).items()
             },
-            layers=(
-                *foreign_layers.get(logical_id, ()),
-                *(str(layer["Arn"]) for layer in config.get("Layers") or []),
-            ),
+            # From the template: moto's configuration of a function CloudFormation created
+            # lists no layers.
+            layers=layers.get(logical_id, ()),
         )
     return functions
 

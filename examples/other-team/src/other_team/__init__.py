@@ -1,0 +1,1 @@
+"""The other team's consumer of the hub's order events."""

@@ -1,0 +1,19 @@
+"""Lambda entry point (handler ``other_team.app.handler``): log how old each order event is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from dateutil.relativedelta import relativedelta
+
+from consumers.runtime import Envelope, consumer
+
+log = structlog.get_logger("other_team")
+
+
+@consumer()  # each envelope id runs once (the kit's idempotency table)
+def handler(event: Envelope) -> None:
+    """Log the order's key, its change and the event's age."""
+    age = relativedelta(datetime.now(UTC), event.time)
+    log.info("order_seen", subject=event.subject, type=event.type, age_seconds=age.seconds)
