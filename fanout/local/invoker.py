@@ -1,10 +1,11 @@
 """Invoke a function's real handler in this process, as Lambda would run it.
 
 Each function behaves like its own container: its handler module (and every
-module of the handler's top-level package) is imported once for that function,
-with the function's environment variables set, and kept apart from other
-functions' copies. So two consumers sharing ``consumers.runtime`` each get
-their own cold start and their own module-level caches, as in Lambda.
+module of the handler's top-level package, and of the packages its layers hold)
+is imported once for that function, with the function's environment variables
+set, and kept apart from other functions' copies. So two consumers sharing
+``consumers.runtime`` each get their own cold start and their own module-level
+caches (clients holding their own role's credentials), as in Lambda.
 
 ``os.environ`` and ``sys.modules`` are process-wide, so invocations run one at a
 time (a lock); polling and everything else stays concurrent.
@@ -13,6 +14,7 @@ time (a lock); polling and everything else stays concurrent.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -20,10 +22,11 @@ import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 from fanout.connection import ENVIRONMENT_LOCK
 from fanout.local.context import LocalContext
@@ -125,19 +128,33 @@ def patched_environ(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = old
 
 
-def _package_modules(package: str) -> dict[str, ModuleType]:
-    return {
-        name: module
-        for name, module in sys.modules.items()
-        if name == package or name.startswith(package + ".")
-    }
+def _package_modules(packages: str | Iterable[str]) -> dict[str, ModuleType]:
+    wanted = {packages} if isinstance(packages, str) else set(packages)
+    return {name: module for name, module in sys.modules.items() if name.split(".", 1)[0] in wanted}
+
+
+NEVER_A_LAYER_PACKAGE: Final = frozenset({"fanout", "tests"})
+"""The local hub's own code: never deployed (a function never imports it), never swapped out."""
+
+
+@functools.cache
+def layer_packages(folder: str) -> frozenset[str]:
+    """The top-level packages in a layer's folder (those a function gets its own copy of)."""
+    path = Path(folder)
+    if not path.is_dir():
+        return frozenset()
+    return frozenset(
+        child.name
+        for child in path.iterdir()
+        if (child / "__init__.py").is_file() and child.name not in NEVER_A_LAYER_PACKAGE
+    )
 
 
 @dataclass
 class _Container:
     """One function's private copy of its code package."""
 
-    package: str
+    package: tuple[str, ...]
     handler: Handler
     modules: dict[str, ModuleType]
 
@@ -235,7 +252,11 @@ class InProcessInvoker:
         module_name, _, attribute = function.handler.rpartition(".")
         if not module_name:
             raise ValueError(f"handler {function.handler!r} is not 'module.function'")
-        package = module_name.split(".", 1)[0]
+        package = tuple(
+            sorted(
+                {module_name.split(".", 1)[0]}.union(*(layer_packages(f) for f in function.layers))
+            )
+        )
         outside = _package_modules(package)
         for name in outside:
             del sys.modules[name]

@@ -1,0 +1,205 @@
+"""Another team's project, from a fresh clone, consumes the hub from a second account.
+
+The local hub (account 123456789012) grants account 210987654321 through
+``ConsumerAccountIds``; ``examples/other-team`` of a fresh clone is deployed in that
+account (``LocalHub.deploy_consumer``: moto's accounts are entered with STS
+AssumeRole, https://docs.getmoto.org/en/latest/docs/multi_account.html). It reads the
+hub's discovery parameters by ARN, nests the kit by its published URL and attaches
+the hub's runtime layer, each allowed by the hub's policies as AWS requires
+(``fanout.crossaccount``); its function runs under its own role in its own account.
+
+What a user relies on: an order reaches the team's function through its filter policy,
+a customer does not, and an oversize order's claim check is read from the hub's bucket
+with the team's role, allowed only by the hub's grant: "the principal's
+identity-based policy and the resource-based policy must both allow the request"
+(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support.fresh_clone import clone_head
+from support.other_team import (
+    EXAMPLE,
+    OTHER_ACCOUNT,
+    TEAM_ACCOUNT,
+    bodies,
+    cross_account_parameters,
+    deploy_example,
+    failures,
+    finished,
+    function_of,
+)
+from support.waiting import eventually
+
+from fanout.crossaccount import CrossAccountRefusedError
+from fanout.local.demo import Table
+from fanout.local.esm import EmulatorSettings
+from fanout.local.hub import ConsumerStack, LocalHub
+from fanout.local.queues import QueueSettings
+from fanout.local.streams import StreamSettings
+
+pytestmark = pytest.mark.e2e
+
+OVERSIZE_BYTES = 300_000  # over the topic's 256 KiB: published as a claim check
+SETTINGS = EmulatorSettings(
+    stream=StreamSettings(poll_interval_seconds=0.05),
+    queue=QueueSettings(wait_seconds=1, retry_visibility_seconds=0),
+)
+
+
+@dataclass
+class Run:
+    """The hub, the team's stack, a second team's, and the envelope id of each item written."""
+
+    hub: LocalHub
+    consumer: ConsumerStack
+    function: str
+    ungranted: ConsumerStack
+    envelopes: dict[str, str]
+    timings: dict[str, float]
+    logs: io.StringIO
+
+
+def hub_granting(accounts: str, logs: io.StringIO) -> LocalHub:
+    return LocalHub(
+        parameters={"ConsumerAccountIds": accounts},
+        settings=SETTINGS,
+        handler_output=logs,
+    )
+
+
+def envelope_ids(hub: LocalHub) -> dict[str, str]:
+    """Partition key ("ORDER#1") to envelope id, of everything the router was given."""
+    found: dict[str, str] = {}
+    for record in hub.sources():
+        if record.envelope_id and record.body:
+            subject = json.loads(record.body)["subject"]  # the item's key, as JSON text
+            found[json.loads(subject)["pk"]] = record.envelope_id
+    return found
+
+
+def without_claim_checks_for(hub: LocalHub, account: str) -> None:
+    """Take ``account`` off the payload bucket's claim-check grant (before anything reads it)."""
+    s3 = hub.clients.client("s3")
+    bucket = hub.deployment.outputs["PayloadBucketName"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    for statement in policy["Statement"]:
+        if statement.get("Sid") == "ConsumerAccountsReadClaimChecks":
+            principals = statement["Principal"]["AWS"]
+            statement["Principal"]["AWS"] = [p for p in principals if account not in p]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """Clone, hub up, the example deployed in two accounts, three items written.
+
+    TEAM_ACCOUNT is granted everything; OTHER_ACCOUNT everything but the claim checks.
+    """
+    timings: dict[str, float] = {}
+    logs = io.StringIO()
+    started = time.monotonic()
+    clone = clone_head(tmp_path_factory.mktemp("fresh") / "fanout-hub")
+    project = clone / "examples" / "other-team"
+    timings["clone"] = time.monotonic() - started
+    with hub_granting(f"{TEAM_ACCOUNT},{OTHER_ACCOUNT}", logs) as hub:
+        timings["hub up"] = time.monotonic() - started
+        without_claim_checks_for(hub, OTHER_ACCOUNT)
+        consumer = deploy_example(hub, project)
+        timings["example deployed"] = time.monotonic() - started
+        function = function_of(consumer)
+        ungranted = deploy_example(hub, project, account=OTHER_ACCOUNT)
+        table = Table(hub)
+        table.put("ORDER#1", "ORDER", status="placed")
+        table.put("CUSTOMER#1", "PROFILE", name="Customer 1")
+        table.put("ORDER#9", "ORDER", status="placed", notes="x" * OVERSIZE_BYTES)
+        eventually(lambda: finished(hub, function), timeout=60)
+        timings["first event"] = time.monotonic() - started
+        envelopes = envelope_ids(hub)
+        eventually(
+            lambda: (
+                set(envelopes.values()) & finished(hub, function)
+                >= {envelopes["ORDER#1"], envelopes["ORDER#9"]}
+            ),
+            timeout=60,
+        )
+        print(f"other-team from clone to first event: {timings}")  # noqa: T201 - shown with -s
+        yield Run(hub, consumer, function, ungranted, envelopes, timings, logs)
+
+
+class TestDelivery:
+    """The team's function gets what its filter policy selects, in its own account."""
+
+    def test_the_stack_is_in_the_team_account(self, run: Run):
+        assert run.consumer.stack.account == TEAM_ACCOUNT
+        function = run.consumer.deployment.functions[0]
+        assert function.function_arn.split(":")[4] == TEAM_ACCOUNT
+
+    def test_an_order_reaches_the_team(self, run: Run):
+        assert run.envelopes["ORDER#1"] in finished(run.hub, run.function)
+
+    def test_a_customer_does_not(self, run: Run):
+        # The router published it (the hub's own consumers get it) ...
+        customer = run.envelopes["CUSTOMER#1"]
+        # ... but the team's filter policy {"entity": ["order"]} keeps it off its queue.
+        assert customer not in finished(run.hub, run.function)
+        assert all(customer not in body for body in bodies(run.hub, run.function))
+        assert failures(run.hub, run.function) == []
+
+    def test_an_oversize_order_is_resolved_from_the_hubs_bucket(self, run: Run):
+        # What reached the team's queue was a claim check (dataref) ...
+        oversize = run.envelopes["ORDER#9"]
+        received = [json.loads(body) for body in bodies(run.hub, run.function)]
+        (pointer,) = [envelope for envelope in received if envelope["id"] == oversize]
+        assert pointer["dataref"].startswith("s3://")
+        assert "data" not in pointer
+        # ... which the team's role read from the hub's payload bucket, across accounts.
+        assert oversize in finished(run.hub, run.function)
+
+    def test_the_function_ran_with_its_layers(self, run: Run):
+        # The hub's runtime layer (the repository) and the team's code layer (its src/).
+        layers = run.consumer.deployment.functions[0].layers
+        assert layers[-1].endswith("examples/other-team/src")
+        assert Path(layers[-1], "other_team", "app.py").is_file()
+
+
+class TestRefusals:
+    """What AWS refuses without the hub's grants, the local hub refuses too."""
+
+    def test_without_the_claim_check_grant_the_read_is_refused(self, run: Run):
+        hub, function = run.hub, function_of(run.ungranted)
+        # The second account's role asked the hub's bucket and was refused: retried ...
+        eventually(lambda: failures(hub, function), timeout=60)
+        assert f"User: arn:aws:iam::{OTHER_ACCOUNT}:role/" in run.logs.getvalue()
+        assert "AccessDenied" in run.logs.getvalue()
+        # ... while its small order went through.
+        eventually(lambda: run.envelopes["ORDER#1"] in finished(hub, function), timeout=60)
+        assert run.envelopes["ORDER#9"] not in finished(hub, function)
+
+    def test_without_a_grant_the_kit_is_not_read(self, run: Run):
+        s3 = run.hub.clients.client("s3")
+        bucket = run.hub.deployment.outputs["ArtifactsBucketName"]
+        policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+        s3.delete_bucket_policy(Bucket=bucket)
+        try:
+            with pytest.raises(CrossAccountRefusedError, match="s3:GetObject"):
+                run.hub.deploy_consumer(
+                    EXAMPLE / "template.yaml",
+                    account=TEAM_ACCOUNT,
+                    stack_name="refused",
+                    parameters=cross_account_parameters(),
+                )
+        finally:
+            s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+    def test_an_account_not_granted_is_refused(self, run: Run):
+        with pytest.raises(CrossAccountRefusedError, match="444455556666"):
+            deploy_example(run.hub, account="444455556666")
