@@ -45,7 +45,7 @@ from fanout.local.policy import SECURE_TRANSPORT, Principal, Request, evaluate_c
 AccountConnections = Callable[[str], Connection]
 """A connection acting as the given account (its resources, its identity)."""
 
-SSM_PARAMETER_TYPE: Final = re.compile(r"AWS::SSM::Parameter::Value<[^>]+>")
+SSM_PARAMETER_TYPE: Final = re.compile(r"AWS::SSM::Parameter::Value<.+>")
 
 # https://bucket.s3.region.amazonaws.com/key, https://bucket.s3.amazonaws.com/key,
 # https://s3.region.amazonaws.com/bucket/key (path style):
