@@ -109,13 +109,12 @@ def resolve_ssm_parameters(
     clients: Connection,
     account: str,
     owners: AccountConnections | None,
-    shared_with: Callable[[str, str], bool] | None = None,
 ) -> dict[str, str]:
     """``values`` with each SSM-typed parameter replaced by the parameter's value.
 
-    A parameter ARN of another account is read as its owner (``owners``) when
-    ``shared_with(arn, account)`` says the owner shares it with the deploying account
-    (AWS RAM); refused otherwise. Without ``owners`` the deploying account reads it.
+    A parameter ARN of another account is read as its owner (``owners``) when the
+    owner shares it with the deploying account through AWS RAM; refused otherwise.
+    Without ``owners`` the deploying account reads it (on AWS, through the share).
     """
     resolved = dict(values)
     for name in ssm_typed_parameters(declared):
@@ -123,12 +122,12 @@ def resolve_ssm_parameters(
         owner = account_of(reference) if reference.startswith("arn:") else account
         reader = clients
         if owner != account and owners is not None:
-            if shared_with is not None and not shared_with(reference, account):
+            reader = owners(owner)
+            if not shared_with_account(reader, reference, account):
                 raise CrossAccountRefusedError(
                     f"parameter {name}: {reference} is not shared with account {account}"
                     " (a parameter of another account is read only through an AWS RAM share)"
                 )
-            reader = owners(owner)
         try:
             parameter = reader.client("ssm").get_parameter(Name=parameter_name(reference))
         except ClientError as exc:
@@ -137,6 +136,21 @@ def resolve_ssm_parameters(
             ) from exc
         resolved[name] = str(parameter["Parameter"]["Value"])
     return resolved
+
+
+def shared_with_account(owner: Connection, arn: str, account: str) -> bool:
+    """Whether the owner's RAM shares ``arn`` with ``account`` (a share naming both)."""
+    ram = owner.client("ram")
+    shares = ram.get_resource_share_associations(
+        associationType="RESOURCE", resourceArn=arn, associationStatus="ASSOCIATED"
+    )["resourceShareAssociations"]
+    share_arns = [s["resourceShareArn"] for s in shares]
+    if not share_arns:
+        return False
+    principals = ram.get_resource_share_associations(
+        associationType="PRINCIPAL", resourceShareArns=share_arns, principal=account
+    )["resourceShareAssociations"]
+    return any(p.get("status", "ASSOCIATED") == "ASSOCIATED" for p in principals)
 
 
 # ---------------------------------------------------------------------------- templates by URL

@@ -87,9 +87,18 @@ API_CREATED: Final = frozenset(
         "AWS::SSM::Parameter",
         # Granted on that layer version, so added last too.
         "AWS::Lambda::LayerVersionPermission",
+        # Shares those parameters: after them.
+        "AWS::RAM::ResourceShare",
     }
 )
 """Resource types applied with API calls after the stack exists."""
+
+LAST: Final = {
+    "AWS::SSM::Parameter": 0,
+    "AWS::Lambda::LayerVersionPermission": 1,
+    "AWS::RAM::ResourceShare": 2,
+}
+"""API-created types applied after all others, in this order (each may name the one before)."""
 
 RECORDED_ONLY: Final = frozenset({"AWS::Lambda::EventSourceMapping"})
 """Resource types resolved and returned but never created."""
@@ -794,7 +803,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             folder = layer_folder(logical_id, folders)
             if folder:
                 layer_folders[physical[logical_id]] = folder
-        elif kind in {"AWS::SSM::Parameter", "AWS::Lambda::LayerVersionPermission"}:
+        elif kind in LAST:
             parameters_last.append((logical_id, properties))
         elif kind == "AWS::Lambda::EventSourceMapping":
             function_name = str(properties["FunctionName"]).rsplit(":", 1)[-1]
@@ -824,10 +833,12 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             nested[logical_id] = child
             physical[logical_id] = child.stack_id
 
-    for logical_id, properties in parameters_last:
+    for logical_id, properties in sorted(parameters_last, key=lambda p: LAST[types[p[0]]]):
         filled = _fill_late_refs(properties, physical)
         if types[logical_id] == "AWS::Lambda::LayerVersionPermission":
             physical[logical_id] = _grant_layer(clients, logical_id, filled)
+        elif types[logical_id] == "AWS::RAM::ResourceShare":
+            physical[logical_id] = _share(clients, filled)
         else:
             physical[logical_id] = _put_parameter(clients, filled)
 
@@ -968,13 +979,41 @@ def _put_parameter(clients: Connection, properties: Mapping[str, Any]) -> str:
         "Value": str(properties["Value"]),
         "Type": str(properties["Type"]),
     }
-    if "Description" in properties:
-        arguments["Description"] = str(properties["Description"])
+    for optional in ("Description", "Tier"):
+        if optional in properties:
+            arguments[optional] = str(properties[optional])
     tags = properties.get("Tags") or {}
     if tags:
         arguments["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
     clients.client("ssm").put_parameter(**arguments)
     return name
+
+
+def _share(clients: Connection, properties: Mapping[str, Any]) -> str:
+    """An ``AWS::RAM::ResourceShare``; its ARN.
+
+    RAM shares a Parameter Store parameter only in the advanced tier, so a standard
+    parameter is refused here as RAM refuses it:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-shared-parameters.html
+    """
+    arns = [str(arn) for arn in properties.get("ResourceArns") or []]
+    ssm = clients.client("ssm")
+    for arn in arns:
+        if ":parameter/" not in arn:
+            continue
+        name = "/" + arn.split(":parameter/", 1)[1]
+        found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": [name]}])
+        tiers = {p.get("Tier", "Standard") for p in found["Parameters"]}
+        if tiers != {"Advanced"}:
+            raise StackError(f"{arn}: only an advanced-tier parameter can be shared ({tiers})")
+    created = clients.client("ram").create_resource_share(
+        name=str(properties["Name"]),
+        resourceArns=arns,
+        principals=[str(p) for p in properties.get("Principals") or []],
+        allowExternalPrincipals=str(properties.get("AllowExternalPrincipals", "true")).lower()
+        == "true",
+    )
+    return str(created["resourceShare"]["resourceShareArn"])
 
 
 def _grant_layer(clients: Connection, statement_id: str, properties: Mapping[str, Any]) -> str:

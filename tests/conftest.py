@@ -21,6 +21,12 @@ os.environ.update(
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_var, None)
 
+# moto in decorator mode (``mock_aws``) gets what the local hub's moto server gets:
+# cross-account SNS delivery and Parameter Store shares (fanout/local/server.py).
+from fanout.local.server import prepare_moto  # noqa: E402 - after the environment above
+
+prepare_moto()
+
 
 @pytest.fixture
 def aws():

@@ -62,8 +62,7 @@ class MotoEndpoint:
         if self._quiet:
             # werkzeug logs every request at INFO: that drowns the demo's output.
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        cache_moto_routing()
-        deliver_across_accounts()
+        prepare_moto()
         server = ThreadedMotoServer(ip_address=LOOPBACK, port=self.port, verbose=not self._quiet)
         server.start()
         self._server = server
@@ -134,13 +133,32 @@ def deliver_across_accounts() -> None:
     SNSBackend.subscribe = subscribe  # type: ignore[method-assign]
 
 
+def share_parameters_through_ram() -> None:
+    """Let moto's RAM share Parameter Store parameters, as RAM does since 2024. Idempotent.
+
+    moto's list of shareable resource types predates it ("You cannot share the selected
+    resource type"): https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-shared-parameters.html
+    The advanced tier it requires is checked by the deployer (``fanout.stack``).
+    """
+    from moto.ram.models import ResourceShare  # noqa: PLC0415 - only a local moto server
+
+    if "parameter" not in ResourceShare.SHAREABLE_RESOURCES:
+        ResourceShare.SHAREABLE_RESOURCES.append("parameter")
+
+
+def prepare_moto() -> None:
+    """What every local moto server gets: cached routing, cross-account delivery and shares."""
+    cache_moto_routing()
+    deliver_across_accounts()
+    share_parameters_through_ram()
+
+
 _MOTO_MAIN: Final = """
 import logging, sys
 from moto.server import main
-from fanout.local.server import cache_moto_routing, deliver_across_accounts
+from fanout.local.server import prepare_moto
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
-cache_moto_routing()
-deliver_across_accounts()
+prepare_moto()
 main(sys.argv[1:])
 """
 
