@@ -12,15 +12,20 @@ without ``sam deploy``:
    direct API calls after the stack exists: SNS subscriptions (``sns.subscribe``
    with ``FilterPolicy``, ``FilterPolicyScope``, ``RawMessageDelivery``,
    ``RedrivePolicy``), topic, queue and bucket policies, CloudWatch alarms, layer
-   versions (published with stub content, like the functions' code), and SSM
-   parameters (last: one names the layer version).
+   versions (published with stub content, like the functions' code; a local
+   ``ContentUri`` folder is recorded for the invoker), and last SSM parameters (one
+   names the layer version), layer version permissions and RAM shares.
 3. Event source mappings are *not* created: moto would try to run the function in
    Docker on every write. They are resolved and returned (``EventSourceMapping``)
    for the local event-source-mapping emulator (``fanout.local``) to drive. Types in
    ``NOT_EMULATED`` (the X-Ray resource policy) are left out.
 4. ``AWS::Serverless::Application`` resources with a local ``Location`` (the
-   consumer kit) become child stacks named ``<stack>-<LogicalId>``, deployed the same
-   way, recursively, with their parameters resolved from the parent.
+   consumer kit) or an S3 URL (the published kit) become child stacks named
+   ``<stack>-<LogicalId>``, deployed the same way, recursively, with their parameters
+   resolved from the parent.
+5. What a stack takes from another account (SSM-typed parameters given as ARNs, a
+   template by URL, layer versions, a topic to subscribe to) is resolved and checked
+   against the owner's policies as AWS does, given ``owners`` (``fanout.crossaccount``).
 
 Intrinsic functions inside the resources created by API (and nested-stack
 parameters) are resolved by CloudFormation itself: each such value is added to the
@@ -1364,4 +1369,9 @@ def delete(
     ]
     if parameters:
         clients.client("ssm").delete_parameters(Names=parameters)
+    for logical_id, kind in stack.resource_types.items():
+        if kind == "AWS::RAM::ResourceShare" and logical_id in stack.physical_ids:
+            clients.client("ram").delete_resource_share(
+                resourceShareArn=stack.physical_ids[logical_id]
+            )
     clients.client("cloudformation").delete_stack(StackName=stack.name)
