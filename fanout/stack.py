@@ -97,9 +97,18 @@ PROPERTY_GAPS: Final = frozenset(
         ("AWS::S3::Bucket", "PublicAccessBlockConfiguration"),
         ("AWS::S3::Bucket", "LifecycleConfiguration"),
         ("AWS::SNS::Topic", "MaximumMessageSize"),
+        ("AWS::IAM::Role", "ManagedPolicyArns"),
     }
 )
 """Properties moto's CloudFormation ignores; applied by API when the live resource lacks them."""
+
+LIST_GAPS: Final = frozenset({"ManagedPolicyArns"})
+"""Gap properties that are lists: read back comma-joined (a stack output is a string)."""
+
+
+def _listed(value: Any) -> Any:
+    return {"Fn::Join": [",", value]}
+
 
 FIFO_NAMES: Final = {
     "AWS::SNS::Topic": ("FifoTopic", "TopicName", 256),
@@ -622,6 +631,11 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     }
     for logical_id in deferred:
         del resources[logical_id]
+    # Conditions decided here, as CloudFormation decides them: moto's CloudFormation leaves
+    # an AWS::NoValue inside a list (a policy's conditional statement) as a null.
+    for resource in resources.values():
+        if "Properties" in resource:
+            resource["Properties"] = _resolve_if_and_no_value(resource["Properties"], conditions)
     for logical_id, resource in resources.items():
         depends = resource.get("DependsOn")
         if depends:
@@ -659,7 +673,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     }
     gaps = {
         (logical_id, prop): probes.mark(
-            _resolve_if_and_no_value(resource["Properties"][prop], conditions)
+            _listed(_resolve_if_and_no_value(resource["Properties"][prop], conditions))
+            if prop in LIST_GAPS
+            else _resolve_if_and_no_value(resource["Properties"][prop], conditions)
         )
         for logical_id, resource in resources.items()
         if conditions.get(resource.get("Condition", ""), True)
@@ -709,6 +725,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     functions = _functions(clients, resources, physical, path)
     function_paths = {f.name: f.path for f in functions.values()}
     parameters_last: list[tuple[str, Any]] = []
+    nested_last: list[tuple[str, str, Any]] = []
     for logical_id, resource in active_deferred.items():
         kind, properties = resource["Type"], resolved[logical_id]
         types[logical_id] = kind
@@ -760,18 +777,24 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
                 )
             )
         elif kind == NESTED_STACK:
-            child_template = (template_path.parent / str(properties["TemplateURL"])).resolve()
-            child = _deploy(
-                child_template,
-                nested_stack_name(stack_name, logical_id),
-                full_path,
-                {k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
-                clients,
-                region,
-                account,
-            )
-            nested[logical_id] = child
-            physical[logical_id] = child.stack_id
+            nested_last.append((logical_id, full_path, properties))
+
+    # Nested stacks after the other API-created resources: their parameters may name one
+    # (a layer version the parent publishes).
+    for logical_id, full_path, late in nested_last:
+        filled = _fill_late_refs(late, physical)
+        child_template = (template_path.parent / str(filled["TemplateURL"])).resolve()
+        child = _deploy(
+            child_template,
+            nested_stack_name(stack_name, logical_id),
+            full_path,
+            {k: str(v) for k, v in (filled.get("Parameters") or {}).items()},
+            clients,
+            region,
+            account,
+        )
+        nested[logical_id] = child
+        physical[logical_id] = child.stack_id
 
     for logical_id, properties in parameters_last:
         physical[logical_id] = _put_parameter(clients, _fill_late_refs(properties, physical))
@@ -905,7 +928,9 @@ def _name_fifo(resource: dict[str, Any], prefix: str, conditions: Mapping[str, b
     properties[name_property] = prefix[: longest - len(suffix)] + suffix
 
 
-def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value: Any) -> None:
+def _fill_gap(  # noqa: C901 - one table of property fixes, a branch each
+    clients: Connection, kind: str, prop: str, physical_id: str, value: Any
+) -> None:
     """Apply a property the endpoint's CloudFormation left out (no-op where it did not)."""
     if kind == "AWS::DynamoDB::Table":
         dynamodb = clients.client("dynamodb")
@@ -922,6 +947,15 @@ def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value
         clients.client("sns").set_topic_attributes(
             TopicArn=physical_id, AttributeName=prop, AttributeValue=str(value)
         )
+    elif prop == "ManagedPolicyArns":
+        iam = clients.client("iam")
+        attached = {
+            policy["PolicyArn"]
+            for policy in iam.list_attached_role_policies(RoleName=physical_id)["AttachedPolicies"]
+        }
+        for policy_arn in filter(None, str(value).split(",")):
+            if policy_arn not in attached:
+                iam.attach_role_policy(RoleName=physical_id, PolicyArn=str(policy_arn))
     elif prop == "PublicAccessBlockConfiguration":
         s3 = clients.client("s3")
         try:
@@ -1193,4 +1227,12 @@ def delete(
     ]
     if parameters:
         clients.client("ssm").delete_parameters(Names=parameters)
+    # Policies the deployer attached (ManagedPolicyArns, a PROPERTY_GAPS entry) are detached
+    # by it too, as CloudFormation would: IAM refuses to delete a role with one attached.
+    iam = clients.client("iam")
+    for logical_id, kind in stack.resource_types.items():
+        if kind == "AWS::IAM::Role" and logical_id in stack.physical_ids:
+            role = stack.physical_ids[logical_id]
+            for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
     clients.client("cloudformation").delete_stack(StackName=stack.name)
