@@ -43,7 +43,7 @@ import json
 import logging
 import re
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -73,6 +73,8 @@ API_CREATED: Final = frozenset(
         # moto's CloudFormation publishes a layer version but its Ref is no ARN (the
         # model has no physical id), so the deployer publishes it and names its ARN.
         "AWS::Lambda::LayerVersion",
+        # Its layer version is one of those above.
+        "AWS::Lambda::LayerVersionPermission",
         # The discovery parameters name the layer version above, which exists only once
         # the stack does; they are put after every other API-created resource.
         "AWS::SSM::Parameter",
@@ -346,6 +348,30 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
     return values
 
 
+def _select(args: Any, value: Callable[[Any], Any]) -> Any:
+    index, items = args
+    return value(items)[int(value(index))]
+
+
+def _split(args: Any, value: Callable[[Any], Any]) -> Any:
+    delimiter, source = args
+    return str(value(source)).split(str(value(delimiter)))
+
+
+def _sub(args: Any, value: Callable[[Any], Any]) -> Any:
+    if not isinstance(args, str):
+        raise StackError("a condition's Fn::Sub takes a string of ${Parameter} references")
+    return re.sub(r"\$\{([^}!]+)\}", lambda m: str(value({"Ref": m.group(1)})), args)
+
+
+_CONDITION_VALUES: Final[dict[str, Callable[[Any, Callable[[Any], Any]], Any]]] = {
+    "Fn::Select": _select,
+    "Fn::Split": _split,
+    "Fn::Sub": _sub,
+}
+"""Value functions a condition may compare (Fn::Equals): the Nth item of a list parameter."""
+
+
 def evaluate_conditions(  # noqa: C901 - one small interpreter, its cases read best together
     template: Mapping[str, Any], context: Mapping[str, str]
 ) -> dict[str, bool]:
@@ -360,8 +386,13 @@ def evaluate_conditions(  # noqa: C901 - one small interpreter, its cases read b
             return context[node["Ref"]]
         if isinstance(node, dict) and set(node) == {"Condition"}:
             return condition(node["Condition"])
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in _CONDITION_VALUES:
+            ((fn, args),) = node.items()
+            return _CONDITION_VALUES[fn](args, value)
         if isinstance(node, dict) and len(node) == 1:
             return truth(node)
+        if isinstance(node, list):
+            return [value(item) for item in node]
         return node
 
     def truth(node: Any) -> bool:
@@ -763,7 +794,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
             physical[logical_id] = name
         elif kind == "AWS::Lambda::LayerVersion":
             physical[logical_id] = _publish_stub_layer(clients, properties)
-        elif kind == "AWS::SSM::Parameter":
+        elif kind in ("AWS::SSM::Parameter", "AWS::Lambda::LayerVersionPermission"):
             parameters_last.append((logical_id, properties))
         elif kind == "AWS::Lambda::EventSourceMapping":
             function_name = str(properties["FunctionName"]).rsplit(":", 1)[-1]
@@ -797,7 +828,11 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         physical[logical_id] = child.stack_id
 
     for logical_id, properties in parameters_last:
-        physical[logical_id] = _put_parameter(clients, _fill_late_refs(properties, physical))
+        filled = _fill_late_refs(properties, physical)
+        if types[logical_id] == "AWS::Lambda::LayerVersionPermission":
+            physical[logical_id] = _grant_layer(clients, logical_id, filled)
+        else:
+            physical[logical_id] = _put_parameter(clients, filled)
 
     for name, output in late_outputs.items():
         if conditions.get(output.get("Condition", ""), True):
@@ -899,6 +934,26 @@ def _put_parameter(clients: Connection, properties: Mapping[str, Any]) -> str:
         arguments["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
     clients.client("ssm").put_parameter(**arguments)
     return name
+
+
+def _grant_layer(clients: Connection, logical_id: str, properties: Mapping[str, Any]) -> str:
+    """An ``AWS::Lambda::LayerVersionPermission``; its physical id is ``<layer ARN>#<statement>``.
+
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-layerversionpermission.html
+    """
+    layer_arn = str(properties["LayerVersionArn"])
+    name, version = layer_arn.rsplit(":", 2)[-2:]
+    arguments: dict[str, Any] = {
+        "LayerName": name,
+        "VersionNumber": int(version),
+        "StatementId": logical_id,
+        "Action": str(properties["Action"]),
+        "Principal": str(properties["Principal"]),
+    }
+    if properties.get("OrganizationId"):
+        arguments["OrganizationId"] = str(properties["OrganizationId"])
+    clients.client("lambda").add_layer_version_permission(**arguments)
+    return f"{layer_arn}#{logical_id}"
 
 
 def _publish_stub_layer(clients: Connection, properties: Mapping[str, Any]) -> str:
