@@ -78,9 +78,12 @@ ROUTER_SCHEMAS := schemas.codec schemas.lambda_shapes schemas.limits schemas.log
 build-RouterFunction: $(UV)
 	$(BUILD) --group router router $(ROUTER_SCHEMAS) --into "$(ARTIFACTS_DIR)"
 
-# Every consumer-kit function in this repository (Handler picks the consumer).
-build-ConsumerFunction: $(UV)
-	$(BUILD) --group consumer consumers schemas --into "$(ARTIFACTS_DIR)"
+# This repository's consumers (every package under consumers/, a scaffolded one included)
+# as one code layer (template.yaml, ConsumersCodeLayer): their packages alone;
+# consumers.runtime, schemas and the dependencies are ConsumerRuntimeLayer's. The kit's
+# function itself builds from consumers/kit/function/Makefile.
+build-ConsumersCodeLayer: $(UV)
+	$(BUILD) consumers --exclude consumers.runtime --into "$(ARTIFACTS_DIR)/python"
 
 # The consumer runtime as a wheel any Python project can install (consumers/runtime and
 # schemas, its own dependencies: packaging/runtime/pyproject.toml). Standard library and

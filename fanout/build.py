@@ -87,11 +87,12 @@ def target_from_env() -> Target:
     )
 
 
-def copy_package(package: str, into: Path) -> None:
+def copy_package(package: str, into: Path, exclude: frozenset[str] = frozenset()) -> None:
     """Copy one package and its sub-packages (folders with ``__init__.py``) into ``into``.
 
     ``package.module`` copies that module (or sub-package) and the ``__init__.py`` files
     on its way only: a function ships the parts of a shared package it imports.
+    Sub-packages named in ``exclude`` (dotted, ``consumers.runtime``) are left out.
     """
     parent, _, module = package.rpartition(".")
     if parent:
@@ -103,10 +104,14 @@ def copy_package(package: str, into: Path) -> None:
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         skipped = set(_SKIP(folder, names))
+        dotted = ".".join(Path(folder).relative_to(ROOT).parts)
         return skipped | {
             name
             for name in names
-            if (Path(folder) / name).is_dir() and not (Path(folder) / name / "__init__.py").exists()
+            if (Path(folder) / name).is_dir()
+            and (
+                not (Path(folder) / name / "__init__.py").exists() or f"{dotted}.{name}" in exclude
+            )
         }
 
     shutil.copytree(source, into / package, ignore=ignore, dirs_exist_ok=True)
@@ -205,12 +210,23 @@ def precompile(into: Path, target: Target) -> bool:
     )
 
 
-def build(packages: list[str], into: Path, target: Target, group: str) -> None:
-    """Write a self-contained Lambda artifact: the packages plus their pinned dependencies."""
+def build(
+    packages: list[str],
+    into: Path,
+    target: Target,
+    group: str | None,
+    exclude: frozenset[str] = frozenset(),
+) -> None:
+    """Write a Lambda artifact: the packages plus the pinned dependencies of ``group``.
+
+    ``group`` None ships the packages alone (a code layer whose dependencies another
+    layer carries).
+    """
     into.mkdir(parents=True, exist_ok=True)
     for package in packages:
-        copy_package(package, into)
-    install_dependencies(into, target, group)
+        copy_package(package, into, exclude)
+    if group is not None:
+        install_dependencies(into, target, group)
     precompile(into, target)
 
 
@@ -265,15 +281,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--group",
-        required=True,
-        help="the pyproject.toml dependency group whose locked closure the function ships",
+        help="the pyproject.toml dependency group whose locked closure the function ships"
+        " (none: the packages alone)",
     )
     parser.add_argument(
         "--into", type=Path, required=True, help="the artifact folder ($ARTIFACTS_DIR)"
     )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        help="a sub-package to leave out, e.g. consumers.runtime (repeatable)",
+    )
     args = parser.parse_args(argv)
     target = target_from_env()
-    build(args.packages, args.into, target, args.group)
+    build(args.packages, args.into, target, args.group, frozenset(args.exclude))
     print(
         f"built {' '.join(args.packages)} for {target.runtime}/{target.architecture} into {args.into}"
     )

@@ -44,6 +44,7 @@ from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from consumers.runtime.settings import settings_environment
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from fanout.connection import queue_url_of
 from fanout.local.demo import Table, plain_line, poison_record, stats
@@ -699,7 +700,7 @@ class Checks:
 
     def _function_env(self, label: str) -> Mapping[str, str]:
         subscriber = next(s for s in self.hub.subscribers() if s.label == label)
-        return self.hub.deployment.function(subscriber.function).environment
+        return settings_environment(self.hub.deployment.function(subscriber.function).environment)
 
     def audit_log(self) -> None:
         """Exactly one object per processed event, holding that event."""

@@ -75,6 +75,8 @@ def template_block(new: NewConsumer) -> str:
         "      Location: consumers/kit/template.yaml",
         "      Parameters:",
         "        TopicArn: !Ref Topic",
+        "        RuntimeLayerArn: !Ref ConsumerRuntimeLayer",
+        "        CodeLayerArn: !Ref ConsumersCodeLayer",
         f"        ConsumerName: {new.name}",
         f"        Handler: consumers.{new.package}.app.handler",
     ]

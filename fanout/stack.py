@@ -49,7 +49,7 @@ import logging
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -87,11 +87,11 @@ API_CREATED: Final = frozenset(
         # moto's CloudFormation publishes a layer version but its Ref is no ARN (the
         # model has no physical id), so the deployer publishes it and names its ARN.
         "AWS::Lambda::LayerVersion",
+        # Its layer version is one of those above.
+        "AWS::Lambda::LayerVersionPermission",
         # The discovery parameters name the layer version above, which exists only once
         # the stack does; they are put after every other API-created resource.
         "AWS::SSM::Parameter",
-        # Granted on that layer version, so added last too.
-        "AWS::Lambda::LayerVersionPermission",
         # Shares those parameters: after them.
         "AWS::RAM::ResourceShare",
     }
@@ -123,9 +123,18 @@ PROPERTY_GAPS: Final = frozenset(
         ("AWS::S3::Bucket", "LifecycleConfiguration"),
         ("AWS::S3::Bucket", "VersioningConfiguration"),
         ("AWS::SNS::Topic", "MaximumMessageSize"),
+        ("AWS::IAM::Role", "ManagedPolicyArns"),
     }
 )
 """Properties moto's CloudFormation ignores; applied by API when the live resource lacks them."""
+
+LIST_GAPS: Final = frozenset({"ManagedPolicyArns"})
+"""Gap properties that are lists: read back comma-joined (a stack output is a string)."""
+
+
+def _listed(value: Any) -> Any:
+    return {"Fn::Join": [",", value]}
+
 
 FIFO_NAMES: Final = {
     "AWS::SNS::Topic": ("FifoTopic", "TopicName", 256),
@@ -372,6 +381,30 @@ def parameter_values(template: Mapping[str, Any], overrides: Mapping[str, str]) 
     return values
 
 
+def _select(args: Any, value: Callable[[Any], Any]) -> Any:
+    index, items = args
+    return value(items)[int(value(index))]
+
+
+def _split(args: Any, value: Callable[[Any], Any]) -> Any:
+    delimiter, source = args
+    return str(value(source)).split(str(value(delimiter)))
+
+
+def _sub(args: Any, value: Callable[[Any], Any]) -> Any:
+    if not isinstance(args, str):
+        raise StackError("a condition's Fn::Sub takes a string of ${Parameter} references")
+    return re.sub(r"\$\{([^}!]+)\}", lambda m: str(value({"Ref": m.group(1)})), args)
+
+
+_CONDITION_VALUES: Final[dict[str, Callable[[Any, Callable[[Any], Any]], Any]]] = {
+    "Fn::Select": _select,
+    "Fn::Split": _split,
+    "Fn::Sub": _sub,
+}
+"""Value functions a condition may compare (Fn::Equals): the Nth item of a list parameter."""
+
+
 def evaluate_conditions(  # noqa: C901 - one small interpreter, its cases read best together
     template: Mapping[str, Any], context: Mapping[str, str]
 ) -> dict[str, bool]:
@@ -386,8 +419,13 @@ def evaluate_conditions(  # noqa: C901 - one small interpreter, its cases read b
             return context[node["Ref"]]
         if isinstance(node, dict) and set(node) == {"Condition"}:
             return condition(node["Condition"])
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in _CONDITION_VALUES:
+            ((fn, args),) = node.items()
+            return _CONDITION_VALUES[fn](args, value)
         if isinstance(node, dict) and len(node) == 1:
             return truth(node)
+        if isinstance(node, list):
+            return [value(item) for item in node]
         return node
 
     def truth(node: Any) -> bool:
@@ -676,6 +714,11 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     }
     for logical_id in deferred:
         del resources[logical_id]
+    # Conditions decided here, as CloudFormation decides them: moto's CloudFormation leaves
+    # an AWS::NoValue inside a list (a policy's conditional statement) as a null.
+    for resource in resources.values():
+        if "Properties" in resource:
+            resource["Properties"] = _resolve_if_and_no_value(resource["Properties"], conditions)
     for logical_id, resource in resources.items():
         depends = resource.get("DependsOn")
         if depends:
@@ -713,7 +756,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     }
     gaps = {
         (logical_id, prop): probes.mark(
-            _resolve_if_and_no_value(resource["Properties"][prop], conditions)
+            _listed(_resolve_if_and_no_value(resource["Properties"][prop], conditions))
+            if prop in LIST_GAPS
+            else _resolve_if_and_no_value(resource["Properties"][prop], conditions)
         )
         for logical_id, resource in resources.items()
         if conditions.get(resource.get("Condition", ""), True)
@@ -765,6 +810,7 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     layer_folders: dict[str, str] = {}
     function_paths = {f.name: f.path for f in functions.values()}
     parameters_last: list[tuple[str, Any]] = []
+    nested_last: list[tuple[str, str, Any]] = []
     for logical_id, resource in active_deferred.items():
         kind, properties = resource["Type"], resolved[logical_id]
         types[logical_id] = kind
@@ -822,21 +868,24 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
                 )
             )
         elif kind == NESTED_STACK:
-            properties = _fill_late_refs(properties, physical)
-            child = _deploy(
-                _child_template(
-                    template_path, str(properties["TemplateURL"]), clients, account, owners
-                ),
-                nested_stack_name(stack_name, logical_id),
-                full_path,
-                {k: str(v) for k, v in (properties.get("Parameters") or {}).items()},
-                clients,
-                region,
-                account,
-                owners,
-            )
-            nested[logical_id] = child
-            physical[logical_id] = child.stack_id
+            nested_last.append((logical_id, full_path, properties))
+
+    # Nested stacks after the other API-created resources: their parameters may name one
+    # (a layer version the parent publishes).
+    for logical_id, full_path, late in nested_last:
+        filled = _fill_late_refs(late, physical)
+        child = _deploy(
+            _child_template(template_path, str(filled["TemplateURL"]), clients, account, owners),
+            nested_stack_name(stack_name, logical_id),
+            full_path,
+            {k: str(v) for k, v in (filled.get("Parameters") or {}).items()},
+            clients,
+            region,
+            account,
+            owners,
+        )
+        nested[logical_id] = child
+        physical[logical_id] = child.stack_id
 
     for logical_id, properties in sorted(parameters_last, key=lambda p: LAST[types[p[0]]]):
         filled = _fill_late_refs(properties, physical)
@@ -1021,24 +1070,24 @@ def _share(clients: Connection, properties: Mapping[str, Any]) -> str:
     return str(created["resourceShare"]["resourceShareArn"])
 
 
-def _grant_layer(clients: Connection, statement_id: str, properties: Mapping[str, Any]) -> str:
-    """An ``AWS::Lambda::LayerVersionPermission``: a statement on the layer version's policy.
+def _grant_layer(clients: Connection, logical_id: str, properties: Mapping[str, Any]) -> str:
+    """An ``AWS::Lambda::LayerVersionPermission``; its physical id is ``<layer ARN>#<statement>``.
 
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-lambda-layerversionpermission.html
     """
-    arn = str(properties["LayerVersionArn"])
-    name, version = arn.split(":")[6], int(arn.split(":")[7])
+    layer_arn = str(properties["LayerVersionArn"])
+    name, version = layer_arn.rsplit(":", 2)[-2:]
     arguments: dict[str, Any] = {
         "LayerName": name,
-        "VersionNumber": version,
-        "StatementId": statement_id,
+        "VersionNumber": int(version),
+        "StatementId": logical_id,
         "Action": str(properties["Action"]),
         "Principal": str(properties["Principal"]),
     }
     if properties.get("OrganizationId"):
         arguments["OrganizationId"] = str(properties["OrganizationId"])
     clients.client("lambda").add_layer_version_permission(**arguments)
-    return f"{arn}#{statement_id}"
+    return f"{layer_arn}#{logical_id}"
 
 
 def _publish_stub_layer(clients: Connection, properties: Mapping[str, Any]) -> str:
@@ -1068,7 +1117,9 @@ def _name_fifo(resource: dict[str, Any], prefix: str, conditions: Mapping[str, b
     properties[name_property] = prefix[: longest - len(suffix)] + suffix
 
 
-def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value: Any) -> None:
+def _fill_gap(  # noqa: C901 - one table of property fixes, a branch each
+    clients: Connection, kind: str, prop: str, physical_id: str, value: Any
+) -> None:
     """Apply a property the endpoint's CloudFormation left out (no-op where it did not)."""
     if kind == "AWS::DynamoDB::Table":
         dynamodb = clients.client("dynamodb")
@@ -1085,6 +1136,15 @@ def _fill_gap(clients: Connection, kind: str, prop: str, physical_id: str, value
         clients.client("sns").set_topic_attributes(
             TopicArn=physical_id, AttributeName=prop, AttributeValue=str(value)
         )
+    elif prop == "ManagedPolicyArns":
+        iam = clients.client("iam")
+        attached = {
+            policy["PolicyArn"]
+            for policy in iam.list_attached_role_policies(RoleName=physical_id)["AttachedPolicies"]
+        }
+        for policy_arn in filter(None, str(value).split(",")):
+            if policy_arn not in attached:
+                iam.attach_role_policy(RoleName=physical_id, PolicyArn=str(policy_arn))
     elif prop == "PublicAccessBlockConfiguration":
         s3 = clients.client("s3")
         try:
@@ -1374,4 +1434,12 @@ def delete(
             clients.client("ram").delete_resource_share(
                 resourceShareArn=stack.physical_ids[logical_id]
             )
+    # Policies the deployer attached (ManagedPolicyArns, a PROPERTY_GAPS entry) are detached
+    # by it too, as CloudFormation would: IAM refuses to delete a role with one attached.
+    iam = clients.client("iam")
+    for logical_id, kind in stack.resource_types.items():
+        if kind == "AWS::IAM::Role" and logical_id in stack.physical_ids:
+            role = stack.physical_ids[logical_id]
+            for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
     clients.client("cloudformation").delete_stack(StackName=stack.name)

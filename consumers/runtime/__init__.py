@@ -23,7 +23,7 @@ from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
 # here). Raise it on every change of the runtime or of the envelope contract it ships.
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "UPCASTERS",

@@ -7,6 +7,7 @@ misbehaving per message.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import TypeVar
@@ -27,10 +28,10 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
     """Validate ``environ`` (default ``os.environ``) into ``model``, whose field aliases are the variable names.
 
     Empty values count as unset: CloudFormation renders an omitted optional value as "".
+    Members of ``CONSUMER_CONFIG`` count as variables too (a set variable wins).
     Raises ``ConfigurationError`` listing every bad variable by name.
     """
-    source = os.environ if environ is None else environ
-    values = {name: value for name, value in source.items() if value != ""}
+    values = settings_environment(os.environ if environ is None else environ)
     try:
         return model.model_validate(values)
     except ValidationError as error:
@@ -39,6 +40,61 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
             for issue in error.errors(include_url=False)
         )
         raise ConfigurationError(f"invalid environment for {model.__name__}: {problems}") from None
+
+
+CONSUMER_CONFIG = "CONSUMER_CONFIG"
+"""A JSON object of a consumer's own settings: the kit's ``ConsumerConfig`` parameter.
+
+A CloudFormation parameter cannot carry a map of environment variables, so a consumer's own
+settings (``AUDIT_BUCKET``, a partner's URL, ...) travel as one JSON object. Each member is
+read as if it were an environment variable of that name; a real variable of the same name wins.
+"""
+
+RESERVED_SETTINGS = frozenset(
+    {"CONSUMER_NAME", "IDEMPOTENCY_TABLE", "PAYLOAD_BUCKET", "DLQ_URL", "LOG_LEVEL"}
+)
+"""Variables the kit sets itself: ``CONSUMER_CONFIG`` may not name them (nor ``AWS_*``, Lambda's own)."""
+
+
+def consumer_config(environ: Mapping[str, str]) -> dict[str, str]:
+    """The members of ``CONSUMER_CONFIG`` as settings; ``ConfigurationError`` when it is malformed.
+
+    Values must be strings, numbers or booleans (read as their JSON text, ``true``/``false``);
+    a name the kit owns is refused rather than silently shadowed.
+    """
+    text = environ.get(CONSUMER_CONFIG, "")
+    if not text.strip():
+        return {}
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigurationError(
+            f"{CONSUMER_CONFIG}: not JSON (line {error.lineno}, column {error.colno})"
+        ) from None
+    if not isinstance(document, dict):
+        raise ConfigurationError(f"{CONSUMER_CONFIG}: must be a JSON object of settings")
+    settings: dict[str, str] = {}
+    for name, value in document.items():
+        if name in RESERVED_SETTINGS or name.startswith("AWS_"):
+            raise ConfigurationError(f"{CONSUMER_CONFIG}: {name} is set by the kit, not here")
+        if isinstance(value, bool):
+            settings[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            settings[name] = str(value)
+        else:
+            raise ConfigurationError(
+                f"{CONSUMER_CONFIG}: {name} must be a string, number or boolean"
+            )
+    return settings
+
+
+def settings_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables a function's settings read: ``CONSUMER_CONFIG``'s members, then the
+    environment over them, empty values dropped (CloudFormation renders an omitted optional
+    value as "")."""
+    values = consumer_config(environ)
+    values.update((name, value) for name, value in environ.items() if value != "")
+    return {name: value for name, value in values.items() if value != ""}
 
 
 def split_list(value: object) -> object:

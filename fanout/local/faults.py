@@ -38,6 +38,7 @@ from typing import Any, Final
 import botocore.session
 from botocore.exceptions import ClientError
 
+from consumers.runtime.settings import settings_environment
 from fanout.local.invoker import Invocation, Invoker
 from fanout.local.ledger import envelope_id_of
 from fanout.local.model import FunctionSpec
@@ -178,7 +179,8 @@ class FunctionClientFaults:
     def __init__(self, plan: FaultPlan, scope: str, environment: Mapping[str, str]) -> None:
         self.plan = plan
         self.scope = scope
-        self.targets = {s: environment.get(v, "") for s, v in EFFECT_TARGETS.items()}
+        settings = settings_environment(environment)
+        self.targets = {s: settings.get(v, "") for s, v in EFFECT_TARGETS.items()}
         self._call = threading.local()
 
     def attach(self, client: Any) -> None:

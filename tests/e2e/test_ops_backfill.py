@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from consumers.runtime.settings import settings_environment
 from fanout.connection import Connection
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.hub import LocalHub
@@ -156,7 +157,9 @@ def wait_until_consumed(
 def projection_table(hub: LocalHub, resolved: Hub) -> str:
     projection = resolved.consumer("projection")
     return str(
-        hub.deployment.function(projection.function_name or "").environment["PROJECTION_TABLE"]
+        settings_environment(hub.deployment.function(projection.function_name or "").environment)[
+            "PROJECTION_TABLE"
+        ]
     )
 
 

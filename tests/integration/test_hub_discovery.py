@@ -307,6 +307,67 @@ class TestConsumerAccountGrants:
         )
 
 
+class TestRuntimeLayerGrants:
+    """Another account may attach the runtime layer version only when the hub names it.
+
+    Lambda: "To grant layer-usage permission to another account, add a statement to the
+    layer version's permissions policy", one account or organization per statement.
+    https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-cross-account.html
+    """
+
+    @staticmethod
+    def layer_policy(hub: stack.DeployedStack) -> dict[str, Any]:
+        layer_arn = hub.outputs["ConsumerRuntimeLayerArn"]
+        name, version = layer_arn.rsplit(":", 2)[-2:]
+        policy = boto3.client("lambda").get_layer_version_policy(
+            LayerName=name, VersionNumber=int(version)
+        )["Policy"]
+        return json.loads(policy)
+
+    def test_each_listed_account_may_get_the_layer_version(self, granted):
+        three = stack.deploy(
+            stack_name="three",
+            parameters={"ConsumerAccountIds": "111111111111,222222222222,333333333333"},
+        )
+        statements = self.layer_policy(three)["Statement"]
+        named = [
+            account
+            for statement in statements
+            for account in ("111111111111", "222222222222", "333333333333")
+            if account in json.dumps(statement["Principal"])
+        ]
+        assert sorted(named) == ["111111111111", "222222222222", "333333333333"]
+        assert {s["Action"] for s in statements} == {"lambda:GetLayerVersion"}
+
+    def test_one_account_gets_one_statement(self, granted):
+        (statement,) = self.layer_policy(granted)["Statement"]
+        assert OTHER_ACCOUNT in json.dumps(statement["Principal"])
+
+    def test_an_organization_gets_one_statement_scoped_to_it(self):
+        # moto's layer policy drops OrganizationId, so this is read from the template as
+        # CloudFormation creates it.
+        resources = resources_for(HUB, {"ConsumerOrganizationId": ORGANIZATION})
+        (grant,) = [
+            r["Properties"]
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::LayerVersionPermission"
+        ]
+        assert grant["Principal"] == "*"
+        assert grant["OrganizationId"] == {"Ref": "ConsumerOrganizationId"}
+        assert grant["Action"] == "lambda:GetLayerVersion"
+
+    def test_no_grant_by_default(self):
+        resources = resources_for(HUB, {})
+        assert [
+            r for r in resources.values() if r["Type"] == "AWS::Lambda::LayerVersionPermission"
+        ] == []
+
+    def test_more_than_five_accounts_are_refused(self):
+        six = ",".join(str(n) * 12 for n in range(1, 7))
+        with pytest.raises(Exception, match="ConsumerAccountIds"):
+            resources_for(HUB, {"ConsumerAccountIds": six})
+
+
 class TestConsumerOrganizationGrants:
     """ConsumerOrganizationId grants the organization's other accounts the same two things."""
 

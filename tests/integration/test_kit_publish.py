@@ -87,9 +87,9 @@ class TestArtifactsBucket:
     @pytest.mark.parametrize(
         ("key", "account", "expected"),
         [
-            ("consumer-kit/0.1.0/template.yaml", TEAM_ACCOUNT, Decision.ALLOW),
+            (kit_key(runtime_version), TEAM_ACCOUNT, Decision.ALLOW),
             ("other/file", TEAM_ACCOUNT, Decision.IMPLICIT_DENY),
-            ("consumer-kit/0.1.0/template.yaml", "444455556666", Decision.IMPLICIT_DENY),
+            (kit_key(runtime_version), "444455556666", Decision.IMPLICIT_DENY),
         ],
     )
     def test_consumer_accounts_read_the_kit_and_nothing_else(self, hub, key, account, expected):

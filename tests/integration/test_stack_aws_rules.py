@@ -55,6 +55,7 @@ class TestRealTemplates:
             TopicArn=topic_arn,
             ConsumerName="audit-log",
             Handler="consumers.audit_log.app.handler",
+            **t.KIT_LAYERS,
             BatchSize="11",
             MaximumBatchingWindowInSeconds="0",
         ) == (

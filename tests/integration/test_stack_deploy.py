@@ -16,7 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from consumers.audit_log.archive import AuditSettings
+from consumers.projection.view import ProjectionSettings
 from consumers.runtime import __version__ as runtime_version
+from consumers.webhook.forwarder import WebhookEnvironment
 from fanout import events, stack
 from fanout.stack import load_template
 
@@ -97,14 +100,18 @@ class TestConsumerQueues:
         assert env["LOG_LEVEL"] == "INFO"
 
     def test_per_consumer_settings(self, deployed):
+        # Each consumer's own settings travel in ConsumerConfig and read as its variables.
         functions = deployed.all_functions()
         audit = functions["AuditLogConsumer/ConsumerFunction"].environment
         projection = functions["ProjectionConsumer/ConsumerFunction"].environment
         webhook = functions["WebhookConsumer/ConsumerFunction"].environment
-        assert audit["AUDIT_BUCKET"] == deployed.outputs["AuditBucketName"]
-        assert projection["PROJECTION_TABLE"] == deployed.outputs["ProjectionTableName"]
-        assert webhook["WEBHOOK_URLS"] == WEBHOOK["WebhookUrls"]
-        assert webhook["WEBHOOK_SECRET_ARN"] == WEBHOOK["WebhookSecretArn"]
+        assert AuditSettings.from_env(audit).bucket == deployed.outputs["AuditBucketName"]
+        assert (
+            ProjectionSettings.from_env(projection).table == deployed.outputs["ProjectionTableName"]
+        )
+        hook = WebhookEnvironment.from_env(webhook)
+        assert hook.urls == (WEBHOOK["WebhookUrls"],)
+        assert hook.secret_arn == WEBHOOK["WebhookSecretArn"]
 
     def test_the_webhook_secret_is_never_an_environment_value(self, deployed):
         # Only the secret's ARN reaches the function; the key is read at cold start.
@@ -116,15 +123,22 @@ class TestConsumerQueues:
         readers = {}
         for consumer in CONSUMERS:
             role = deployed.nested[consumer].physical_ids["FunctionRole"]
-            (document,) = [
+            documents = [
                 iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
                 for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
             ]
+            for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+                policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+                documents.append(
+                    iam.get_policy_version(
+                        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+                    )["PolicyVersion"]["Document"]
+                )
             # moto's CloudFormation keeps an inline policy given as a mapping as its Python repr.
-            document = ast.literal_eval(document) if isinstance(document, str) else document
+            documents = [ast.literal_eval(d) if isinstance(d, str) else d for d in documents]
             readers[consumer] = [
                 s["Resource"]
-                # moto leaves an unselected optional statement (AWS::NoValue) as None
+                for document in documents
                 for s in document["Statement"]
                 if s and "secretsmanager:GetSecretValue" in json.dumps(s["Action"])
             ]

@@ -21,6 +21,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from support.secrets import UNREAD_SECRET_ARN
+from support.templates import KIT_LAYERS
 
 from fanout import stack
 
@@ -37,6 +38,7 @@ KIT_PARAMETERS = {
     "TopicArn": "arn:aws:sns:us-east-1:123456789012:hub.fifo",
     "ConsumerName": "orders",
     "Handler": "consumers.audit_log.app.handler",
+    **KIT_LAYERS,
 }
 
 

@@ -9,7 +9,9 @@ handler can be imported here in a clean interpreter whose ``sys.path`` holds onl
 artifact and the standard library. Its duration is reported by ``bench/build_bench.py``.
 
 Each artifact ships only what its own code imports (``tests/support/artifacts.py``):
-the router neither boto3 nor pydantic, so its package is a quarter smaller.
+the router neither boto3 nor pydantic, so its package is a quarter smaller. A consumer
+function is checked as Lambda runs it: the kit's package (a README) plus its two layers
+merged under one folder, the hub's runtime first and the consumers' code over it.
 """
 
 from __future__ import annotations
@@ -46,9 +48,18 @@ EXPECTED = {
     "ProjectionConsumer/ConsumerFunction": "consumers.projection.app.handler",
     "WebhookConsumer/ConsumerFunction": "consumers.webhook.app.handler",
 }
-# Every layer of the stack, by the folder Lambda puts on sys.path, and what it must export.
-LAYERS = {"ConsumerRuntimeLayer/python": "consumers.runtime.consumer"}
-ARTIFACTS = {**EXPECTED, **LAYERS}
+# The layers a consumer function attaches, in the kit's order (Layers: runtime, code).
+CONSUMER_LAYERS = ("ConsumerRuntimeLayer", "ConsumersCodeLayer")
+CONSUMERS = "consumer functions"
+"""The view of every consumer function: its layers' python/ folders merged, as under /opt."""
+# What each view or artifact must import from itself alone.
+HANDLERS = [
+    ("RouterFunction", "router.app.handler"),
+    *[(CONSUMERS, h) for p, h in EXPECTED.items() if p != "RouterFunction"],
+    ("ConsumerRuntimeLayer", "consumers.runtime.consumer"),
+]
+# Artifacts that ship dependencies, checked for dead weight and dev tooling.
+ARTIFACTS = ("RouterFunction", CONSUMERS, "ConsumerRuntimeLayer")
 # Project modules an artifact's code names but the artifact leaves out, on purpose.
 # The router ships schemas/ without the envelope models: only parse_envelope (which
 # the router never calls; it writes envelopes as text, router/normalise.py) imports them.
@@ -70,6 +81,21 @@ def built(tmp_path_factory, worker_id):
             _sam_build_fresh_clone(shared / "fresh-clone", build_dir)
             done.touch()
     return build_dir
+
+
+@pytest.fixture(scope="session")
+def artifact_of(built, tmp_path_factory):
+    """Folder of each artifact as Lambda puts it on sys.path (layers: their python/)."""
+    merged = tmp_path_factory.mktemp("opt") / "python"
+    for layer in CONSUMER_LAYERS:
+        # Lambda extracts each layer over /opt in the function's order: the later one wins.
+        # https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
+        shutil.copytree(built / layer / "python", merged, dirs_exist_ok=True)
+    return {
+        "RouterFunction": built / "RouterFunction",
+        "ConsumerRuntimeLayer": built / "ConsumerRuntimeLayer" / "python",
+        CONSUMERS: merged,
+    }
 
 
 def _sam_build_fresh_clone(clone: Path, build_dir: Path) -> None:
@@ -132,16 +158,33 @@ class TestBuild:
     def test_every_function_is_built(self, built):
         functions = _functions_in(built / "template.yaml")
         assert {k: v["Handler"] for k, v in functions.items()} == EXPECTED
-        for path in ARTIFACTS:
+        for path in [*EXPECTED, *CONSUMER_LAYERS]:
             assert (built / path).is_dir(), path
+
+    def test_a_kit_function_package_is_its_readme_alone(self, built):
+        # The kit's function runs its code from the layers; its own package holds no code.
+        for path in EXPECTED:
+            if path != "RouterFunction":
+                assert [p.name for p in (built / path).iterdir()] == ["README.txt"]
+
+    def test_the_consumers_layer_holds_their_code_alone(self, built):
+        layer = built / "ConsumersCodeLayer" / "python"
+        assert [p.name for p in layer.iterdir()] == ["consumers"]
+        assert {p.name for p in (layer / "consumers").iterdir()} == {
+            "__init__.py",
+            "__pycache__",
+            "audit_log",
+            "projection",
+            "webhook",
+        }
 
 
 class TestArtifacts:
     """Each artifact imports its handler from itself alone and ships no dev tooling."""
 
-    @pytest.mark.parametrize(("path", "handler"), ARTIFACTS.items())
-    def test_handler_imports_from_the_artifact_alone(self, built, path, handler):
-        artifact = built / path
+    @pytest.mark.parametrize(("path", "handler"), HANDLERS)
+    def test_handler_imports_from_the_artifact_alone(self, artifact_of, path, handler):
+        artifact = artifact_of[path]
         module, _, function = handler.rpartition(".")
         probe = (
             "import importlib, json, sys\n"
@@ -172,8 +215,8 @@ class TestArtifacts:
         assert set(report["modules"]) & set(TOOLING) == set()
 
     @pytest.mark.parametrize("path", ARTIFACTS)
-    def test_artifact_carries_no_dev_tooling(self, built, path):
-        top_level = {p.name for p in (built / path).iterdir()}
+    def test_artifact_carries_no_dev_tooling(self, artifact_of, path):
+        top_level = {p.name for p in artifact_of[path].iterdir()}
         assert top_level & {*TOOLING, "mypy", "ruff", "hypothesis"} == set()
         # boto3-stubs installs `boto3-stubs`, `botocore-stubs` and `mypy_boto3_<service>`
         # folders (a runtime package may ship its own `<name>-stubs`, as wrapt does).
@@ -181,13 +224,13 @@ class TestArtifacts:
             n for n in top_level if n.startswith(("boto3-stubs", "botocore-stubs", "mypy_boto3_"))
         }
         assert stubs == set()
-        shipped, owned = _distributions(built / path)
+        shipped, owned = _distributions(artifact_of[path])
         assert "botocore" in shipped, "the artifact holds none of the pinned runtime dependencies"
         assert set(shipped) & _dev_distributions() == set()
         # Everything else at the top comes from one of those distributions or is ours.
         loose = top_level - owned - {"router", "schemas", "consumers", "__pycache__"}
         assert {n for n in loose if not n.endswith(".dist-info")} == set()
-        ours = [built / path / package for package in ("router", "schemas", "consumers")]
+        ours = [artifact_of[path] / package for package in ("router", "schemas", "consumers")]
         shipped = [
             f for folder in ours if folder.is_dir() for f in folder.rglob("*") if f.is_file()
         ]
@@ -210,8 +253,8 @@ class TestShipsWhatItImports:
     """An artifact holds no distribution that nothing in it imports, and lacks none it needs."""
 
     @pytest.mark.parametrize("path", ARTIFACTS)
-    def test_every_distribution_is_imported(self, built, path):
-        artifact = built / path
+    def test_every_distribution_is_imported(self, artifact_of, path):
+        artifact = artifact_of[path]
         dists = distributions(artifact)
         imports = imports_of(artifact)
         needed = needed_distributions(artifact, dists, imports.external)

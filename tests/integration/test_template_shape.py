@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.templates import resources_for
+from support.templates import KIT_LAYERS, resources_for
 
 from fanout.stack import load_template
 
@@ -25,6 +25,11 @@ KIT_PARAMETERS = {
     "TopicArn": "arn:aws:sns:us-east-1:123456789012:hub-Topic",
     "ConsumerName": "orders",
     "Handler": "consumers.audit_log.app.handler",
+    **KIT_LAYERS,
+}
+WEBHOOK = {
+    "WebhookUrls": "https://hooks.example.com/fanout",
+    "WebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf",
 }
 
 
@@ -128,16 +133,15 @@ class TestKitOrdering:
 
 
 class TestWebhookSecret:
-    """The kit grants kms:Decrypt only for a customer managed key named by a parameter."""
+    """The webhook's policy grants kms:Decrypt only for a customer managed key named by a parameter."""
 
     def policy(self, **parameters: str) -> list[dict[str, Any]]:
-        resources = resources_for(KIT, {**KIT_PARAMETERS, **parameters})
-        (policy,) = resources["FunctionRole"]["Properties"]["Policies"]
-        return [s for s in policy["PolicyDocument"]["Statement"] if s != {"Ref": "AWS::NoValue"}]
+        resources = resources_for(HUB, {**WEBHOOK, **parameters})
+        document = resources["WebhookPolicy"]["Properties"]["PolicyDocument"]
+        return [s for s in document["Statement"] if s != {"Ref": "AWS::NoValue"}]
 
     def test_aws_managed_key_needs_no_kms_grant(self):
-        secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf"
-        statements = self.policy(WebhookSecretArn=secret)
+        statements = self.policy()
         assert [s["Resource"] for s in statements if s["Sid"] == "ReadWebhookSecret"] == [
             {"Ref": "WebhookSecretArn"}
         ]
@@ -145,10 +149,22 @@ class TestWebhookSecret:
 
     def test_customer_managed_key_is_granted_through_secrets_manager_only(self):
         statements = self.policy(
-            WebhookSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:hook-AbCdEf",
-            WebhookSecretKmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/1234",
+            WebhookSecretKmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/1234"
         )
         (grant,) = [s for s in statements if s["Sid"] == "DecryptWebhookSecret"]
         assert grant["Action"] == "kms:Decrypt"
         assert grant["Resource"] == {"Ref": "WebhookSecretKmsKeyArn"}
         assert re.search(r"secretsmanager\.", json.dumps(grant["Condition"]))
+
+    def test_only_the_webhook_consumer_gets_the_policy(self):
+        resources = resources_for(HUB, WEBHOOK)
+        attached = {
+            name: resource["Properties"]["Parameters"].get("ManagedPolicyArns")
+            for name, resource in resources.items()
+            if resource["Type"] == "AWS::CloudFormation::Stack"
+        }
+        assert attached["WebhookConsumer"] == {"Ref": "WebhookPolicy"}
+        assert {"Ref": "WebhookPolicy"} not in [
+            attached["AuditLogConsumer"],
+            attached["ProjectionConsumer"],
+        ]

@@ -23,6 +23,12 @@ from fanout.stack import (
 
 TRANSFORM = "AWS::Serverless-2016-10-31"
 
+KIT_LAYERS = {
+    "RuntimeLayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:hub-consumer-runtime:1",
+    "CodeLayerArn": "arn:aws:lambda:us-east-1:123456789012:layer:orders-code:1",
+}
+"""The two layer versions every consumer kit needs: the hub's runtime and the consumer's code."""
+
 
 def write(folder: Path, resources: dict[str, Any], name: str = "template.json") -> Path:
     """A template with these resources, written to ``folder``."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel, Field
 
 from consumers.runtime import ConfigurationError, RuntimeSettings, consumer, load_settings
 
@@ -59,3 +60,61 @@ class TestRuntimeSettings:
             consumer()(lambda event: None).build()
         with pytest.raises(ConfigurationError, match="IDEMPOTENCY_TABLE"):
             consumer(idempotent=False, skip_stale=True)(lambda event: None).build()
+
+
+class PartnerSettings(BaseModel):
+    """A consumer's own settings, as a team outside this repository would write them."""
+
+    url: str = Field(alias="PARTNER_URL")
+    retries: int = Field(default=3, alias="PARTNER_RETRIES")
+    dry_run: bool = Field(default=False, alias="PARTNER_DRY_RUN")
+
+
+class TestConsumerConfig:
+    """The kit's ConsumerConfig (CONSUMER_CONFIG) carries a consumer's own settings as one JSON object."""
+
+    def test_its_members_read_as_variables(self):
+        # GIVEN the kit's ConsumerConfig with a string, a number and a boolean
+        config = '{"PARTNER_URL": "https://partner.example/hook", "PARTNER_RETRIES": 5, "PARTNER_DRY_RUN": true}'
+        # WHEN the consumer loads its own settings
+        settings = load_settings(PartnerSettings, {**VALID, "CONSUMER_CONFIG": config})
+        # THEN each member is read as the variable of that name, typed by the model
+        assert (settings.url, settings.retries, settings.dry_run) == (
+            "https://partner.example/hook",
+            5,
+            True,
+        )
+
+    def test_a_variable_of_the_same_name_wins(self):
+        environ = {
+            **VALID,
+            "CONSUMER_CONFIG": '{"PARTNER_URL": "https://a"}',
+            "PARTNER_URL": "https://b",
+        }
+        assert load_settings(PartnerSettings, environ).url == "https://b"
+
+    def test_an_empty_variable_does_not_hide_a_member(self):
+        # CloudFormation renders an omitted optional variable as "".
+        environ = {**VALID, "CONSUMER_CONFIG": '{"PARTNER_URL": "https://a"}', "PARTNER_URL": ""}
+        assert load_settings(PartnerSettings, environ).url == "https://a"
+
+    @pytest.mark.parametrize(
+        ("config", "problem"),
+        [
+            ("{not json", "not JSON"),
+            ('["PARTNER_URL"]', "must be a JSON object"),
+            ('{"PARTNER_URL": {"nested": 1}}', "PARTNER_URL must be a string, number or boolean"),
+            ('{"PARTNER_URL": null}', "PARTNER_URL must be a string, number or boolean"),
+            ('{"DLQ_URL": "https://elsewhere"}', "DLQ_URL is set by the kit"),
+            ('{"AWS_REGION": "eu-west-1"}', "AWS_REGION is set by the kit"),
+        ],
+    )
+    def test_a_malformed_config_is_named_at_cold_start(self, config, problem):
+        with pytest.raises(ConfigurationError, match=f"CONSUMER_CONFIG: {problem}"):
+            load_settings(RuntimeSettings, {**VALID, "CONSUMER_CONFIG": config})
+
+    def test_an_empty_config_is_no_config(self):
+        assert (
+            load_settings(RuntimeSettings, {**VALID, "CONSUMER_CONFIG": " "}).consumer_name
+            == "billing"
+        )
