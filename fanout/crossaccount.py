@@ -32,6 +32,7 @@ would refuse. Without ``AccountConnections`` (a real account) the endpoint does 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -251,7 +252,27 @@ def check_layer_grant(arn: str, account: str, owners: AccountConnections) -> Non
         )
     except ClientError:
         policy = None
-    _allow(policy, account, "lambda:GetLayerVersion", arn, "a layer of another account")
+    _allow(layer_policy(policy), account, "lambda:GetLayerVersion", arn, "another account's layer")
+
+
+def layer_policy(policy: Any) -> Any:
+    """A layer version policy as Lambda returns it: an account principal as its root ARN.
+
+    Lambda answers a grant to account 111122223333 with ``"Principal": {"AWS":
+    "arn:aws:iam::111122223333:root"}``
+    (https://docs.aws.amazon.com/lambda/latest/dg/permissions-layer-cross-account.html);
+    moto keeps the bare account id, which is no IAM principal.
+    """
+    if policy is None:
+        return None
+    document = json.loads(policy) if isinstance(policy, str) else dict(policy)
+    statements = [
+        {**s, "Principal": {"AWS": f"arn:aws:iam::{s['Principal']}:root"}}
+        if isinstance(s.get("Principal"), str) and s["Principal"] != "*"
+        else s
+        for s in document.get("Statement", [])
+    ]
+    return {**document, "Statement": statements}
 
 
 # ---------------------------------------------------------------------------- subscriptions

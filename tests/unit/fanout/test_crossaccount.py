@@ -120,9 +120,18 @@ class TestForeignLayers:
             {"Ref": "CodeLayerArn"},
         ]
 
-    @pytest.mark.parametrize("principal", [TEAM, "*", f"arn:aws:iam::{TEAM}:root"])
-    def test_a_granted_layer_is_detached_for_the_invoker(self, principal):
-        lambda_ = FakeLambda(granting(principal))
+    @pytest.mark.parametrize(
+        "policy",
+        [
+            granting(TEAM),
+            granting("*"),
+            granting(f"arn:aws:iam::{TEAM}:root"),
+            # moto's shape: the bare account id as the principal.
+            {"Statement": [{**granting("")["Statement"][0], "Principal": TEAM}]},
+        ],
+    )
+    def test_a_granted_layer_is_detached_for_the_invoker(self, policy):
+        lambda_ = FakeLambda(policy)
         resources = function_with_layers(RUNTIME_LAYER, {"Ref": "CodeLayerArn"})
         layers = detach_foreign_layers(
             resources, {"CodeLayerArn": CODE_LAYER}, TEAM, lambda _: FakeConnection(lambda_)
