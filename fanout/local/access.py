@@ -12,6 +12,11 @@ the process, in a botocore ``before-call`` hook:
 - the operator (``OPERATOR_ACCESS_KEY``): its identity policy is the template's
   ``OperatorPolicy`` managed policy, read back from the endpoint's IAM.
 
+A role of another account (a second team's stack, ``LocalAccess.add_account_functions``)
+signs with credentials from assuming it, so moto serves it in its own account; a call
+of it on a resource of another account is allowed only if both the role's policies and
+the resource's policy allow it (``policy.evaluate_cross_account``).
+
 Any other key (the test harness, ``fanout local`` itself, the deployer) is not
 checked. Refusals carry the error code the service returns (SNS ``AuthorizationError``,
 SQS ``AccessDenied``, S3 ``AccessDenied``, Lambda ``AccessDeniedException``...).
