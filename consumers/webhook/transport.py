@@ -206,7 +206,12 @@ class HttpTransport:
         try:
             connection.request("POST", target, body=body, headers=dict(headers))
             response = connection.getresponse()
-            response.read(MAX_RESPONSE_BODY)
+            if response.length is not None and response.length <= MAX_RESPONSE_BODY:
+                # read() without a size raises IncompleteRead for a body cut short;
+                # read(size) would return the short body as if it were whole.
+                response.read()
+            else:
+                response.read(MAX_RESPONSE_BODY)
             return Response(response.status)
         finally:
             connection.close()
