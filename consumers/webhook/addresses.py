@@ -88,8 +88,8 @@ def address_class(address: IPAddress) -> str | None:
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private or getattr(address, "is_site_local", False)),
         ("reserved", address.is_reserved),
+        ("private", address.is_private or getattr(address, "is_site_local", False)),
         ("not globally routable", not address.is_global),
     )
     return next((name for name, refused in checks if refused), None)
