@@ -7,6 +7,7 @@ through the webhook's real transport; the local hub allows loopback the same way
 from __future__ import annotations
 
 import json
+import socket
 import time
 from urllib.parse import unquote
 
@@ -141,6 +142,31 @@ class TestDeadline:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 transport.post(dripping.url(), b"{}", {}, timeout=0.3)
+            assert time.monotonic() - started < 2.0
+
+    def test_a_silent_tls_handshake_is_under_the_deadline_too(self):
+        # GIVEN a port that accepts TCP connections and never says a word (no ServerHello)
+        with socket.create_server(("127.0.0.1", 0)) as silent:
+            port = silent.getsockname()[1]
+            transport = HttpTransport(AddressPolicy(parse_networks(LOOPBACK)))
+            started = time.monotonic()
+            # WHEN the webhook POSTs to it over https
+            with pytest.raises(TimeoutError):
+                transport.post(f"https://127.0.0.1:{port}/hook", b"{}", {}, timeout=0.3)
+            # THEN it gives up at the deadline
+            assert time.monotonic() - started < 2.0
+
+    def test_an_endpoint_that_never_reads_cannot_stall_the_send(self):
+        # GIVEN a port that accepts connections and never reads, and a body larger than
+        # the kernel's socket buffers hold
+        with socket.create_server(("127.0.0.1", 0)) as deaf:
+            port = deaf.getsockname()[1]
+            transport = HttpTransport(AddressPolicy(parse_networks(LOOPBACK)))
+            started = time.monotonic()
+            # WHEN the webhook POSTs to it
+            with pytest.raises(TimeoutError):
+                transport.post(f"http://127.0.0.1:{port}/hook", b"x" * 32_000_000, {}, timeout=0.3)
+            # THEN sending stops at the deadline
             assert time.monotonic() - started < 2.0
 
 
