@@ -8,7 +8,6 @@ dripped one byte at a time.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import socket
 import ssl
@@ -19,10 +18,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 
+from consumers.runtime import consumer
 from consumers.webhook.addresses import Address
+from consumers.webhook.app import build_forwarder
+from consumers.webhook.forwarder import Forwarder, WebhookSettings
+from fanout.chaos import self_signed_certificate
+from support.secrets import a_stored_secret
 
 Answer = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 LOOPBACK = "127.0.0.0/8"
+SIGNING_KEY = "s3cr3t-for-tests-only-0123456789"
 
 
 def status(code: int, **headers: str) -> Answer:
@@ -154,41 +159,11 @@ class Receiver:
 
 
 def tls_receiver_context(directory: Path, *names: str) -> tuple[ssl.SSLContext, Path]:
-    """A server context with a self-signed certificate for ``names`` (DNS) and 127.0.0.1.
+    """A server context with a self-signed certificate for 127.0.0.1 and ``names`` (DNS).
 
     Returns the context and the certificate's path, for a client to trust it.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0] if names else "local")])
-    now = dt.datetime.now(dt.UTC)
-    alternative_names: list[x509.GeneralName] = [x509.DNSName(n) for n in names]
-    alternative_names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(alternative_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "receiver.pem", directory / "receiver.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path, key_path = self_signed_certificate(directory, *names)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     return context, cert_path
@@ -229,3 +204,23 @@ def as_address(ip: str, port: int) -> Address:
     if ipaddress.ip_address(ip.split("%", 1)[0]).version == 6:
         return Address(socket.AF_INET6, (ip, port, 0, 0))
     return Address(socket.AF_INET, (ip, port))
+
+
+def forwarding(*endpoints: Receiver, timeout: float = 2.0) -> Any:
+    """The webhook handler for local receivers, loopback allowed as the local hub does; no ledger."""
+    settings = WebhookSettings(
+        urls=tuple(e.url() for e in endpoints),
+        secret=SIGNING_KEY,
+        timeout_seconds=timeout,
+        allowed_networks=LOOPBACK,
+    )
+    return consumer()(Forwarder(settings).deliver)
+
+
+def ledgered(monkeypatch: Any, *endpoints: Receiver, timeout: float = 2.0) -> Any:
+    """The deployed wiring (per-endpoint claims in the idempotency table) for local plain-HTTP receivers."""
+    monkeypatch.setenv("WEBHOOK_URLS", ",".join(e.url() for e in endpoints))
+    monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
+    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", str(timeout))
+    monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SIGNING_KEY))
+    return consumer()(build_forwarder(require_https=False).deliver)

@@ -12,33 +12,30 @@ import pytest
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
 from support.builders import FakeContext
 from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
-from support.webhook_receivers import LOOPBACK, Receiver, dripped_status_line, status
+from support.webhook_receivers import (
+    LOOPBACK,
+    SIGNING_KEY,
+    Receiver,
+    dripped_status_line,
+    forwarding,
+    ledgered,
+    status,
+)
 
 from consumers.runtime import ConfigurationError, consumer
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.app import handler as webhook_handler
-from consumers.webhook.forwarder import Forwarder, WebhookEnvironment, WebhookSettings
+from consumers.webhook.forwarder import WebhookEnvironment
 from consumers.webhook.secret import signing_key
 from consumers.webhook.signing import verify
 
-SECRET = "s3cr3t-for-tests-only-0123456789"
+SECRET = SIGNING_KEY
 
 
 @pytest.fixture
 def endpoint() -> Iterator[Receiver]:
     with Receiver() as server:
         yield server
-
-
-def forwarding(*endpoints: Receiver, timeout: float = 2.0):
-    """The webhook handler for local plain-HTTP receivers, loopback allowed as the local hub does."""
-    settings = WebhookSettings(
-        urls=tuple(e.url() for e in endpoints),
-        secret=SECRET,
-        timeout_seconds=timeout,
-        allowed_networks=LOOPBACK,
-    )
-    return consumer()(Forwarder(settings).deliver)
 
 
 class TestDelivery:
@@ -137,11 +134,7 @@ class TestSeveralEndpoints:
     def test_only_the_failed_endpoint_is_retried(self, consumer_env, fresh_handlers, monkeypatch):
         with Receiver() as good, Receiver() as flaky:
             flaky.answers = [status(500)]
-            monkeypatch.setenv("WEBHOOK_URLS", f"{good.url()},{flaky.url()}")
-            monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
-            monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SECRET))
-            ledgered = build_forwarder(require_https=False)  # the deployed wiring, plain HTTP
-            handler = consumer()(ledgered.deliver)
+            handler = ledgered(monkeypatch, good, flaky)  # the deployed wiring, plain HTTP
             body = an_envelope()
 
             first = handler(an_sqs_event(an_sqs_record(body)), FakeContext())

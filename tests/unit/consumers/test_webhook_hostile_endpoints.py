@@ -14,19 +14,19 @@ from urllib.parse import unquote
 import pytest
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
 from support.builders import FakeContext
-from support.secrets import a_stored_secret
 from support.webhook_receivers import (
     LOOPBACK,
+    SIGNING_KEY,
     Receiver,
     dripped_body,
     dripped_status_line,
+    forwarding,
+    ledgered,
     raw,
     redirect,
 )
 
-from consumers.runtime import consumer
 from consumers.webhook.addresses import AddressPolicy, parse_networks
-from consumers.webhook.app import build_forwarder
 from consumers.webhook.forwarder import (
     Forwarder,
     WebhookRetryableError,
@@ -36,27 +36,7 @@ from consumers.webhook.forwarder import (
 from consumers.webhook.transport import HttpTransport
 from schemas import parse_envelope
 
-SECRET = "s3cr3t-for-tests-only-0123456789"
-
-
-def forwarding(*endpoints: Receiver, timeout: float = 2.0):
-    """The webhook handler for local receivers, without a ledger."""
-    settings = WebhookSettings(
-        urls=tuple(e.url() for e in endpoints),
-        secret=SECRET,
-        timeout_seconds=timeout,
-        allowed_networks=LOOPBACK,
-    )
-    return consumer()(Forwarder(settings).deliver)
-
-
-def ledgered(monkeypatch: pytest.MonkeyPatch, *endpoints: Receiver, timeout: float = 2.0):
-    """The deployed wiring (per-endpoint claims in the idempotency table), plain HTTP."""
-    monkeypatch.setenv("WEBHOOK_URLS", ",".join(e.url() for e in endpoints))
-    monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
-    monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", str(timeout))
-    monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SECRET))
-    return consumer()(build_forwarder(require_https=False).deliver)
+SECRET = SIGNING_KEY
 
 
 def with_type(event_type: str) -> str:
