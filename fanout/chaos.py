@@ -99,8 +99,8 @@ DEFAULT_RATES: Final = FaultRates(
 
 
 # ---------------------------------------------------------------- a local HTTPS receiver
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate and key for 127.0.0.1, valid for a day (written to ``directory``)."""
+def self_signed_certificate(directory: Path, *dns_names: str) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1 (and ``dns_names``), valid for a day (written to ``directory``)."""
     from cryptography import x509  # noqa: PLC0415 - tooling only, installed with moto
     from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
@@ -118,7 +118,12 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in dns_names),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

@@ -18,7 +18,8 @@ def build_forwarder(
     """A forwarder with a per-endpoint delivery ledger in the idempotency table.
 
     Reads the signing key from Secrets Manager here, once: per message nothing is read.
-    ``require_https=False`` exists for tests against a local plain-HTTP receiver only.
+    ``require_https=False`` exists for tests against a local plain-HTTP receiver only
+    (which also needs ``WEBHOOK_ALLOWED_NETWORKS`` to hold loopback).
     """
     environment = WebhookEnvironment.from_env(environ, require_https=require_https)
     runtime = load_settings(RuntimeSettings, environ)
@@ -31,7 +32,9 @@ def build_forwarder(
         name = f"{runtime.consumer_name}@{IdempotencyLedger.endpoint_id(endpoint)}"
         return IdempotencyStore(table, name, dynamodb)
 
-    # A delivery's lease covers every endpoint's timeout once, plus slack.
+    # A delivery's lease covers every endpoint's POST once, plus slack (for name
+    # resolution and the ledger's writes): each POST ends by its deadline
+    # (consumers.webhook.transport), however slowly an endpoint answers.
     lease = settings.timeout_seconds * len(settings.urls) + 30
     return Forwarder(settings, ledger=IdempotencyLedger(store, lease))
 

@@ -1,24 +1,28 @@
-"""Forward events to HTTPS endpoints: signed POSTs with timeouts, failures sorted.
+"""Forward events to HTTPS endpoints: signed POSTs under a deadline, failures sorted.
 
-Per endpoint, per event: a 2xx is delivered; a 5xx, 408, 429, timeout or
-connection error is retryable (the message returns to the queue); any other
-status (4xx, or a 3xx: redirects are not followed, a signed body must not be
-re-sent elsewhere) is permanent and the event goes to the DLQ.
+Per endpoint, per event: a 2xx is delivered; a 5xx, 408, 425, 429, a malformed
+response, no response within the deadline, or a connection error is retryable
+(the message returns to the queue); any other status is permanent and the event
+goes to the DLQ. That includes a 3xx: redirects are not followed (a signed body
+must not be re-sent to a place nobody configured or checked), and the same
+request would be redirected again, so retrying cannot help; the DLQ keeps the
+reason until WEBHOOK_URLS names the new place and the event is redriven. An
+endpoint whose host resolves only to refused addresses (loopback, link-local,
+private...: ``consumers.webhook.addresses``) is permanent for the same reason.
 
 With several endpoints an event is delivered to each at most once: a
 ``DeliveryLedger`` records each endpoint's success, so a retry caused by one
-failing endpoint does not POST again to those that already accepted it.
+failing endpoint does not POST again to those that already accepted it. One
+endpoint's failure, whatever it is, never keeps the event from the others.
 """
 
 from __future__ import annotations
 
 import hashlib
-import ssl
+import http.client
+import ipaddress
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
@@ -27,7 +31,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from consumers.runtime.errors import ConfigurationError, PermanentError
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
 from consumers.runtime.settings import load_settings, split_list
+from consumers.webhook.addresses import (
+    ALLOWED_NETWORKS_VARIABLE,
+    AddressPolicy,
+    IPNetwork,
+    RefusedAddressError,
+    parse_networks,
+)
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from consumers.webhook.transport import HttpTransport, Transport
 from schemas import Envelope
 from schemas.codec import envelope_json
 
@@ -37,6 +49,8 @@ USER_AGENT: Final = "fanout-hub-webhook/1"
 MIN_SECRET_CHARS: Final = 16
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 HTTP_OK_MIN, HTTP_OK_MAX, HTTP_SERVER_ERROR_MIN = 200, 299, 500
+EVENT_ID_HEADER: Final = "X-Fanout-Event-Id"
+EVENT_TYPE_HEADER: Final = "X-Fanout-Event-Type"
 
 
 SECRET_ARN_PATTERN: Final = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"  # noqa: S105 - an ARN pattern, not a secret
@@ -50,11 +64,17 @@ class WebhookEnvironment(BaseModel):
     urls: tuple[str, ...] = Field(alias="WEBHOOK_URLS", min_length=1)
     secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", pattern=SECRET_ARN_PATTERN)
     timeout_seconds: float = Field(default=5.0, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
+    allowed_networks: tuple[IPNetwork, ...] = Field(default=(), alias=ALLOWED_NETWORKS_VARIABLE)
 
     @field_validator("urls", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         return split_list(value)
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        return parse_networks(value)
 
     @classmethod
     def from_env(
@@ -65,33 +85,83 @@ class WebhookEnvironment(BaseModel):
         ``require_https=False`` exists for tests against a local plain-HTTP server only.
         """
         environment = load_settings(cls, environ)
+        policy = AddressPolicy(environment.allowed_networks)
         for url in environment.urls:
-            check_url(url, require_https=require_https)
+            check_url(url, require_https=require_https, policy=policy)
         return environment
 
     def with_secret(self, secret: str) -> WebhookSettings:
         """The forwarder's settings, once the key has been read from ``secret_arn``."""
-        return WebhookSettings(urls=self.urls, secret=secret, timeout_seconds=self.timeout_seconds)
+        return WebhookSettings(
+            urls=self.urls,
+            secret=secret,
+            timeout_seconds=self.timeout_seconds,
+            allowed_networks=self.allowed_networks,
+        )
 
 
 class WebhookSettings(BaseModel):
-    """What the forwarder needs: endpoints, the signing key, the per-request timeout."""
+    """What the forwarder needs: endpoints, the signing key, each POST's deadline, allowed networks."""
 
     model_config = ConfigDict(frozen=True)
 
     urls: tuple[str, ...] = Field(min_length=1)
     secret: str = Field(min_length=MIN_SECRET_CHARS, repr=False)
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    allowed_networks: tuple[IPNetwork, ...] = ()
+
+    @field_validator("allowed_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        return parse_networks(value)
 
 
-def check_url(url: str, *, require_https: bool = True) -> None:
-    """Refuse anything but an absolute https URL (``ConfigurationError`` names WEBHOOK_URLS)."""
+def check_url(url: str, *, require_https: bool = True, policy: AddressPolicy | None = None) -> None:
+    """Refuse anything but an absolute https URL, or one whose literal IP the policy refuses.
+
+    ``ConfigurationError`` names WEBHOOK_URLS. A host name is checked per POST, after
+    resolution (``consumers.webhook.transport``); a literal address can be checked now.
+    """
     parts = urlsplit(url)
     allowed = ("https",) if require_https else ("https", "http")
-    if parts.scheme not in allowed or not parts.hostname:
+    try:
+        hostname = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        hostname = None
+    if parts.scheme not in allowed or not hostname:
         raise ConfigurationError(
             f"WEBHOOK_URLS: {url!r} is not an absolute {' or '.join(allowed)} URL"
         )
+    try:
+        literal = ipaddress.ip_address(hostname)
+    except ValueError:
+        return
+    refused = (policy or AddressPolicy()).refusal(literal)
+    if refused is not None:
+        raise ConfigurationError(
+            f"WEBHOOK_URLS: {url!r} is a {refused} address; "
+            f"allow it explicitly with {ALLOWED_NETWORKS_VARIABLE}"
+        )
+
+
+def header_value(value: str) -> str:
+    """``value`` as an ASCII-only header value: CloudEvents' percent-encoding of UTF-8.
+
+    Space, ``"``, ``%`` and every character outside U+0021-U+007E become ``%XX`` per
+    UTF-8 byte (a receiver reads it back with ``urllib.parse.unquote``), as the
+    CloudEvents HTTP binding does for its ``ce-`` headers:
+    https://github.com/cloudevents/spec/blob/main/cloudevents/bindings/http-protocol-binding.md#3132-http-header-values
+    ``http.client`` sends header values as Latin-1 and refuses CR/LF, so a raw item
+    value could neither be sent nor be trusted not to inject a header. A lone
+    surrogate (legal in a JSON string) is encoded as its three bytes, so this is total.
+    """
+    return "".join(
+        char
+        if "!" <= char <= "~" and char not in '"%'
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in value
+    )
 
 
 class WebhookRetryableError(Exception):
@@ -99,53 +169,7 @@ class WebhookRetryableError(Exception):
 
 
 class WebhookRejectedError(PermanentError):
-    """An endpoint refused the event for good (a 4xx or 3xx)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """An endpoint's answer."""
-
-    status: int
-
-
-class Transport(Protocol):
-    """Sends one POST; raises ``OSError`` (incl. timeouts) when no response came back."""
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        """POST ``body`` and return the status, whatever it is."""
-        ...
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_: object, **__: object) -> None:
-        return None  # turn 3xx into an HTTPError with the 3xx status
-
-
-class UrllibTransport:
-    """``Transport`` over the standard library; no redirects, no retries of its own."""
-
-    def __init__(self) -> None:
-        self._opener: urllib.request.OpenerDirector | None = None
-
-    def _open(self) -> urllib.request.OpenerDirector:
-        # Without a context urllib builds a fresh SSLContext, loading the whole CA
-        # bundle, for every request. One verifying context, built on first use (so
-        # SSL_CERT_FILE set by the environment is honoured), serves every POST.
-        if self._opener is None:
-            https = urllib.request.HTTPSHandler(context=ssl.create_default_context())
-            self._opener = urllib.request.build_opener(_NoRedirect(), https)
-        return self._opener
-
-    def post(self, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-        """POST once; an HTTP error status is returned, not raised."""
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310 - scheme checked at cold start
-        try:
-            with self._open().open(request, timeout=timeout) as response:
-                return Response(response.status)
-        except urllib.error.HTTPError as error:
-            error.close()
-            return Response(error.code)
+    """An endpoint refused the event for good (a 4xx or 3xx), or its address is refused."""
 
 
 class DeliveryLedger(Protocol):
@@ -223,18 +247,18 @@ class Forwarder:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
-        self._transport = transport or UrllibTransport()
+        self._transport = transport or HttpTransport(AddressPolicy(settings.allowed_networks))
         self._ledger = ledger or NoLedger()
         self._clock = clock
 
     def headers(self, envelope: Envelope, body: bytes) -> dict[str, str]:
-        """The request headers, signature included."""
+        """The request headers, signature included; values from the event are percent-encoded."""
         timestamp = int(self._clock())
         return {
             "Content-Type": CONTENT_TYPE,
             "User-Agent": USER_AGENT,
-            "X-Fanout-Event-Id": envelope.id,
-            "X-Fanout-Event-Type": envelope.type,
+            EVENT_ID_HEADER: header_value(envelope.id),
+            EVENT_TYPE_HEADER: header_value(envelope.type),
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: signature(self._settings.secret, timestamp, body),
         }
@@ -275,8 +299,17 @@ class Forwarder:
             response = self._transport.post(
                 url, body, self.headers(envelope, body), self._settings.timeout_seconds
             )
-        except (TimeoutError, OSError) as error:  # URLError is an OSError
+        except RefusedAddressError as error:
+            return False, str(error)
+        except OSError as error:  # TimeoutError (the deadline), refused, reset, TLS, DNS
             return True, f"no response ({type(error).__name__}: {error})"
+        except http.client.HTTPException as error:
+            # Not the endpoint's bytes: they would land in the DLQ's attributes and logs.
+            return True, f"malformed response ({type(error).__name__})"
+        except Exception as error:  # noqa: BLE001 - reported, not swallowed: see below
+            # One endpoint's unforeseen failure must not keep the event from the
+            # others, nor hold this endpoint's claim: it is a retry, with its type.
+            return True, f"delivery failed ({type(error).__name__})"
         status = response.status
         if HTTP_OK_MIN <= status <= HTTP_OK_MAX:
             return None

@@ -39,6 +39,9 @@ LOCAL_TRACING_ENV: Final = {
     "AWS_XRAY_SDK_ENABLED": "false",
     "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
 }
+# Local webhook receivers (the demo's closed port, the chaos run's HTTPS server) listen
+# on this machine's loopback, which the webhook consumer refuses unless allowed.
+LOCAL_WEBHOOK_ENV: Final = {"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8,::1/128"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +235,8 @@ class LocalHub:
         return self._endpoint_url
 
     def handler_environment(self) -> dict[str, str]:
-        """What every function sees besides its own variables: where AWS is, and quiet tracing."""
-        env = dict(LOCAL_TRACING_ENV)
+        """What every function sees besides its own variables: where AWS is, quiet tracing, local receivers."""
+        env = {**LOCAL_TRACING_ENV, **LOCAL_WEBHOOK_ENV}
         if self._endpoint_url:
             env["AWS_ENDPOINT_URL"] = self._endpoint_url
         if self._server is not None:

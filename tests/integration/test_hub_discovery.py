@@ -134,6 +134,13 @@ class TestDiscoveryParameters:
         # and the template text spells it nowhere else
         assert HUB.read_text(encoding="utf-8").count(f'"{runtime_version}"') == 1
 
+    def test_the_kit_is_released_with_the_runtime(self):
+        # The kit's Serverless Application Repository version is the release's: a kit
+        # published as 0.2.0 expects the 0.2.0 runtime layer.
+        kit = load_template(ROOT / "consumers" / "kit" / "template.yaml")
+        application = kit["Metadata"]["AWS::ServerlessRepo::Application"]
+        assert application["SemanticVersion"] == runtime_version
+
     def test_deleting_the_stack_deletes_its_parameters(self, granted):
         # GIVEN another hub next to the module's one WHEN it is deleted
         other = stack.deploy(stack_name="gone")

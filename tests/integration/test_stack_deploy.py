@@ -28,6 +28,7 @@ CONSUMERS = ("AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer")
 WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
     "WebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:hub/webhook-AbCdEf",
+    "WebhookAllowedNetworks": "10.20.0.0/16",
 }
 QUEUE_RETENTION_SECONDS = {"Queue": 4 * 24 * 3600, "DeadLetterQueue": 14 * 24 * 3600}
 
@@ -112,6 +113,7 @@ class TestConsumerQueues:
         hook = WebhookEnvironment.from_env(webhook)
         assert hook.urls == (WEBHOOK["WebhookUrls"],)
         assert hook.secret_arn == WEBHOOK["WebhookSecretArn"]
+        assert [str(n) for n in hook.allowed_networks] == ["10.20.0.0/16"]
 
     def test_the_webhook_secret_is_never_an_environment_value(self, deployed):
         # Only the secret's ARN reaches the function; the key is read at cold start.

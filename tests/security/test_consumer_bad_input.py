@@ -112,6 +112,8 @@ def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
         # One endpoint, so one good event is one request.
         "WEBHOOK_URLS": webhook.urls[0] if webhook else "https://hooks.invalid/orders",
         "WEBHOOK_SECRET_ARN": a_stored_secret(WEBHOOK_SECRET),
+        # The receiver listens on loopback, which the webhook refuses unless allowed.
+        "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

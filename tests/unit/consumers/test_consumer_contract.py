@@ -20,7 +20,8 @@ from consumers.audit_log.app import handler as audit_handler
 from consumers.projection.app import handler as projection_handler
 from consumers.projection.view import Projection, ProjectionSettings
 from consumers.runtime import consumer
-from consumers.webhook.forwarder import Forwarder, Response, WebhookSettings
+from consumers.webhook.forwarder import Forwarder, WebhookSettings
+from consumers.webhook.transport import Response
 from schemas import SUPPORTED_VERSIONS, parse_envelope
 
 VERSIONS = list(SUPPORTED_VERSIONS)

@@ -3,72 +3,39 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 
 import boto3
 import pytest
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
 from support.builders import FakeContext
 from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
+from support.webhook_receivers import (
+    LOOPBACK,
+    SIGNING_KEY,
+    Receiver,
+    dripped_status_line,
+    forwarding,
+    ledgered,
+    status,
+)
 
 from consumers.runtime import ConfigurationError, consumer
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.app import handler as webhook_handler
-from consumers.webhook.forwarder import Forwarder, WebhookEnvironment, WebhookSettings
+from consumers.webhook.forwarder import WebhookEnvironment
 from consumers.webhook.secret import signing_key
 from consumers.webhook.signing import verify
 
-SECRET = "s3cr3t-for-tests-only-0123456789"
-
-
-class Endpoint:
-    """A local HTTP receiver that answers with scripted statuses and keeps what it got."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.delay = 0.0
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                endpoint.received.append((dict(self.headers), body))
-                time.sleep(endpoint.delay)  # the endpoint is slow on purpose, not a wait
-                status = endpoint.statuses.pop(0) if endpoint.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> Self:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+SECRET = SIGNING_KEY
 
 
 @pytest.fixture
-def endpoint() -> Iterator[Endpoint]:
-    with Endpoint() as server:
+def endpoint() -> Iterator[Receiver]:
+    with Receiver() as server:
         yield server
-
-
-def forwarding(endpoint: Endpoint, *, timeout: float = 2.0):
-    # the local receiver speaks plain HTTP; production never does (WebhookEnvironment)
-    settings = WebhookSettings(urls=(endpoint.url,), secret=SECRET, timeout_seconds=timeout)
-    return consumer()(Forwarder(settings).deliver)
 
 
 class TestDelivery:
@@ -80,7 +47,8 @@ class TestDelivery:
         response = forwarding(endpoint)(an_sqs_event(an_sqs_record(body)), FakeContext())
 
         assert failed_ids(response) == []
-        [(headers, received)] = endpoint.received
+        [request] = endpoint.received
+        headers, received = request.headers, request.body
         assert json.loads(received) == json.loads(body)
         assert headers["Content-Type"].startswith("application/cloudevents+json")
         assert headers["X-Fanout-Event-Id"] == json.loads(body)["id"]
@@ -120,7 +88,7 @@ class TestFailures:
     def test_a_5xx_returns_the_message_to_the_queue_and_a_retry_delivers(
         self, consumer_env, endpoint
     ):
-        endpoint.statuses = [503]
+        endpoint.answers = [status(503)]
         handler = forwarding(endpoint)
         body = an_envelope()
         record = an_sqs_record(body)
@@ -133,7 +101,7 @@ class TestFailures:
         assert len(endpoint.received) == 2
 
     def test_a_timeout_is_retryable(self, consumer_env, endpoint):
-        endpoint.delay = 1.0
+        endpoint.answers = [dripped_status_line(every=0.05)]
         record = an_sqs_record(an_envelope())
 
         response = forwarding(endpoint, timeout=0.2)(an_sqs_event(record), FakeContext())
@@ -141,7 +109,7 @@ class TestFailures:
         assert failed_ids(response) == [record["messageId"]]
 
     def test_a_4xx_is_dead_lettered_at_once(self, consumer_env, consumer_aws, endpoint):
-        endpoint.statuses = [410]
+        endpoint.answers = [status(410)]
 
         response = forwarding(endpoint)(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
 
@@ -152,7 +120,7 @@ class TestFailures:
         assert "HTTP 410" in attributes["fanout-error"]["StringValue"]
 
     def test_429_is_retryable_not_permanent(self, consumer_env, endpoint):
-        endpoint.statuses = [429]
+        endpoint.answers = [status(429)]
         record = an_sqs_record(an_envelope())
 
         response = forwarding(endpoint)(an_sqs_event(record), FakeContext())
@@ -164,12 +132,9 @@ class TestSeveralEndpoints:
     """A retry caused by one endpoint does not POST again to the others."""
 
     def test_only_the_failed_endpoint_is_retried(self, consumer_env, fresh_handlers, monkeypatch):
-        with Endpoint() as good, Endpoint() as flaky:
-            flaky.statuses = [500]
-            monkeypatch.setenv("WEBHOOK_URLS", f"{good.url},{flaky.url}")
-            monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SECRET))
-            ledgered = build_forwarder(require_https=False)  # the deployed wiring, plain HTTP
-            handler = consumer()(ledgered.deliver)
+        with Receiver() as good, Receiver() as flaky:
+            flaky.answers = [status(500)]
+            handler = ledgered(monkeypatch, good, flaky)  # the deployed wiring, plain HTTP
             body = an_envelope()
 
             first = handler(an_sqs_event(an_sqs_record(body)), FakeContext())
@@ -232,6 +197,7 @@ class TestSigningKey:
         monkeypatch.setenv("WEBHOOK_SECRET_ARN", arn)
         # an https endpoint that refuses connections: each delivery fails fast, retryably
         monkeypatch.setenv("WEBHOOK_URLS", "https://127.0.0.1:9/hooks")
+        monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
         reads = count_secret_reads()
         # WHEN the deployed handler processes three batches in one container
         for _ in range(3):
@@ -247,14 +213,16 @@ class TestSigningKey:
         secrets = boto3.client("secretsmanager")
         arn = a_stored_secret(SECRET)
         monkeypatch.setenv("WEBHOOK_SECRET_ARN", arn)
-        monkeypatch.setenv("WEBHOOK_URLS", endpoint.url)
+        monkeypatch.setenv("WEBHOOK_URLS", endpoint.url())
+        monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
         handler = consumer()(build_forwarder(require_https=False).deliver)
         # WHEN the secret is rotated and then a message arrives in the same container
         secrets.put_secret_value(SecretId=arn, SecretString="a-rotated-key-0123456789")
         response = handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
         # THEN the delivery is signed with the key read at cold start, not re-read per message
         assert failed_ids(response) == []
-        [(headers, received)] = endpoint.received
+        [request] = endpoint.received
+        headers, received = request.headers, request.body
         timestamp, signed = headers["X-Fanout-Timestamp"], headers["X-Fanout-Signature"]
         assert verify(SECRET, received, timestamp, signed, now=time.time())
 

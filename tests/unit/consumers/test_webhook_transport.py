@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import ssl
-import urllib.error
 from collections.abc import Iterator
 
 import pytest
+from support.webhook_receivers import LOOPBACK
 
-from consumers.webhook import forwarder
-from consumers.webhook.forwarder import UrllibTransport
+from consumers.webhook import transport as transport_module
+from consumers.webhook.addresses import AddressPolicy, parse_networks
+from consumers.webhook.transport import HttpTransport
 from fanout.chaos import WebhookReceiver
 from fanout.local.faults import FaultPlan, FaultRates
+
+
+def local_transport() -> HttpTransport:
+    """The webhook's transport, allowed to reach this machine's loopback (as the local hub is)."""
+    return HttpTransport(AddressPolicy(parse_networks(LOOPBACK)))
 
 
 @pytest.fixture
@@ -26,8 +32,8 @@ def test_an_untrusted_certificate_is_refused(receiver, monkeypatch, tmp_path):
     empty_bundle = tmp_path / "no-cas.pem"
     empty_bundle.write_text("")
     monkeypatch.setenv("SSL_CERT_FILE", str(empty_bundle))
-    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
-        UrllibTransport().post(receiver.urls[0], b"{}", {}, timeout=5)
+    with pytest.raises(ssl.SSLCertVerificationError, match="CERTIFICATE_VERIFY_FAILED"):
+        local_transport().post(receiver.urls[0], b"{}", {}, timeout=5)
     assert receiver.deliveries == []
 
 
@@ -42,8 +48,8 @@ def test_every_post_reuses_one_tls_context(receiver, monkeypatch):
         built.append(context)
         return context
 
-    monkeypatch.setattr(forwarder.ssl, "create_default_context", counting_context)
-    transport = UrllibTransport()
+    monkeypatch.setattr(transport_module.ssl, "create_default_context", counting_context)
+    transport = local_transport()
     statuses = [transport.post(receiver.urls[0], b"{}", {}, timeout=5).status for _ in range(3)]
     # unsigned bodies: the receiver answers 401, returned as a status rather than raised
     assert statuses == [401, 401, 401]
