@@ -14,6 +14,11 @@ log = structlog.get_logger("other_team")
 
 @consumer()  # each envelope id runs once (the kit's idempotency table)
 def handler(event: Envelope) -> None:
-    """Log the order's key, its change and the event's age."""
-    age = relativedelta(datetime.now(UTC), event.time)
-    log.info("order_seen", subject=event.subject, type=event.type, age_seconds=age.seconds)
+    """Log the order's key, its change and how long ago it happened."""
+    age = relativedelta(datetime.now(UTC), event.time)  # calendar-aware: days, hours, ...
+    log.info(
+        "order_seen",
+        subject=event.subject,
+        type=event.type,
+        age=f"{age.days}d {age.hours}h {age.minutes}m {age.seconds}s",
+    )
