@@ -8,8 +8,11 @@ but ``sam local invoke`` cannot run such a function: SAM CLI resolves a layer ``
 local ``LayerVersion`` only within the function's own stack
 (``SamFunctionProvider._parse_layer_info`` → ``_locate_layer_from_ref`` in
 ``samcli/lib/providers/sam_function_provider.py``), and a parameter passed down from the
-parent arrives as the plain string ``ConsumerRuntimeLayer``, which it then refuses as
-"ConsumerRuntimeLayer is an Invalid Layer Arn." (https://github.com/aws/aws-sam-cli/issues/2820,
+parent arrives as the plain string ``ConsumerRuntimeLayer``. A layer that is not the
+template's own is downloaded by its ARN, whose layer name and version SAM CLI reads
+(https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-layers.html),
+so it refuses that string: "ConsumerRuntimeLayer is an Invalid Layer Arn."
+(https://github.com/aws/aws-sam-cli/issues/2820,
 https://github.com/aws/aws-sam-cli/issues/3003; SAM CLI's own
 ``TestBuildPassingLayerAcrossStacks`` in ``tests/integration/buildcmd/test_build_cmd.py``
 expects that error; only ``sam sync`` searches the parent, ``locate_layer_nested``).
@@ -26,6 +29,12 @@ environment it keeps every variable name the kit declares (SAM CLI sets only dec
 variables, ``samcli/local/lambdafn/env_vars.py``); a value that names something of the
 kit's own stack (its queue, its conditions) is left empty, for ``fanout env-vars``' file
 to fill in. The kit's role, events, alarms and queues have no part in a local invoke.
+
+It is derived from the build rather than from ``template.yaml``: ``sam build`` has already
+turned each kit's function package and each layer's ``ContentUri`` into built folders, so
+the lifted function runs exactly what the nested one would, with one build and no make
+target of its own (a makefile build runs ``build-<LogicalId>``, and the kit's Makefile
+knows ``build-ConsumerFunction`` alone).
 
 Nothing here changes the kit or ``template.yaml``: teams nesting the published kit are
 unaffected, and the template is rewritten from the build on every ``make local-build``.
@@ -243,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         description="Write the local-invoke template next to a `sam build` output.",
     )
     parser.add_argument(
-        "--build-dir", type=Path, default=Path(".aws-sam/local"), help="the sam build folder"
+        "--build-dir",
+        type=Path,
+        required=True,
+        help="the `sam build` folder (make local-build: LOCAL_INVOKE_BUILD_DIR)",
     )
     args = parser.parse_args(argv)
     try:

@@ -253,7 +253,9 @@ class TestNestedKitLayers:
 
     A layer the parent passes to a nested application reaches SAM CLI as the plain string
     of the parent's logical id ("ConsumerRuntimeLayer"), neither resolved to the parent's
-    LayerVersion nor a valid ARN: ``sam local invoke AuditLogConsumer/ConsumerFunction``
+    LayerVersion nor an ARN to download the layer by
+    (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-layers.html):
+    ``sam local invoke AuditLogConsumer/ConsumerFunction``
     stops with "ConsumerRuntimeLayer is an Invalid Layer Arn." SAM CLI resolves a layer
     ``Ref`` only within the function's own stack (``SamFunctionProvider._parse_layer_info``;
     ``_locate_layer_from_nested`` runs for ``sam sync`` alone), and its own
