@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -64,6 +65,15 @@ FUNCTION: Final = "AWS::Serverless::Function"
 # events name resources of the kit's own stack and play no part in `sam local invoke`.
 REQUIRED: Final = ("Handler", "Runtime")
 CARRIED: Final = (*REQUIRED, "Architectures", "Timeout", "MemorySize", "Layers")
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes the mappings SAM CLI's YAML parsing makes: once imported, it registers an
+    ``OrderedDict`` constructor on ``yaml.SafeLoader`` (``samcli/yamlhelper.py``), which
+    ``load_template``'s loader inherits."""
+
+
+_Dumper.add_representer(OrderedDict, lambda dumper, data: dumper.represent_dict(data))
 
 
 class LocalInvokeError(StackError):
@@ -241,7 +251,7 @@ def write(build_dir: Path) -> Path:
         "# of this folder, for `sam local invoke` only: see fanout/local_invoke.py.\n"
     )
     target.write_text(
-        header + yaml.safe_dump(template, sort_keys=False, width=120), encoding="utf-8"
+        header + yaml.dump(template, Dumper=_Dumper, sort_keys=False, width=120), encoding="utf-8"
     )
     return target
 
