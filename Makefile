@@ -104,9 +104,13 @@ LOCAL_INVOKE_BUILD_DIR := .aws-sam/local
 # The SAM CLI from PATH, else the locked one `make setup` installs into .venv.
 SAM := $(or $(shell command -v sam 2>/dev/null),$(ROOT)/.venv/bin/sam)
 
+# Then the template `sam local invoke` runs (local-invoke.yaml in the same folder): SAM CLI
+# does not resolve a layer the hub passes to a nested kit, so each consumer's function is
+# lifted into the hub stack as <App>Function with same-stack layer refs (fanout/local_invoke.py).
 local-build: $(UV) $(if $(shell command -v sam 2>/dev/null),,setup) ## sam build for `sam local invoke` (x86_64, into .aws-sam/local; docs/local.md)
 	LAMBDA_ARCHITECTURE=$(LOCAL_INVOKE_ARCHITECTURE) "$(SAM)" build \
 	  --build-dir $(LOCAL_INVOKE_BUILD_DIR) --parameter-overrides Architecture=$(LOCAL_INVOKE_ARCHITECTURE)
+	$(RUN) python -m fanout.local_invoke --build-dir $(LOCAL_INVOKE_BUILD_DIR)
 
 demo: setup ## run the whole hub locally (moto + template.yaml + handlers), prove nothing is lost
 	$(RUN) fanout local up --demo

@@ -18,7 +18,9 @@ read from where they already exist:
   ``AWS::Serverless::Application`` resources.
 
 The file has one object per function, keyed by its full path (``RouterFunction``,
-``AuditLogConsumer/ConsumerFunction``). SAM CLI looks a function up by logical id, then
+``AuditLogConsumer/ConsumerFunction``), and each nested function once more by the logical
+id ``make local-build`` lifts it to in the template ``sam local invoke`` runs
+(``AuditLogConsumerFunction``, ``fanout.local_invoke``). SAM CLI looks a function up by logical id, then
 function id, function name, then full path
 (https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-invoke.html,
 ``samcli/commands/local/lib/local_lambda.py`` ``_make_env_vars``); the kit's functions all
@@ -44,6 +46,7 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fanout.connection import Connection
+from fanout.local_invoke import lifted_path
 from fanout.ops.resolve import describe_stack
 from fanout.stack import TEMPLATE, load_template, nested_stack_name
 
@@ -81,12 +84,32 @@ def from_local_hub(state: Mapping[str, Any], *, endpoint_host: str | None = None
     if not functions:
         raise EnvVarsError("the running local hub's state lists no functions")
     endpoint = hub_endpoint(state, endpoint_host)
-    return {
-        str(f.get("logical_id") or f["name"]): {
-            **{k: str(v) for k, v in f["environment"].items()},
-            **({ENDPOINT_VARIABLE: endpoint} if endpoint else {}),
+    return with_local_invoke_ids(
+        {
+            str(f.get("logical_id") or f["name"]): {
+                **{k: str(v) for k, v in f["environment"].items()},
+                **({ENDPOINT_VARIABLE: endpoint} if endpoint else {}),
+            }
+            for f in functions
         }
-        for f in functions
+    )
+
+
+def with_local_invoke_ids(env_vars: EnvVars) -> EnvVars:
+    """``env_vars`` plus each nested function under its id in the local-invoke template.
+
+    ``make local-build`` lifts ``AuditLogConsumer/ConsumerFunction`` into the hub stack as
+    ``AuditLogConsumerFunction`` (``fanout.local_invoke``), the logical id SAM CLI looks up
+    first; the full path stays for a template that nests the kit.
+    """
+    lifted = {lifted_path(path): path for path in env_vars}
+    return {
+        **env_vars,
+        **{
+            name: dict(env_vars[path])
+            for name, path in lifted.items()
+            if name is not None and name not in env_vars
+        },
     }
 
 
@@ -116,7 +139,7 @@ def from_stack(connection: Connection, stack_name: str, template: Path = TEMPLAT
         found[path] = {k: str(v) for k, v in variables.items()}
     if not found:
         raise EnvVarsError(f"stack {stack_name!r} has no Lambda functions")
-    return found
+    return with_local_invoke_ids(found)
 
 
 def _functions(

@@ -28,13 +28,14 @@ WEBHOOK = {
     "WebhookUrls": "https://hooks.example.com/fanout",
     "WebhookSecretArn": UNREAD_SECRET_ARN,
 }
-# The paths SAM CLI knows the functions by: logical id, prefixed by the nested application.
-FUNCTIONS = {
-    "RouterFunction",
-    "AuditLogConsumer/ConsumerFunction",
-    "ProjectionConsumer/ConsumerFunction",
-    "WebhookConsumer/ConsumerFunction",
+# The paths SAM CLI knows the functions by: logical id, prefixed by the nested application,
+# and each consumer's logical id in the local-invoke template (fanout.local_invoke).
+NESTED = {
+    "AuditLogConsumer/ConsumerFunction": "AuditLogConsumerFunction",
+    "ProjectionConsumer/ConsumerFunction": "ProjectionConsumerFunction",
+    "WebhookConsumer/ConsumerFunction": "WebhookConsumerFunction",
 }
+FUNCTIONS = {"RouterFunction", *NESTED, *NESTED.values()}
 CONSUMERS = sorted(FUNCTIONS - {"RouterFunction"})
 
 
@@ -52,6 +53,8 @@ def _assert_usable(found: dict[str, dict[str, str]], deployed: stack.DeployedSta
     assert set(found) == FUNCTIONS
     for path, function in deployed.all_functions().items():
         assert found[path] == dict(function.environment), path
+    for path, lifted in NESTED.items():
+        assert found[lifted] == found[path], lifted
     router = Settings.from_env(found["RouterFunction"])
     assert router.topic_arn == deployed.outputs["TopicArn"]
     assert router.dlq_url == deployed.outputs["RouterDeadLetterQueueUrl"]

@@ -87,10 +87,12 @@ class TestFromStackOnAnAccount:
             found = env_vars.from_stack(connection, "hub")
             cfn.assert_no_pending_responses()
         # No bare "ConsumerFunction" key: SAM CLI matches the logical id first, so it
-        # would give every consumer of the kit this one's variables.
+        # would give every consumer of the kit this one's variables. The consumer is also
+        # keyed by its logical id in the local-invoke template (fanout.local_invoke).
         assert found == {
             "RouterFunction": ROUTER_ENV,
             "AuditLogConsumer/ConsumerFunction": AUDIT_ENV,
+            "AuditLogConsumerFunction": AUDIT_ENV,
         }
 
 
@@ -117,6 +119,7 @@ class TestFromLocalHubState:
         assert env_vars.from_local_hub(state) == {
             "RouterFunction": {**ROUTER_ENV, **hub},
             "AuditLogConsumer/ConsumerFunction": {**AUDIT_ENV, **hub},
+            "AuditLogConsumerFunction": {**AUDIT_ENV, **hub},
         }
 
     def test_a_container_reaches_the_hub_by_the_name_given(self):
