@@ -2,8 +2,8 @@
 
 ``to_outbound`` turns one Lambda-format DynamoDB stream record into the exact
 JSON text of its envelope (see ``schemas.v1``) plus the SNS message attributes
-that filter policies match on. Anything that can never normalise raises
-``PoisonRecordError``.
+that filter policies match on. It is total: for any input it returns an
+envelope that ``schemas`` parses, or raises ``PoisonRecordError`` with a reason.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from router.attributes import (
@@ -27,11 +28,14 @@ from router.attributes import (
     plain_string,
     sns_safe,
 )
-from router.errors import PoisonRecordError
+from router.errors import PoisonRecordError, path_step
 from schemas.limits import (
     DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
+    DYNAMODB_TABLE_NAME_MAX_CHARS,
+    DYNAMODB_TABLE_NAME_MIN_CHARS,
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
+    SQS_MESSAGE_CHARACTERS,
 )
 
 if TYPE_CHECKING:
@@ -92,11 +96,16 @@ class Outbound:
     attributes: MessageAttributes
     group_id: str
     offloaded: bool = False
+    size: int = field(init=False, compare=False)
+    """Bytes SNS counts against its message limit: body plus every attribute.
 
-    @property
-    def size(self) -> int:
-        """Bytes SNS counts against its message limit: body plus every attribute."""
-        return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+    Measured once, here: encoding is also the check that the text is Unicode
+    (``UnicodeEncodeError`` for a lone surrogate, which ``to_outbound`` makes poison).
+    """
+
+    def __post_init__(self) -> None:
+        size = len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+        object.__setattr__(self, "size", size)
 
     def as_pointer(self, body: str) -> Outbound:
         """The same message carrying a claim-check pointer body instead of the envelope."""
@@ -132,17 +141,41 @@ def sequence_number_of(record: object) -> str | None:
 def padded_sequence(sequence_number: str) -> str:
     """The sequence number left-padded with zeros, so string order is numeric order."""
     if not sequence_number.isdigit() or not sequence_number.isascii():
-        raise PoisonRecordError(f"SequenceNumber {sequence_number[:48]!r} is not all digits")
+        raise PoisonRecordError("dynamodb.SequenceNumber (string): not all digits")
     if len(sequence_number) > DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS:
         raise PoisonRecordError("SequenceNumber is longer than DynamoDB's 40 digits")
     return sequence_number.zfill(DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS)
 
 
+# RFC 3339 writes a four-digit year (https://www.rfc-editor.org/rfc/rfc3339#section-5.6)
+# and Python's datetime, which consumers parse ``time`` into, starts at year 1:
+# 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, in epoch milliseconds.
+_FIRST_MILLIS: Final = -62_135_596_800_000
+_LAST_MILLIS: Final = 253_402_300_799_999
+
+
 @functools.lru_cache(maxsize=256)  # a batch's records share a handful of timestamps
 def rfc3339(epoch_seconds: float) -> str:
-    """RFC 3339 UTC time, with milliseconds only when the stream gave them."""
-    whole, millis = divmod(round(epoch_seconds * 1000), 1000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    """RFC 3339 UTC time, with milliseconds only when the stream gave them.
+
+    Raises ``PoisonRecordError`` for a time outside years 1 to 9999 (and NaN).
+    """
+    if not _FIRST_MILLIS / 1000 - 1 <= epoch_seconds <= _LAST_MILLIS / 1000 + 1:
+        raise PoisonRecordError(
+            "dynamodb.ApproximateCreationDateTime (number): not a time in years 0001 to 9999"
+        )
+    total = round(epoch_seconds * 1000)
+    if not _FIRST_MILLIS <= total <= _LAST_MILLIS:
+        raise PoisonRecordError(
+            "dynamodb.ApproximateCreationDateTime (number): not a time in years 0001 to 9999"
+        )
+    whole, millis = divmod(total, 1000)
+    t = time.gmtime(whole)
+    # Not strftime("%Y"): glibc writes year 999 as "999", which is not RFC 3339.
+    text = (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
     return f"{text}.{millis:03d}Z" if millis else text + "Z"
 
 
@@ -159,16 +192,24 @@ def envelope_id_of(table_arn: str, event_id: str) -> str:
 _VARIANT_DIGIT: Final = {f"{d:x}": f"{d & 0x3 | 0x8:x}" for d in range(16)}
 
 
+# A table ARN as ARNs are written (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)
+# with a table name as DynamoDB allows it (HowItWorks.NamingRulesDataTypes.html): the
+# envelope's source must be a URI-reference (CloudEvents 1.0) and its table an SNS
+# attribute value, so nothing else from the event goes into either.
+_TABLE_ARN: Final = re.compile(
+    r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/"
+    rf"([A-Za-z0-9_.-]{{{DYNAMODB_TABLE_NAME_MIN_CHARS},{DYNAMODB_TABLE_NAME_MAX_CHARS}}})\Z"
+)
+
+
 @functools.lru_cache(maxsize=64)  # one stream per router, in practice
 def table_of(event_source_arn: str) -> tuple[str, str]:
     """(table ARN, table name) from a stream ARN ``…:table/NAME/stream/LABEL``."""
     table_arn = event_source_arn.split("/stream/", 1)[0]
-    prefix, sep, name = table_arn.partition(":table/")
-    if not sep or not name or "/" in name or not prefix.startswith("arn:"):
-        raise PoisonRecordError(
-            f"eventSourceARN {event_source_arn[:120]!r} is not a table stream ARN"
-        )
-    return table_arn, name
+    found = _TABLE_ARN.match(table_arn)
+    if found is None:
+        raise PoisonRecordError("eventSourceARN (string): not a DynamoDB table stream ARN")
+    return table_arn, found.group(1)
 
 
 def is_ttl_removal(record: Mapping[str, Any]) -> bool:
@@ -207,6 +248,22 @@ def entity_of(
     return table.lower()
 
 
+_UNSAFE_IN_MESSAGES: Final = re.compile(f"[^{SQS_MESSAGE_CHARACTERS}]")
+
+
+def _checked_entity(entity: str) -> str:
+    """The entity, if SNS takes it as a message attribute value; poison otherwise.
+
+    https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html: a string
+    value has the body's restrictions on content (SQS's character set).
+    """
+    if _UNSAFE_IN_MESSAGES.search(entity):
+        raise PoisonRecordError(
+            "entity (string, from item data): holds a character SNS refuses in a message attribute"
+        )
+    return entity
+
+
 def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     image = dynamodb.get(name)
     if image is None:
@@ -214,6 +271,68 @@ def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     if not isinstance(image, dict):
         raise PoisonRecordError(f"dynamodb.{name} must be an object")
     return image
+
+
+def _texts(image: Mapping[str, Any], where: str) -> dict[str, str]:
+    """``attribute_texts(image)``, its errors placed under ``dynamodb.<where>``."""
+    try:
+        return attribute_texts(image)
+    except PoisonRecordError as exc:
+        raise exc.within(where).within("dynamodb") from None
+
+
+def _unencodable(record: Mapping[str, Any]) -> str:
+    """Where a record holds text UTF-8 cannot encode (a lone surrogate): the poison reason."""
+    for name in ("eventID", "eventName", "eventSourceARN"):
+        if not _encodes(record.get(name)):
+            return f"{name} (string): holds a lone surrogate, which is not Unicode text"
+    dynamodb = record.get("dynamodb")
+    if isinstance(dynamodb, Mapping):
+        for image in ("Keys", "NewImage", "OldImage"):
+            found = _surrogate_in_image(dynamodb.get(image), f"dynamodb.{image}")
+            if found:
+                return found
+    return "a value holds a lone surrogate, which is not Unicode text"
+
+
+def _encodes(text: object) -> bool:
+    if not isinstance(text, str):
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_in_image(image: object, where: str) -> str | None:
+    """The first place in an image (or ``M`` value) holding a lone surrogate, as a reason."""
+    if not isinstance(image, dict):
+        return None
+    for name, value in image.items():
+        if not _encodes(name):
+            return f"{where}: an attribute name holds a lone surrogate, which is not Unicode text"
+        found = _surrogate_in_value(value, f"{where}.{path_step(name)}")
+        if found:
+            return found
+    return None
+
+
+def _surrogate_in_value(value: object, where: str) -> str | None:
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((tag, raw),) = value.items()
+    if tag == "M":
+        return _surrogate_in_image(raw, where)
+    if tag == "L" and isinstance(raw, list):
+        for index, member in enumerate(raw):
+            found = _surrogate_in_value(member, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if not all(_encodes(m) for m in (raw if isinstance(raw, list) else [raw])):
+        return f"{where}: {tag[:8]!a} value holds a lone surrogate, which is not Unicode text"
+    return None
 
 
 def to_outbound(
@@ -231,6 +350,10 @@ def to_outbound(
     except RecursionError:
         # DynamoDB nests at most 32 levels; only a forged record gets this deep.
         raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
+    except UnicodeEncodeError:
+        # Lambda's JSON may carry "\ud800": Python reads it as a lone surrogate, which
+        # no UTF-8 message (SNS, SQS, a consumer) can hold. Found here, not per string.
+        raise PoisonRecordError(_unencodable(record)) from None
 
 
 def _normalise_checked(
@@ -246,7 +369,7 @@ def _normalise_checked(
     event_id = _require(record, "eventID", str)
     event_name = _require(record, "eventName", str)
     if event_name not in _OPERATIONS:
-        raise PoisonRecordError(f"eventName {event_name[:40]!r} is not INSERT, MODIFY or REMOVE")
+        raise PoisonRecordError("eventName (string): not INSERT, MODIFY or REMOVE")
     table_arn, table = table_of(_require(record, "eventSourceARN", str))
     dynamodb = _require(record, "dynamodb", dict)
     sequence_number = _require(dynamodb, "SequenceNumber", str, "dynamodb")
@@ -262,13 +385,13 @@ def _normalise_checked(
     operation: str = override or _OPERATIONS[event_name]
     if override is None and event_name == "REMOVE" and is_ttl_removal(record):
         operation = "expired"
-    entity = entity_of(rules, keys, (new, old), table)
+    entity = _checked_entity(entity_of(rules, keys, (new, old), table))
     event_type = f"{entity}.{operation}"
 
-    key_texts = attribute_texts(keys)
+    key_texts = _texts(keys, "Keys")
     subject = join_object({name: key_texts[name] for name in sorted(key_texts)})
-    new_texts = attribute_texts(new) if new is not None else None
-    old_texts = attribute_texts(old) if old is not None else None
+    new_texts = _texts(new, "NewImage") if new is not None else None
+    old_texts = _texts(old, "OldImage") if old is not None else None
     changed: list[str] | None = None
     if event_name == "MODIFY" and new_texts is not None and old_texts is not None:
         changed = sorted(
@@ -321,7 +444,7 @@ def _normalise_checked(
         # json.dumps(changed, ensure_ascii=False), written from the texts made above.
         attributes["changed"] = {
             "DataType": "String.Array",
-            "StringValue": "[" + ", ".join(changed_texts) + "]",
+            "StringValue": sns_safe("[" + ", ".join(changed_texts) + "]"),
         }
     group_id = hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest()
     return Outbound(
@@ -382,7 +505,10 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         None if rules.entity_attribute or rules.partition_key else _key_prefix(keys)
     ) or entity_of(rules, keys, (new, old), table)
     middle = _middle(table_arn, table, entity, operation)
-    keys_text, subject = _key_texts(keys)
+    try:
+        keys_text, subject = _key_texts(keys)
+    except PoisonRecordError as exc:
+        raise exc.within("Keys").within("dynamodb") from None
     data, changed_texts = _data_texts(event_name, new, old)
     envelope_id = envelope_id_of(table_arn, event_id)
     body = "".join(
@@ -411,7 +537,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         # json.dumps(changed, ensure_ascii=False), written from the texts made above.
         attributes["changed"] = {
             "DataType": "String.Array",
-            "StringValue": "[" + ", ".join(changed_texts) + "]",
+            "StringValue": sns_safe("[" + ", ".join(changed_texts) + "]"),
         }
     return Outbound(
         sequence_number=sequence_number,
@@ -459,14 +585,20 @@ def _data_texts(
         new_text = ',"new":null'
         new_members = None
     else:
-        new_members = image_members(new)
+        try:
+            new_members = image_members(new)
+        except PoisonRecordError as exc:
+            raise exc.within("NewImage").within("dynamodb") from None
         new_text = ',"new":{' + ",".join(new_members.values()) + "}"
     if old is None:
         return (new_text, ',"old":null,"changed":null}}'), None
-    if event_name != "MODIFY" or new is None or new_members is None:
-        old_text = ",".join(image_members(old).values())
-        return (new_text, ',"old":{', old_text, '},"changed":null}}'), None
-    old_members, changed = changed_members(new_members, new, old)
+    try:
+        if event_name != "MODIFY" or new is None or new_members is None:
+            old_text = ",".join(image_members(old).values())
+            return (new_text, ',"old":{', old_text, '},"changed":null}}'), None
+        old_members, changed = changed_members(new_members, new, old)
+    except PoisonRecordError as exc:
+        raise exc.within("OldImage").within("dynamodb") from None
     changed_texts = [member_prefix(name)[:-1] for name in changed]
     return (
         new_text,
@@ -497,7 +629,7 @@ def _middle(table_arn: str, table: str, entity: str, operation: str) -> _Middle:
     """The cached texts of an envelope's context attributes for one kind of event."""
     found = _MIDDLES.get((table_arn, entity, operation))
     if found is None:
-        event_type = f"{entity}.{operation}"
+        event_type = f"{_checked_entity(entity)}.{operation}"
         found = _Middle(
             type=event_type,
             after_id='","source":'
@@ -523,4 +655,5 @@ def pointer_body(body: str, dataref: str) -> str:
     envelope = json.loads(body)
     envelope.pop("data", None)
     envelope["dataref"] = dataref
-    return json.dumps(envelope, ensure_ascii=False)
+    # json.loads turned the body's escapes back into characters SNS refuses.
+    return sns_safe(json.dumps(envelope, ensure_ascii=False))

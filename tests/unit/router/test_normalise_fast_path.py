@@ -158,4 +158,10 @@ class TestSharedValuesInAnUpdate:
         record["dynamodb"]["NewImage"]["flag"] = {"BOOL": True}
         record["dynamodb"]["OldImage"]["flag"] = {"BOOL": 1}
         fast, reference = _both(record, EntityRules())
-        assert fast == reference == "PoisonRecordError: BOOL must be true or false"
+        assert (
+            fast
+            == reference
+            == (
+                "PoisonRecordError: dynamodb.OldImage.flag: BOOL value is a JSON number, not true or false"
+            )
+        )
