@@ -369,8 +369,15 @@ def map_text(image: Mapping[str, object]) -> str:
 _OUTSIDE_MESSAGE_CHARACTERS: Final = re.compile(f"[^{SQS_MESSAGE_CHARACTERS}]")
 
 
+_LAST_BMP: Final = 0xFFFF
+
+
 def _unicode_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code > _LAST_BMP:  # JSON writes a character beyond the BMP as its UTF-16 pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def message_safe(text: str) -> str:
@@ -381,6 +388,29 @@ def message_safe(text: str) -> str:
     the escape means the same character. The result is JSON-equivalent.
     """
     return _OUTSIDE_MESSAGE_CHARACTERS.sub(_unicode_escape, text)
+
+
+# What a CloudEvents String may not hold: control characters, noncharacters and
+# unpaired surrogates. https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md#type-system
+_NONCHARACTERS: Final = "".join(
+    chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)
+)
+CLOUDEVENTS_FORBIDDEN: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + _NONCHARACTERS + "]"
+)
+_has_forbidden: Final = CLOUDEVENTS_FORBIDDEN.search
+
+
+def context_safe(text: str) -> str:
+    """JSON text fit to be a CloudEvents context attribute's value (the subject).
+
+    Escapes what a CloudEvents String may not hold; ``text`` must come from a JSON
+    encoder (control characters are escaped already), so what is escaped here sits
+    inside strings and the result is JSON-equivalent.
+    """
+    if _has_forbidden(text) is None:
+        return text
+    return CLOUDEVENTS_FORBIDDEN.sub(_unicode_escape, text)
 
 
 def sns_safe(text: str) -> str:

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from router.attributes import (
+    CLOUDEVENTS_FORBIDDEN,
     attribute_texts,
     changed_members,
+    context_safe,
     encode_str,
     image_members,
     join_object,
@@ -35,7 +37,6 @@ from schemas.limits import (
     DYNAMODB_TABLE_NAME_MIN_CHARS,
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
-    SQS_MESSAGE_CHARACTERS,
 )
 
 if TYPE_CHECKING:
@@ -248,18 +249,18 @@ def entity_of(
     return table.lower()
 
 
-_UNSAFE_IN_MESSAGES: Final = re.compile(f"[^{SQS_MESSAGE_CHARACTERS}]")
-
-
 def _checked_entity(entity: str) -> str:
-    """The entity, if SNS takes it as a message attribute value; poison otherwise.
+    """The entity, if it can be a CloudEvents String and an SNS attribute value; poison otherwise.
 
-    https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html: a string
-    value has the body's restrictions on content (SQS's character set).
+    Both the envelope's ``entity`` and ``type`` and their SNS attributes hold it. A
+    CloudEvents String holds no control characters, noncharacters or lone surrogates,
+    which also keeps it inside SNS's character set for attribute values
+    (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html).
     """
-    if _UNSAFE_IN_MESSAGES.search(entity):
+    if CLOUDEVENTS_FORBIDDEN.search(entity):
         raise PoisonRecordError(
-            "entity (string, from item data): holds a character SNS refuses in a message attribute"
+            "entity (string, from item data): holds a control character or noncharacter,"
+            " which a CloudEvents attribute may not"
         )
     return entity
 
@@ -389,7 +390,7 @@ def _normalise_checked(
     event_type = f"{entity}.{operation}"
 
     key_texts = _texts(keys, "Keys")
-    subject = join_object({name: key_texts[name] for name in sorted(key_texts)})
+    subject = context_safe(join_object({name: key_texts[name] for name in sorted(key_texts)}))
     new_texts = _texts(new, "NewImage") if new is not None else None
     old_texts = _texts(old, "OldImage") if old is not None else None
     changed: list[str] | None = None
@@ -573,8 +574,10 @@ def _key_texts(keys: dict[str, Any]) -> tuple[str, str]:
     keys_text = "{" + ",".join(members.values()) + "}"
     names = list(members)
     if len(names) > 1 and names != sorted(names):
-        return keys_text, "{" + ",".join([members[name] for name in sorted(names)]) + "}"
-    return keys_text, keys_text
+        return keys_text, context_safe(
+            "{" + ",".join([members[name] for name in sorted(names)]) + "}"
+        )
+    return keys_text, context_safe(keys_text)
 
 
 def _data_texts(
