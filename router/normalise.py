@@ -16,16 +16,14 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from router.attributes import (
     CLOUDEVENTS_FORBIDDEN,
-    attribute_texts,
     changed_members,
     context_safe,
     encode_str,
     image_members,
-    join_object,
     member_prefix,
     plain_string,
     sns_safe,
@@ -274,14 +272,6 @@ def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     return image
 
 
-def _texts(image: Mapping[str, Any], where: str) -> dict[str, str]:
-    """``attribute_texts(image)``, its errors placed under ``dynamodb.<where>``."""
-    try:
-        return attribute_texts(image)
-    except PoisonRecordError as exc:
-        raise exc.within(where).within("dynamodb") from None
-
-
 def _unencodable(record: Mapping[str, Any]) -> str:
     """Where a record holds text UTF-8 cannot encode (a lone surrogate): the poison reason."""
     for name in ("eventID", "eventName", "eventSourceARN"):
@@ -344,10 +334,12 @@ def to_outbound(
     ``operation`` overrides the one the record's eventName gives (a backfill sends
     ``snapshot`` envelopes of items read by Scan).
     """
+    if type(record) is not dict:
+        if not isinstance(record, Mapping):
+            raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
+        record = dict(record)
     try:
-        if type(record) is dict:
-            return _normalise(record, rules, operation)
-        return _normalise_checked(record, rules, operation)
+        return _normalise(record, rules, operation)
     except RecursionError:
         # DynamoDB nests at most 32 levels; only a forged record gets this deep.
         raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
@@ -357,114 +349,34 @@ def to_outbound(
         raise PoisonRecordError(_unencodable(record)) from None
 
 
-def _normalise_checked(
-    record: Mapping[str, Any], rules: EntityRules, override: Operation | None
-) -> Outbound:
-    """The reference normaliser: every check spelled out, each failure named.
+def _refuse(record: Mapping[str, Any]) -> NoReturn:
+    """Raise the poison error naming the first problem with a record's shape, in field order.
 
-    ``_normalise`` gives the same result faster for a well-formed record and
-    hands anything else to this function, so both report the same error.
+    ``_normalise`` checks the shape in one expression and calls this only when it fails.
     """
-    if not isinstance(record, Mapping):
-        raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
-    event_id = _require(record, "eventID", str)
-    event_name = _require(record, "eventName", str)
-    if event_name not in _OPERATIONS:
+    _require(record, "eventID", str)
+    if _require(record, "eventName", str) not in _OPERATIONS:
         raise PoisonRecordError("eventName (string): not INSERT, MODIFY or REMOVE")
-    table_arn, table = table_of(_require(record, "eventSourceARN", str))
+    table_of(_require(record, "eventSourceARN", str))
     dynamodb = _require(record, "dynamodb", dict)
-    sequence_number = _require(dynamodb, "SequenceNumber", str, "dynamodb")
-    sequence = padded_sequence(sequence_number)
+    padded_sequence(_require(dynamodb, "SequenceNumber", str, "dynamodb"))
     created = dynamodb.get("ApproximateCreationDateTime")
-    if not isinstance(created, int | float) or isinstance(created, bool):
+    if type(created) is not int and type(created) is not float:
         raise PoisonRecordError(
             "dynamodb.ApproximateCreationDateTime is missing or not epoch seconds"
         )
-    keys = _require(dynamodb, "Keys", dict, "dynamodb")
-    new, old = _image(dynamodb, "NewImage"), _image(dynamodb, "OldImage")
-
-    operation: str = override or _OPERATIONS[event_name]
-    if override is None and event_name == "REMOVE" and is_ttl_removal(record):
-        operation = "expired"
-    entity = _checked_entity(entity_of(rules, keys, (new, old), table))
-    event_type = f"{entity}.{operation}"
-
-    key_texts = _texts(keys, "Keys")
-    subject = context_safe(join_object({name: key_texts[name] for name in sorted(key_texts)}))
-    new_texts = _texts(new, "NewImage") if new is not None else None
-    old_texts = _texts(old, "OldImage") if old is not None else None
-    changed: list[str] | None = None
-    if event_name == "MODIFY" and new_texts is not None and old_texts is not None:
-        changed = sorted(
-            name
-            for name in new_texts.keys() | old_texts.keys()
-            if new_texts.get(name) != old_texts.get(name)
-        )
-    changed_texts = list(map(encode_str, changed)) if changed is not None else None
-    envelope_id = envelope_id_of(table_arn, event_id)
-    # One join: an image can be hundreds of KB, and each `+` of a growing text copies it.
-    parts = [
-        _HEAD,
-        envelope_id,
-        '","source":',
-        encode_str(table_arn),
-        ',"type":',
-        encode_str(event_type),
-        ',"subject":',
-        encode_str(subject),
-        ',"time":"',
-        rfc3339(created),
-        _AFTER_TIME,
-        sequence,
-        '","table":',
-        encode_str(table),
-        ',"entity":',
-        encode_str(entity),
-        ',"operation":"',
-        operation,
-        '","data":{"keys":',
-        join_object(key_texts),
-        ',"new":',
-        join_object(new_texts) if new_texts is not None else "null",
-        ',"old":',
-        join_object(old_texts) if old_texts is not None else "null",
-        ',"changed":',
-        "[" + ",".join(changed_texts) + "]" if changed_texts is not None else "null",
-        "}}",
-    ]
-    body = sns_safe("".join(parts))
-
-    attributes: MessageAttributes = {
-        "type": {"DataType": "String", "StringValue": event_type},
-        "entity": {"DataType": "String", "StringValue": entity},
-        "operation": {"DataType": "String", "StringValue": operation},
-        "table": {"DataType": "String", "StringValue": table},
-        "schemaversion": dict(_SCHEMA_VERSION_ATTRIBUTE),
-    }
-    if changed_texts:
-        # json.dumps(changed, ensure_ascii=False), written from the texts made above.
-        attributes["changed"] = {
-            "DataType": "String.Array",
-            "StringValue": sns_safe("[" + ", ".join(changed_texts) + "]"),
-        }
-    group_id = hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest()
-    return Outbound(
-        sequence_number=sequence_number,
-        envelope_id=envelope_id,
-        type=event_type,
-        subject=subject,
-        table=table,
-        body=body,
-        attributes=attributes,
-        group_id=group_id,
-    )
+    _require(dynamodb, "Keys", dict, "dynamodb")
+    _image(dynamodb, "NewImage")
+    _image(dynamodb, "OldImage")
+    raise PoisonRecordError("record is not a DynamoDB stream record")  # not reached
 
 
 def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation | None) -> Outbound:
-    """``_normalise_checked``'s result in fewer steps; anything unusual is handed to it.
+    """The one normaliser: the record's shape checked at once, then the envelope written.
 
     The envelope is written as text from cached pieces; no model is built, so
-    nothing is validated twice (tests parse the output with the schema).
+    nothing is validated twice (tests parse the output with the schema). Every
+    value is checked as it is written, so a malformed one raises its own reason.
     """
     event_id = record.get("eventID")
     event_name = record.get("eventName")
@@ -479,7 +391,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         and source
         and type(dynamodb) is dict
     ):
-        return _normalise_checked(record, rules, override)
+        _refuse(record)
     table_arn, table = table_of(source)  # raises for a stream ARN that is not a table's
     sequence_number = dynamodb.get("SequenceNumber")
     created = dynamodb.get("ApproximateCreationDateTime")
@@ -497,7 +409,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         and (new is None or type(new) is dict)
         and (old is None or type(old) is dict)
     ):
-        return _normalise_checked(record, rules, override)
+        _refuse(record)
 
     operation: str = override or _OPERATIONS[event_name]
     if override is None and event_name == "REMOVE" and is_ttl_removal(record):
