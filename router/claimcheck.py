@@ -30,17 +30,17 @@ class ClaimCheck:
         """The object key of a message's stored envelope."""
         return f"{self._prefix}{message.table}/{message.envelope_id}.json"
 
-    def offload(self, message: Outbound, limit: int) -> Outbound:
+    def offload(self, message: Outbound, limit: int | None = None) -> Outbound:
         """Store the full envelope and return the pointer message to publish instead.
 
-        Raises ``PoisonRecordError`` when even the pointer is over ``limit`` bytes
+        Raises ``PoisonRecordError`` when even the pointer is over ``limit`` bytes (if given)
         (its context attributes and SNS attributes come from item data: a long key,
         entity or list of changed names), before anything is stored; botocore errors
         when the object cannot be written (the record is then retried).
         """
         key = self.key_for(message)
         pointer = message.as_pointer(pointer_body(message.body, f"s3://{self._bucket}/{key}"))
-        if pointer.size > limit:
+        if limit is not None and pointer.size > limit:
             raise PoisonRecordError(
                 f"the claim-check pointer is {pointer.size} bytes, over the topic's limit of"
                 f" {limit}: the item's key, entity or changed attribute names are too long"
