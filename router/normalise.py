@@ -69,7 +69,6 @@ _AFTER_TIME: Final = (
     + _SCHEMA_VERSION
     + ',"sequence":"'
 )
-_SCHEMA_VERSION_ATTRIBUTE: Final = {"DataType": "String", "StringValue": SCHEMA_VERSION}
 
 MessageAttributes = dict[str, dict[str, str]]
 
@@ -159,12 +158,10 @@ def rfc3339(epoch_seconds: float) -> str:
 
     Raises ``PoisonRecordError`` for a time outside years 1 to 9999 (and NaN).
     """
-    if not _FIRST_MILLIS / 1000 - 1 <= epoch_seconds <= _LAST_MILLIS / 1000 + 1:
-        raise PoisonRecordError(
-            "dynamodb.ApproximateCreationDateTime (number): not a time in years 0001 to 9999"
-        )
-    total = round(epoch_seconds * 1000)
-    if not _FIRST_MILLIS <= total <= _LAST_MILLIS:
+    # Compared before multiplying: infinity and 1e308 must not reach round(), NaN fails here.
+    in_range = _FIRST_MILLIS / 1000 - 1 <= epoch_seconds <= _LAST_MILLIS / 1000 + 1
+    total = round(epoch_seconds * 1000) if in_range else 0
+    if not in_range or not _FIRST_MILLIS <= total <= _LAST_MILLIS:
         raise PoisonRecordError(
             "dynamodb.ApproximateCreationDateTime (number): not a time in years 0001 to 9999"
         )
