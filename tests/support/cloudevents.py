@@ -36,6 +36,11 @@ _MEDIA_TYPE: Final = re.compile(r"[\w!#$&^.+-]+/[\w!#$&^.+-]+(\s*;\s*[\w!#$&^.+-
 _REQUIRED: Final = ("id", "source", "specversion", "type")
 
 
+def not_a_cloudevents_string(text: str) -> bool:
+    """Whether ``text`` holds a character a CloudEvents String may not."""
+    return _BAD_STRING.search(text) is not None
+
+
 class InvalidCloudEventError(ValueError):
     """The text breaks a rule of the CloudEvents 1.0 spec or its JSON format."""
 

@@ -19,6 +19,7 @@ from boto3.dynamodb.types import Binary, TypeDeserializer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.builders import a_stream_record
+from support.cloudevents import not_a_cloudevents_string
 
 from router import normalise
 from router.errors import PoisonRecordError
@@ -122,6 +123,16 @@ def _decoded(image: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: _plain(_deserializer.deserialize(bytes_of(v))) for k, v in image.items()}
 
 
+def _entity_value(dynamodb: dict[str, Any]) -> str:
+    """The entity the ``kind`` attribute gives (the generator's only configured one), or ''."""
+    for image in ("NewImage", "OldImage"):
+        value = dynamodb.get(image, {}).get("kind", {})
+        text = value.get("S", value.get("N")) if isinstance(value, dict) else None
+        if isinstance(text, str) and text.strip():
+            return text.strip().lower()
+    return ""
+
+
 class TestWhatIsWrittenIsTheItem:
     """For any well-formed record, the envelope's data is boto3's reading of the record."""
 
@@ -134,6 +145,11 @@ class TestWhatIsWrittenIsTheItem:
             for image in ("NewImage", "OldImage")
             if dynamodb.get(image, {}).get("odd", {}).get("N") in _NOT_NUMBERS
         ]
+        if rules.entity_attribute and not_a_cloudevents_string(_entity_value(dynamodb)):
+            # The entity is found before any value is written, so its reason comes first.
+            with pytest.raises(PoisonRecordError, match=r"^entity "):
+                to_outbound(record, rules)
+            return
         if odd:
             with pytest.raises(PoisonRecordError, match=f"^dynamodb.{odd[0]}.odd: N value"):
                 to_outbound(record, rules)
