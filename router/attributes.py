@@ -5,6 +5,10 @@ keeps every digit DynamoDB gave: ``{"N": "0.1"}`` becomes ``0.1`` and a 38-digit
 integer stays 38 digits. Binary stays base64 (as the Lambda event carries it),
 sets become sorted arrays (strings by code point, numbers by value, binary by
 bytes), ``NULL`` becomes ``null``, and maps and lists nest.
+
+Every value DynamoDB could hold is written; anything else raises
+``PoisonRecordError`` naming where the value is, its type and what is wrong,
+never the value itself (errors are logged; values may be personal data).
 """
 
 import base64
@@ -15,10 +19,25 @@ from decimal import Decimal, InvalidOperation
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from router.errors import PoisonRecordError
+from router.errors import PoisonRecordError, path_step
+from schemas.limits import (
+    DYNAMODB_NUMBER_MAX_DIGITS,
+    DYNAMODB_NUMBER_MAX_EXPONENT,
+    DYNAMODB_NUMBER_MIN_EXPONENT,
+    SQS_MESSAGE_CHARACTERS,
+)
 
 _JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _is_json_number: Final = _JSON_NUMBER.match
+# The common number: plain JSON digits, no exponent. Up to 38 characters it has at
+# most 38 digits and a magnitude far inside DynamoDB's range, so it is written as
+# given without parsing; anything else is checked by ``number_text``.
+_PLAIN_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z")
+_is_plain_number: Final = _PLAIN_NUMBER.match
+_PLAIN_NUMBER_CHARS: Final = DYNAMODB_NUMBER_MAX_DIGITS
+# No number DynamoDB holds is written in more characters than this (1E-130 in
+# full is 132); a longer text is refused before Decimal parses it.
+_NUMBER_TEXT_MAX_CHARS: Final = 1024
 
 # Characters SNS refuses in a message even though JSON allows them raw.
 # https://docs.aws.amazon.com/sns/latest/api/API_Publish.html (Message constraints)
@@ -45,57 +64,88 @@ def long_string_text(raw: str) -> str:
     return encode_str(raw)
 
 
-def number_text(raw: object) -> str:
-    """The JSON text of a DynamoDB number, every digit kept."""
-    if not isinstance(raw, str):
-        raise PoisonRecordError(f"number must be a string, got {type(raw).__name__}")
-    if _is_json_number(raw):
+def _kind(raw: object) -> str:
+    """The JSON type of a raw value, for error messages (never the value)."""
+    if raw is None:
+        return "null"
+    if isinstance(raw, bool):
+        return "boolean"
+    if isinstance(raw, int | float):
+        return "number"
+    if isinstance(raw, str):
+        return "string"
+    return "array" if isinstance(raw, list) else "object" if isinstance(raw, dict) else "value"
+
+
+def number_text(raw: object, tag: str = "N") -> str:
+    """The JSON text of a DynamoDB number, every digit kept.
+
+    Raises ``PoisonRecordError`` for anything that is not a number DynamoDB can
+    hold (38 digits, magnitude 1E-130 to under 1E+126): a consumer must be able
+    to read every number the router publishes, and a huge exponent or a
+    thousand-digit integer is work no parser should be handed.
+    """
+    if type(raw) is not str:
+        raise PoisonRecordError(f"{tag} value is a JSON {_kind(raw)}, not a string")
+    if len(raw) <= _PLAIN_NUMBER_CHARS and _is_plain_number(raw):
         return raw
+    if len(raw) > _NUMBER_TEXT_MAX_CHARS:
+        raise PoisonRecordError(f"{tag} value is longer than any number DynamoDB holds")
     try:
         value = Decimal(raw)
-    except InvalidOperation as exc:
-        raise PoisonRecordError(f"not a number: {raw[:40]!r}") from exc
+    except (InvalidOperation, ValueError):
+        raise PoisonRecordError(f"{tag} value is not a number") from None
     if not value.is_finite():
-        raise PoisonRecordError(f"not a finite number: {raw[:40]!r}")
-    return str(value)
+        raise PoisonRecordError(f"{tag} value is not a finite number")
+    if value:
+        digits = "".join(map(str, value.as_tuple().digits)).strip("0")
+        if len(digits) > DYNAMODB_NUMBER_MAX_DIGITS:
+            raise PoisonRecordError(
+                f"{tag} value has more than DynamoDB's {DYNAMODB_NUMBER_MAX_DIGITS} digits"
+            )
+        if not DYNAMODB_NUMBER_MIN_EXPONENT <= value.adjusted() <= DYNAMODB_NUMBER_MAX_EXPONENT:
+            raise PoisonRecordError(f"{tag} value is outside DynamoDB's range 1E-130 to 1E+126")
+    # Text that is already a JSON number stays as DynamoDB wrote it ("1E+3", "2.50").
+    return raw if _is_json_number(raw) else str(value)
 
 
-def _binary_bytes(raw: object) -> bytes:
-    if not isinstance(raw, str):
-        raise PoisonRecordError(f"binary must be a base64 string, got {type(raw).__name__}")
+def _binary_bytes(raw: object, tag: str = "B") -> bytes:
+    if type(raw) is not str:
+        raise PoisonRecordError(f"{tag} value is a JSON {_kind(raw)}, not a base64 string")
     try:
+        # A non-ASCII character raises ValueError, not binascii.Error.
         return base64.b64decode(raw, validate=True)
-    except binascii.Error as exc:
-        raise PoisonRecordError("binary is not valid base64") from exc
+    except (binascii.Error, ValueError):
+        raise PoisonRecordError(f"{tag} value is not valid base64") from None
 
 
-def _string(raw: object) -> str:
-    if not isinstance(raw, str):
-        raise PoisonRecordError(f"string must be a string, got {type(raw).__name__}")
+def _string(raw: object, tag: str = "S") -> str:
+    if type(raw) is not str:
+        raise PoisonRecordError(f"{tag} value is a JSON {_kind(raw)}, not a string")
     return str(encode_str(raw))
 
 
-def _list(raw: object, kind: str) -> list[Any]:
-    if not isinstance(raw, list):
-        raise PoisonRecordError(f"{kind} must be a list, got {type(raw).__name__}")
+def _list(raw: object, tag: str) -> list[Any]:
+    if type(raw) is not list:
+        raise PoisonRecordError(f"{tag} value is a JSON {_kind(raw)}, not an array")
     return raw
 
 
 def _bool(raw: object) -> str:
     if not isinstance(raw, bool):
-        raise PoisonRecordError("BOOL must be true or false")
+        raise PoisonRecordError(f"BOOL value is a JSON {_kind(raw)}, not true or false")
     return "true" if raw else "false"
 
 
 def _null(raw: object) -> str:
     if raw is not True:
-        raise PoisonRecordError("NULL must be true")
+        raise PoisonRecordError(f"NULL value is a JSON {_kind(raw)}, not true")
     return "null"
 
 
 def _map(raw: object) -> str:
-    if not isinstance(raw, dict):
-        raise PoisonRecordError("M must be an object")
+    if type(raw) is not dict:
+        raise PoisonRecordError(f"M value is a JSON {_kind(raw)}, not an object")
     return map_text(raw)
 
 
@@ -104,24 +154,43 @@ def _binary(raw: object) -> str:
     return '"' + str(raw) + '"'
 
 
+def _members(raw: object, tag: str, check: Callable[[object, str], object]) -> list[Any]:
+    """A set's members, each checked, so that sorting them cannot fail; errors name the member."""
+    members = _list(raw, tag)
+    for index, member in enumerate(members):
+        try:
+            check(member, tag)
+        except PoisonRecordError as exc:
+            raise exc.within(f"[{index}]") from None
+    return members
+
+
 def _string_set(raw: object) -> str:
-    return "[" + ",".join(_string(s) for s in sorted(_list(raw, "SS"))) + "]"
+    members = _members(raw, "SS", _string)
+    return "[" + ",".join([encode_str(s) for s in sorted(members)]) + "]"
 
 
 def _number_set(raw: object) -> str:
-    numbers = [number_text(n) for n in _list(raw, "NS")]
+    numbers = [number_text(n, "NS") for n in _members(raw, "NS", number_text)]
     return "[" + ",".join(sorted(numbers, key=Decimal)) + "]"
 
 
 def _binary_set(raw: object) -> str:
-    ordered = sorted(_list(raw, "BS"), key=_binary_bytes)
-    return "[" + ",".join('"' + str(b) + '"' for b in ordered) + "]"
+    ordered = sorted(_members(raw, "BS", _binary_bytes), key=_binary_bytes)
+    return "[" + ",".join(['"' + b + '"' for b in ordered]) + "]"
 
 
 def _list_value(raw: object) -> str:
-    return "[" + ",".join(value_text(v) for v in _list(raw, "L")) + "]"
+    texts = []
+    for index, value in enumerate(_list(raw, "L")):
+        try:
+            texts.append(value_text(value))
+        except PoisonRecordError as exc:
+            raise exc.within(f"[{index}]") from None
+    return "[" + ",".join(texts) + "]"
 
 
+_TYPE_TAG_CHARS: Final = 4  # "BOOL" and "NULL", the longest type descriptors
 # DynamoDB's type descriptors:
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_AttributeValue.html
 _ENCODERS: Final[dict[str, Callable[[object], str]]] = {
@@ -143,13 +212,25 @@ def value_text(value: object) -> str:
 
     Raises ``PoisonRecordError`` for an unknown type tag or a malformed value.
     """
-    if not isinstance(value, dict) or len(value) != 1:
-        raise PoisonRecordError(f"attribute value must be a one-key object, got {value!r:.80}")
+    if type(value) is not dict:
+        raise PoisonRecordError(f"attribute value is a JSON {_kind(value)}, not a one-key object")
+    if len(value) != 1:
+        raise PoisonRecordError(f"attribute value has {len(value)} type keys, not one")
     ((tag, raw),) = value.items()
     encoder = _ENCODERS.get(tag)
     if encoder is None:
-        raise PoisonRecordError(f"unknown attribute type {tag!r:.40}")
+        # A type-shaped key is named (it is the type); any other key may be data.
+        shown = tag if len(tag) <= _TYPE_TAG_CHARS and tag.isascii() and tag.isupper() else "key"
+        raise PoisonRecordError(f"unknown attribute type {shown}")
     return encoder(raw)
+
+
+def _named_text(name: str, value: object) -> str:
+    """``value_text(value)``, its error (if any) placed under the attribute's name."""
+    try:
+        return value_text(value)
+    except PoisonRecordError as exc:
+        raise exc.within(path_step(name)) from None
 
 
 def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
@@ -166,10 +247,10 @@ def attribute_texts(image: Mapping[str, object]) -> dict[str, str]:
                         encode_str(raw) if len(raw) < _LONG_STRING else long_string_text(raw)
                     )
                     continue
-                if tag == "N" and _is_json_number(raw):
+                if tag == "N" and len(raw) <= _PLAIN_NUMBER_CHARS and _is_plain_number(raw):
                     texts[name] = raw
                     continue
-        texts[name] = value_text(value)
+        texts[name] = _named_text(name, value)
     return texts
 
 
@@ -205,7 +286,7 @@ def _inline_text(value: dict[Any, Any]) -> str | None:
             return encode_str(raw) if len(raw) < _LONG_STRING else long_string_text(raw)
         return None
     raw = value.get("N")
-    if type(raw) is str and _is_json_number(raw):
+    if type(raw) is str and len(raw) <= _PLAIN_NUMBER_CHARS and _is_plain_number(raw):
         return raw
     return None
 
@@ -233,10 +314,10 @@ def image_members(image: Mapping[str, object]) -> dict[str, str]:
                     continue
             else:
                 raw = value.get("N")
-                if type(raw) is str and _is_json_number(raw):
+                if type(raw) is str and len(raw) <= _PLAIN_NUMBER_CHARS and _is_plain_number(raw):
                     members[name] = prefixes[name] + raw
                     continue
-        members[name] = prefixes[name] + value_text(value)
+        members[name] = prefixes[name] + _named_text(name, value)
     return members
 
 
@@ -262,7 +343,7 @@ def changed_members(
                 members.append(new_members[name])
                 continue
             text = _inline_text(value)
-        text = prefixes[name] + (text if text is not None else value_text(value))
+        text = prefixes[name] + (text if text is not None else _named_text(name, value))
         members.append(text)
         found = new_members.get(name)
         if found != text:
@@ -283,6 +364,53 @@ def join_object(texts: Mapping[str, str]) -> str:
 def map_text(image: Mapping[str, object]) -> str:
     """The JSON text of a whole item image or ``M`` value."""
     return join_object(attribute_texts(image))
+
+
+_OUTSIDE_MESSAGE_CHARACTERS: Final = re.compile(f"[^{SQS_MESSAGE_CHARACTERS}]")
+
+
+_LAST_BMP: Final = 0xFFFF
+
+
+def _unicode_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > _LAST_BMP:  # JSON writes a character beyond the BMP as its UTF-16 pair
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
+def message_safe(text: str) -> str:
+    """JSON text with every character SQS (and SNS) refuse written as a ``\\uXXXX`` escape.
+
+    ``text`` must come from a JSON encoder: it escapes control characters, so what
+    is left to escape (lone surrogates, U+FFFE, U+FFFF) sits inside strings, where
+    the escape means the same character. The result is JSON-equivalent.
+    """
+    return _OUTSIDE_MESSAGE_CHARACTERS.sub(_unicode_escape, text)
+
+
+# What a CloudEvents String may not hold: control characters, noncharacters and
+# unpaired surrogates. https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md#type-system
+_NONCHARACTERS: Final = "".join(
+    chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)
+)
+CLOUDEVENTS_FORBIDDEN: Final = re.compile(
+    "[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef" + _NONCHARACTERS + "]"
+)
+_has_forbidden: Final = CLOUDEVENTS_FORBIDDEN.search
+
+
+def context_safe(text: str) -> str:
+    """JSON text fit to be a CloudEvents context attribute's value (the subject).
+
+    Escapes what a CloudEvents String may not hold; ``text`` must come from a JSON
+    encoder (control characters are escaped already), so what is escaped here sits
+    inside strings and the result is JSON-equivalent.
+    """
+    if _has_forbidden(text) is None:
+        return text
+    return CLOUDEVENTS_FORBIDDEN.sub(_unicode_escape, text)
 
 
 def sns_safe(text: str) -> str:

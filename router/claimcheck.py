@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.errors import PoisonRecordError
 from router.normalise import Outbound, pointer_body
 
 if TYPE_CHECKING:
@@ -29,16 +30,25 @@ class ClaimCheck:
         """The object key of a message's stored envelope."""
         return f"{self._prefix}{message.table}/{message.envelope_id}.json"
 
-    def offload(self, message: Outbound) -> Outbound:
+    def offload(self, message: Outbound, limit: int | None = None) -> Outbound:
         """Store the full envelope and return the pointer message to publish instead.
 
-        Raises botocore errors when the object cannot be written (the record is then retried).
+        Raises ``PoisonRecordError`` when even the pointer is over ``limit`` bytes (if given)
+        (its context attributes and SNS attributes come from item data: a long key,
+        entity or list of changed names), before anything is stored; botocore errors
+        when the object cannot be written (the record is then retried).
         """
         key = self.key_for(message)
+        pointer = message.as_pointer(pointer_body(message.body, f"s3://{self._bucket}/{key}"))
+        if limit is not None and pointer.size > limit:
+            raise PoisonRecordError(
+                f"the claim-check pointer is {pointer.size} bytes, over the topic's limit of"
+                f" {limit}: the item's key, entity or changed attribute names are too long"
+            )
         self._s3.put_object(
             Bucket=self._bucket,
             Key=key,
             Body=message.body.encode("utf-8"),
             ContentType="application/cloudevents+json; charset=utf-8",
         )
-        return message.as_pointer(pointer_body(message.body, f"s3://{self._bucket}/{key}"))
+        return pointer

@@ -80,23 +80,25 @@ class Router:
         origin = origin or {}
         report = BatchReport(records=len(records))
 
-        positions: dict[str, int] = {}
+        # Each message's place in the batch, by the message object itself: records
+        # may share an eventID (and so an envelope id), positions never do.
+        positions: dict[int, int] = {}
         ready: list[Outbound] = []
+        limit = self._settings.max_message_bytes
         for index, record in enumerate(records):
             try:
                 message = to_outbound(record, self._rules)
+                if message.size > limit:
+                    message = self._claim_check.offload(message, limit)
+                    report.offloaded += 1
             except PoisonRecordError as exc:
                 report.poison += 1
                 self._dead_letter(index, record, "poison", exc, origin, report)
                 continue
-            positions[message.envelope_id] = index
-            if message.size > self._settings.max_message_bytes:
-                try:
-                    message = self._claim_check.offload(message)
-                except (ClientError, BotoCoreError) as exc:
-                    report.failed[index] = f"claim check failed: {exc}"
-                    continue
-                report.offloaded += 1
+            except (ClientError, BotoCoreError) as exc:
+                report.failed[index] = f"claim check failed: {exc}"
+                continue
+            positions[id(message)] = index
             ready.append(message)
 
         outcome = self._publisher.publish_all(ready, deadline)
@@ -113,7 +115,7 @@ class Router:
                 outcome="offloaded" if message.offloaded else "published",
             )
         for message, reason in outcome.failed:
-            report.failed[positions[message.envelope_id]] = reason
+            report.failed[positions[id(message)]] = reason
             log.warning(
                 "record_unpublished",
                 event_id=message.envelope_id,
@@ -124,7 +126,7 @@ class Router:
             )
         for message, reason in outcome.rejected:
             report.rejected += 1
-            index = positions[message.envelope_id]
+            index = positions[id(message)]
             self._dead_letter(index, records[index], "rejected", reason, origin, report)
 
         response = self._checkpoint(records, report)

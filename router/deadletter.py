@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from router.attributes import message_safe
 from router.normalise import sequence_number_of
-from schemas.limits import SQS_MAX_MESSAGE_BYTES
+from schemas.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, SQS_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,6 +46,21 @@ class DeadLetter(TypedDict, total=False):
 class DeadLetterWriter:
     """Writes unroutable stream records to the router DLQ."""
 
+    @staticmethod
+    def _key_for(origin: Mapping[str, str], sequence: str | None) -> str:
+        """A new object key for each oversize letter: two in one invocation never share one.
+
+        The sequence number only names the object for a reader, and only when it is one
+        (a poison record's may be any text); the random part makes it unique.
+        """
+        request = origin.get("request_id") or "unknown"
+        if not (request.isascii() and request.replace("-", "").isalnum()):
+            request = "unknown"
+        named = (
+            sequence if sequence and sequence.isascii() and sequence.isdigit() else "no-sequence"
+        )
+        return f"{KEY_PREFIX}{request}/{named[:DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS]}-{uuid.uuid4().hex}.json"
+
     def __init__(self, sqs: SQSClient, queue_url: str, s3: S3Client, bucket: str) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -69,13 +86,17 @@ class DeadLetterWriter:
             "sequence_number": sequence,
             "record": record,
         }
-        body = json.dumps(letter, ensure_ascii=False, default=str)
+        # A record may hold any text DynamoDB (or a forged event) can: lone surrogates
+        # and the noncharacters U+FFFE/U+FFFF, which SQS refuses in a body
+        # (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html).
+        # They are written as JSON escapes, so the letter still reads back as the record.
+        body = message_safe(json.dumps(letter, ensure_ascii=False, default=str))
         if len(body.encode("utf-8")) > SQS_MAX_MESSAGE_BYTES - 1024:
-            key = f"{KEY_PREFIX}{origin.get('request_id', 'unknown')}/{sequence or 'no-sequence'}.json"
+            key = self._key_for(origin, sequence)
             self._s3.put_object(Bucket=self._bucket, Key=key, Body=body.encode("utf-8"))
             del letter["record"]
             letter["record_ref"] = f"s3://{self._bucket}/{key}"
-            body = json.dumps(letter, ensure_ascii=False)
+            body = message_safe(json.dumps(letter, ensure_ascii=False))
         self._sqs.send_message(
             QueueUrl=self._queue_url,
             MessageBody=body,

@@ -2,8 +2,8 @@
 
 ``to_outbound`` turns one Lambda-format DynamoDB stream record into the exact
 JSON text of its envelope (see ``schemas.v1``) plus the SNS message attributes
-that filter policies match on. Anything that can never normalise raises
-``PoisonRecordError``.
+that filter policies match on. It is total: for any input it returns an
+envelope that ``schemas`` parses, or raises ``PoisonRecordError`` with a reason.
 """
 
 from __future__ import annotations
@@ -11,25 +11,28 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from router.attributes import (
-    attribute_texts,
+    CLOUDEVENTS_FORBIDDEN,
     changed_members,
+    context_safe,
     encode_str,
     image_members,
-    join_object,
     member_prefix,
     plain_string,
     sns_safe,
 )
-from router.errors import PoisonRecordError
+from router.errors import PoisonRecordError, path_step
 from schemas.limits import (
     DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
+    DYNAMODB_TABLE_NAME_MAX_CHARS,
+    DYNAMODB_TABLE_NAME_MIN_CHARS,
     DYNAMODB_TTL_IDENTITY_TYPE,
     DYNAMODB_TTL_PRINCIPAL,
 )
@@ -66,7 +69,6 @@ _AFTER_TIME: Final = (
     + _SCHEMA_VERSION
     + ',"sequence":"'
 )
-_SCHEMA_VERSION_ATTRIBUTE: Final = {"DataType": "String", "StringValue": SCHEMA_VERSION}
 
 MessageAttributes = dict[str, dict[str, str]]
 
@@ -92,11 +94,16 @@ class Outbound:
     attributes: MessageAttributes
     group_id: str
     offloaded: bool = False
+    size: int = field(init=False, compare=False)
+    """Bytes SNS counts against its message limit: body plus every attribute.
 
-    @property
-    def size(self) -> int:
-        """Bytes SNS counts against its message limit: body plus every attribute."""
-        return len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+    Measured once, here: encoding is also the check that the text is Unicode
+    (``UnicodeEncodeError`` for a lone surrogate, which ``to_outbound`` makes poison).
+    """
+
+    def __post_init__(self) -> None:
+        size = len(self.body.encode("utf-8")) + attributes_size(self.attributes)
+        object.__setattr__(self, "size", size)
 
     def as_pointer(self, body: str) -> Outbound:
         """The same message carrying a claim-check pointer body instead of the envelope."""
@@ -132,17 +139,39 @@ def sequence_number_of(record: object) -> str | None:
 def padded_sequence(sequence_number: str) -> str:
     """The sequence number left-padded with zeros, so string order is numeric order."""
     if not sequence_number.isdigit() or not sequence_number.isascii():
-        raise PoisonRecordError(f"SequenceNumber {sequence_number[:48]!r} is not all digits")
+        raise PoisonRecordError("dynamodb.SequenceNumber (string): not all digits")
     if len(sequence_number) > DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS:
         raise PoisonRecordError("SequenceNumber is longer than DynamoDB's 40 digits")
     return sequence_number.zfill(DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS)
 
 
+# RFC 3339 writes a four-digit year (https://www.rfc-editor.org/rfc/rfc3339#section-5.6)
+# and Python's datetime, which consumers parse ``time`` into, starts at year 1:
+# 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z, in epoch milliseconds.
+_FIRST_MILLIS: Final = -62_135_596_800_000
+_LAST_MILLIS: Final = 253_402_300_799_999
+
+
 @functools.lru_cache(maxsize=256)  # a batch's records share a handful of timestamps
 def rfc3339(epoch_seconds: float) -> str:
-    """RFC 3339 UTC time, with milliseconds only when the stream gave them."""
-    whole, millis = divmod(round(epoch_seconds * 1000), 1000)
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    """RFC 3339 UTC time, with milliseconds only when the stream gave them.
+
+    Raises ``PoisonRecordError`` for a time outside years 1 to 9999 (and NaN).
+    """
+    # Compared before multiplying: infinity and 1e308 must not reach round(), NaN fails here.
+    in_range = _FIRST_MILLIS / 1000 - 1 <= epoch_seconds <= _LAST_MILLIS / 1000 + 1
+    total = round(epoch_seconds * 1000) if in_range else 0
+    if not in_range or not _FIRST_MILLIS <= total <= _LAST_MILLIS:
+        raise PoisonRecordError(
+            "dynamodb.ApproximateCreationDateTime (number): not a time in years 0001 to 9999"
+        )
+    whole, millis = divmod(total, 1000)
+    t = time.gmtime(whole)
+    # Not strftime("%Y"): glibc writes year 999 as "999", which is not RFC 3339.
+    text = (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    )
     return f"{text}.{millis:03d}Z" if millis else text + "Z"
 
 
@@ -159,16 +188,24 @@ def envelope_id_of(table_arn: str, event_id: str) -> str:
 _VARIANT_DIGIT: Final = {f"{d:x}": f"{d & 0x3 | 0x8:x}" for d in range(16)}
 
 
+# A table ARN as ARNs are written (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)
+# with a table name as DynamoDB allows it (HowItWorks.NamingRulesDataTypes.html): the
+# envelope's source must be a URI-reference (CloudEvents 1.0) and its table an SNS
+# attribute value, so nothing else from the event goes into either.
+_TABLE_ARN: Final = re.compile(
+    r"arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/"
+    rf"([A-Za-z0-9_.-]{{{DYNAMODB_TABLE_NAME_MIN_CHARS},{DYNAMODB_TABLE_NAME_MAX_CHARS}}})\Z"
+)
+
+
 @functools.lru_cache(maxsize=64)  # one stream per router, in practice
 def table_of(event_source_arn: str) -> tuple[str, str]:
     """(table ARN, table name) from a stream ARN ``…:table/NAME/stream/LABEL``."""
     table_arn = event_source_arn.split("/stream/", 1)[0]
-    prefix, sep, name = table_arn.partition(":table/")
-    if not sep or not name or "/" in name or not prefix.startswith("arn:"):
-        raise PoisonRecordError(
-            f"eventSourceARN {event_source_arn[:120]!r} is not a table stream ARN"
-        )
-    return table_arn, name
+    found = _TABLE_ARN.match(table_arn)
+    if found is None:
+        raise PoisonRecordError("eventSourceARN (string): not a DynamoDB table stream ARN")
+    return table_arn, found.group(1)
 
 
 def is_ttl_removal(record: Mapping[str, Any]) -> bool:
@@ -207,6 +244,22 @@ def entity_of(
     return table.lower()
 
 
+def _checked_entity(entity: str) -> str:
+    """The entity, if it can be a CloudEvents String and an SNS attribute value; poison otherwise.
+
+    Both the envelope's ``entity`` and ``type`` and their SNS attributes hold it. A
+    CloudEvents String holds no control characters, noncharacters or lone surrogates,
+    which also keeps it inside SNS's character set for attribute values
+    (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html).
+    """
+    if CLOUDEVENTS_FORBIDDEN.search(entity):
+        raise PoisonRecordError(
+            "entity (string, from item data): holds a control character or noncharacter,"
+            " which a CloudEvents attribute may not"
+        )
+    return entity
+
+
 def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     image = dynamodb.get(name)
     if image is None:
@@ -214,6 +267,60 @@ def _image(dynamodb: Mapping[str, Any], name: str) -> Mapping[str, Any] | None:
     if not isinstance(image, dict):
         raise PoisonRecordError(f"dynamodb.{name} must be an object")
     return image
+
+
+def _unencodable(record: Mapping[str, Any]) -> str:
+    """Where a record holds text UTF-8 cannot encode (a lone surrogate): the poison reason."""
+    for name in ("eventID", "eventName", "eventSourceARN"):
+        if not _encodes(record.get(name)):
+            return f"{name} (string): holds a lone surrogate, which is not Unicode text"
+    dynamodb = record.get("dynamodb")
+    if isinstance(dynamodb, Mapping):
+        for image in ("Keys", "NewImage", "OldImage"):
+            found = _surrogate_in_image(dynamodb.get(image), f"dynamodb.{image}")
+            if found:
+                return found
+    return "a value holds a lone surrogate, which is not Unicode text"
+
+
+def _encodes(text: object) -> bool:
+    if not isinstance(text, str):
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _surrogate_in_image(image: object, where: str) -> str | None:
+    """The first place in an image (or ``M`` value) holding a lone surrogate, as a reason."""
+    if not isinstance(image, dict):
+        return None
+    for name, value in image.items():
+        if not _encodes(name):
+            return f"{where}: an attribute name holds a lone surrogate, which is not Unicode text"
+        found = _surrogate_in_value(value, f"{where}.{path_step(name)}")
+        if found:
+            return found
+    return None
+
+
+def _surrogate_in_value(value: object, where: str) -> str | None:
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((tag, raw),) = value.items()
+    if tag == "M":
+        return _surrogate_in_image(raw, where)
+    if tag == "L" and isinstance(raw, list):
+        for index, member in enumerate(raw):
+            found = _surrogate_in_value(member, f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if not all(_encodes(m) for m in (raw if isinstance(raw, list) else [raw])):
+        return f"{where}: {tag[:8]!a} value holds a lone surrogate, which is not Unicode text"
+    return None
 
 
 def to_outbound(
@@ -224,123 +331,49 @@ def to_outbound(
     ``operation`` overrides the one the record's eventName gives (a backfill sends
     ``snapshot`` envelopes of items read by Scan).
     """
+    if type(record) is not dict:
+        if not isinstance(record, Mapping):
+            raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
+        record = dict(record)
     try:
-        if type(record) is dict:
-            return _normalise(record, rules, operation)
-        return _normalise_checked(record, rules, operation)
+        return _normalise(record, rules, operation)
     except RecursionError:
         # DynamoDB nests at most 32 levels; only a forged record gets this deep.
         raise PoisonRecordError("attribute values nest deeper than DynamoDB allows") from None
+    except UnicodeEncodeError:
+        # Lambda's JSON may carry "\ud800": Python reads it as a lone surrogate, which
+        # no UTF-8 message (SNS, SQS, a consumer) can hold. Found here, not per string.
+        raise PoisonRecordError(_unencodable(record)) from None
 
 
-def _normalise_checked(
-    record: Mapping[str, Any], rules: EntityRules, override: Operation | None
-) -> Outbound:
-    """The reference normaliser: every check spelled out, each failure named.
+def _refuse(record: Mapping[str, Any]) -> NoReturn:
+    """Raise the poison error naming the first problem with a record's shape, in field order.
 
-    ``_normalise`` gives the same result faster for a well-formed record and
-    hands anything else to this function, so both report the same error.
+    ``_normalise`` checks the shape in one expression and calls this only when it fails.
     """
-    if not isinstance(record, Mapping):
-        raise PoisonRecordError(f"a stream record is an object, got {type(record).__name__}")
-    event_id = _require(record, "eventID", str)
-    event_name = _require(record, "eventName", str)
-    if event_name not in _OPERATIONS:
-        raise PoisonRecordError(f"eventName {event_name[:40]!r} is not INSERT, MODIFY or REMOVE")
-    table_arn, table = table_of(_require(record, "eventSourceARN", str))
+    _require(record, "eventID", str)
+    if _require(record, "eventName", str) not in _OPERATIONS:
+        raise PoisonRecordError("eventName (string): not INSERT, MODIFY or REMOVE")
+    table_of(_require(record, "eventSourceARN", str))
     dynamodb = _require(record, "dynamodb", dict)
-    sequence_number = _require(dynamodb, "SequenceNumber", str, "dynamodb")
-    sequence = padded_sequence(sequence_number)
+    padded_sequence(_require(dynamodb, "SequenceNumber", str, "dynamodb"))
     created = dynamodb.get("ApproximateCreationDateTime")
-    if not isinstance(created, int | float) or isinstance(created, bool):
+    if type(created) is not int and type(created) is not float:
         raise PoisonRecordError(
             "dynamodb.ApproximateCreationDateTime is missing or not epoch seconds"
         )
-    keys = _require(dynamodb, "Keys", dict, "dynamodb")
-    new, old = _image(dynamodb, "NewImage"), _image(dynamodb, "OldImage")
-
-    operation: str = override or _OPERATIONS[event_name]
-    if override is None and event_name == "REMOVE" and is_ttl_removal(record):
-        operation = "expired"
-    entity = entity_of(rules, keys, (new, old), table)
-    event_type = f"{entity}.{operation}"
-
-    key_texts = attribute_texts(keys)
-    subject = join_object({name: key_texts[name] for name in sorted(key_texts)})
-    new_texts = attribute_texts(new) if new is not None else None
-    old_texts = attribute_texts(old) if old is not None else None
-    changed: list[str] | None = None
-    if event_name == "MODIFY" and new_texts is not None and old_texts is not None:
-        changed = sorted(
-            name
-            for name in new_texts.keys() | old_texts.keys()
-            if new_texts.get(name) != old_texts.get(name)
-        )
-    changed_texts = list(map(encode_str, changed)) if changed is not None else None
-    envelope_id = envelope_id_of(table_arn, event_id)
-    # One join: an image can be hundreds of KB, and each `+` of a growing text copies it.
-    parts = [
-        _HEAD,
-        envelope_id,
-        '","source":',
-        encode_str(table_arn),
-        ',"type":',
-        encode_str(event_type),
-        ',"subject":',
-        encode_str(subject),
-        ',"time":"',
-        rfc3339(created),
-        _AFTER_TIME,
-        sequence,
-        '","table":',
-        encode_str(table),
-        ',"entity":',
-        encode_str(entity),
-        ',"operation":"',
-        operation,
-        '","data":{"keys":',
-        join_object(key_texts),
-        ',"new":',
-        join_object(new_texts) if new_texts is not None else "null",
-        ',"old":',
-        join_object(old_texts) if old_texts is not None else "null",
-        ',"changed":',
-        "[" + ",".join(changed_texts) + "]" if changed_texts is not None else "null",
-        "}}",
-    ]
-    body = sns_safe("".join(parts))
-
-    attributes: MessageAttributes = {
-        "type": {"DataType": "String", "StringValue": event_type},
-        "entity": {"DataType": "String", "StringValue": entity},
-        "operation": {"DataType": "String", "StringValue": operation},
-        "table": {"DataType": "String", "StringValue": table},
-        "schemaversion": dict(_SCHEMA_VERSION_ATTRIBUTE),
-    }
-    if changed_texts:
-        # json.dumps(changed, ensure_ascii=False), written from the texts made above.
-        attributes["changed"] = {
-            "DataType": "String.Array",
-            "StringValue": "[" + ", ".join(changed_texts) + "]",
-        }
-    group_id = hashlib.sha256(f"{table_arn}\n{subject}".encode()).hexdigest()
-    return Outbound(
-        sequence_number=sequence_number,
-        envelope_id=envelope_id,
-        type=event_type,
-        subject=subject,
-        table=table,
-        body=body,
-        attributes=attributes,
-        group_id=group_id,
-    )
+    _require(dynamodb, "Keys", dict, "dynamodb")
+    _image(dynamodb, "NewImage")
+    _image(dynamodb, "OldImage")
+    raise PoisonRecordError("record is not a DynamoDB stream record")  # not reached
 
 
 def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation | None) -> Outbound:
-    """``_normalise_checked``'s result in fewer steps; anything unusual is handed to it.
+    """The one normaliser: the record's shape checked at once, then the envelope written.
 
     The envelope is written as text from cached pieces; no model is built, so
-    nothing is validated twice (tests parse the output with the schema).
+    nothing is validated twice (tests parse the output with the schema). Every
+    value is checked as it is written, so a malformed one raises its own reason.
     """
     event_id = record.get("eventID")
     event_name = record.get("eventName")
@@ -355,7 +388,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         and source
         and type(dynamodb) is dict
     ):
-        return _normalise_checked(record, rules, override)
+        _refuse(record)
     table_arn, table = table_of(source)  # raises for a stream ARN that is not a table's
     sequence_number = dynamodb.get("SequenceNumber")
     created = dynamodb.get("ApproximateCreationDateTime")
@@ -373,7 +406,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         and (new is None or type(new) is dict)
         and (old is None or type(old) is dict)
     ):
-        return _normalise_checked(record, rules, override)
+        _refuse(record)
 
     operation: str = override or _OPERATIONS[event_name]
     if override is None and event_name == "REMOVE" and is_ttl_removal(record):
@@ -382,7 +415,10 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         None if rules.entity_attribute or rules.partition_key else _key_prefix(keys)
     ) or entity_of(rules, keys, (new, old), table)
     middle = _middle(table_arn, table, entity, operation)
-    keys_text, subject = _key_texts(keys)
+    try:
+        keys_text, subject = _key_texts(keys)
+    except PoisonRecordError as exc:
+        raise exc.within("Keys").within("dynamodb") from None
     data, changed_texts = _data_texts(event_name, new, old)
     envelope_id = envelope_id_of(table_arn, event_id)
     body = "".join(
@@ -411,7 +447,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
         # json.dumps(changed, ensure_ascii=False), written from the texts made above.
         attributes["changed"] = {
             "DataType": "String.Array",
-            "StringValue": "[" + ", ".join(changed_texts) + "]",
+            "StringValue": sns_safe("[" + ", ".join(changed_texts) + "]"),
         }
     return Outbound(
         sequence_number=sequence_number,
@@ -447,8 +483,10 @@ def _key_texts(keys: dict[str, Any]) -> tuple[str, str]:
     keys_text = "{" + ",".join(members.values()) + "}"
     names = list(members)
     if len(names) > 1 and names != sorted(names):
-        return keys_text, "{" + ",".join([members[name] for name in sorted(names)]) + "}"
-    return keys_text, keys_text
+        return keys_text, context_safe(
+            "{" + ",".join([members[name] for name in sorted(names)]) + "}"
+        )
+    return keys_text, context_safe(keys_text)
 
 
 def _data_texts(
@@ -459,14 +497,20 @@ def _data_texts(
         new_text = ',"new":null'
         new_members = None
     else:
-        new_members = image_members(new)
+        try:
+            new_members = image_members(new)
+        except PoisonRecordError as exc:
+            raise exc.within("NewImage").within("dynamodb") from None
         new_text = ',"new":{' + ",".join(new_members.values()) + "}"
     if old is None:
         return (new_text, ',"old":null,"changed":null}}'), None
-    if event_name != "MODIFY" or new is None or new_members is None:
-        old_text = ",".join(image_members(old).values())
-        return (new_text, ',"old":{', old_text, '},"changed":null}}'), None
-    old_members, changed = changed_members(new_members, new, old)
+    try:
+        if event_name != "MODIFY" or new is None or new_members is None:
+            old_text = ",".join(image_members(old).values())
+            return (new_text, ',"old":{', old_text, '},"changed":null}}'), None
+        old_members, changed = changed_members(new_members, new, old)
+    except PoisonRecordError as exc:
+        raise exc.within("OldImage").within("dynamodb") from None
     changed_texts = [member_prefix(name)[:-1] for name in changed]
     return (
         new_text,
@@ -497,7 +541,7 @@ def _middle(table_arn: str, table: str, entity: str, operation: str) -> _Middle:
     """The cached texts of an envelope's context attributes for one kind of event."""
     found = _MIDDLES.get((table_arn, entity, operation))
     if found is None:
-        event_type = f"{entity}.{operation}"
+        event_type = f"{_checked_entity(entity)}.{operation}"
         found = _Middle(
             type=event_type,
             after_id='","source":'
@@ -523,4 +567,5 @@ def pointer_body(body: str, dataref: str) -> str:
     envelope = json.loads(body)
     envelope.pop("data", None)
     envelope["dataref"] = dataref
-    return json.dumps(envelope, ensure_ascii=False)
+    # json.loads turned the body's escapes back into characters SNS refuses.
+    return sns_safe(json.dumps(envelope, ensure_ascii=False))

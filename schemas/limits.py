@@ -72,3 +72,18 @@ DYNAMODB_TTL_IDENTITY_TYPE: Final = "Service"
 # dots and hyphens, starting and ending with a letter or digit. Unanchored, so
 # it composes into larger patterns (``s3://<bucket>/<key>``).
 S3_BUCKET_NAME_PATTERN: Final = r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]"
+
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html#HowItWorks.DataTypes.Number
+# A number has up to 38 digits of precision; its magnitude is 1E-130 to
+# 9.9999999999999999999999999999999999999E+125 (positive or negative), or zero.
+DYNAMODB_NUMBER_MAX_DIGITS: Final = 38
+DYNAMODB_NUMBER_MIN_EXPONENT: Final = -130  # the adjusted exponent of 1E-130
+DYNAMODB_NUMBER_MAX_EXPONENT: Final = 125  # the adjusted exponent of 9.99...E+125
+
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+# A message body may hold only these characters (XML 1.0's Char production); SQS
+# refuses any other with InvalidMessageContents. SNS holds its message attribute
+# values to the same rule as the body
+# (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html) and
+# delivers to SQS. A regular expression character class, for ``re``.
+SQS_MESSAGE_CHARACTERS: Final = "\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff"

@@ -225,7 +225,7 @@ class TestPoison:
         assert letter["reason"] == "poison"
         assert letter["error"] == {
             "kind": "PoisonRecordError",
-            "message": "unknown attribute type 'X'",
+            "message": "dynamodb.NewImage.weird: unknown attribute type X",
         }
         assert letter["sequence_number"] == poison["dynamodb"]["SequenceNumber"]
         assert letter["request_id"] == "req-0001"

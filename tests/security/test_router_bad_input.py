@@ -15,6 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
+from support.aws_text import sqs_character_rule
 from support.builders import FakeContext, a_batch, a_stream_record
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
@@ -69,9 +70,11 @@ class Router:
 
 @pytest.fixture
 def router(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Router]:
-    hub = Router(monkeypatch)
-    yield hub
-    hub.app.build_router.cache_clear()
+    # moto stores any text; SQS refuses characters outside its documented set.
+    with sqs_character_rule():
+        hub = Router(monkeypatch)
+        yield hub
+        hub.app.build_router.cache_clear()
 
 
 class TestMalformedEvents:
@@ -168,6 +171,29 @@ class TestMalformedRecords:
         assert bucket == PAYLOAD_BUCKET
         stored = json.loads(router.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         assert stored["record"] == huge
+
+
+class TestTextSqsRefuses:
+    """A bad record holding characters SQS refuses is dead-lettered all the same, exactly."""
+
+    @pytest.mark.parametrize("text", ["\ufffe", "\uffff", "\ud800", "\udfff x", "ok\ufffe\ud83d"])
+    def test_is_escaped_in_the_dead_letter(self, router: Router, text: str):
+        bad = a_stream_record()
+        bad["dynamodb"]["NewImage"]["note"] = {"S": text}
+        bad["dynamodb"]["NewImage"]["bad"] = {"ZZ": text}
+        good = a_stream_record(keys={"pk": "ORDER#1", "sk": "META"})
+
+        assert router.handle(a_batch(bad, good)) == {"batchItemFailures": []}
+
+        (letter,) = router.dead_letters()
+        assert letter["record"] == bad
+        assert len(router.published()) == 1
+
+    def test_the_rule_is_enforced_here(self, router: Router):
+        from botocore.exceptions import ClientError
+
+        with pytest.raises(ClientError, match="InvalidMessageContents"):
+            router.sqs.send_message(QueueUrl=router.dlq_url, MessageBody="a\uffff")
 
 
 class TestHugeFields:
