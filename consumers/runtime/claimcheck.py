@@ -59,23 +59,27 @@ class S3PayloadStore:
 
 
 class ClaimCheck:
-    """Resolves pointers, refusing any bucket outside the allowed set."""
+    """Resolves one kind of pointer, refusing any bucket outside its allowed set."""
 
     def __init__(
         self,
         store: PayloadStore,
         allowed_buckets: Iterable[str],
         max_bytes: int = MAX_PAYLOAD_BYTES,
+        *,
+        kind: str = "pointer",
     ) -> None:
         self._store = store
         self._allowed = frozenset(allowed_buckets)
         self._max_bytes = max_bytes
+        self._kind = kind
 
     def resolve(self, location: S3Location) -> bytes:
         """The payload at ``location``; ``RefusedPointerError`` for an untrusted bucket."""
         if location.bucket not in self._allowed:
+            allowed = ", ".join(sorted(self._allowed)) or "no bucket (none is configured)"
             raise RefusedPointerError(
-                f"pointer to bucket {location.bucket!r} refused: only "
-                f"{', '.join(sorted(self._allowed))} may hold payloads"
+                f"{self._kind} to bucket {location.bucket!r} refused: only {allowed} may hold"
+                " these payloads"
             )
         return self._store.fetch(location, self._max_bytes)

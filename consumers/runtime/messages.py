@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import DecimalException
 from typing import Any, Final
 
 from consumers.runtime.errors import InvalidMessageError
@@ -51,7 +52,7 @@ class S3Location:
         scheme, sep, rest = uri.partition("://")
         bucket, slash, key = rest.partition("/")
         if scheme != "s3" or not sep or not bucket or not slash or not key:
-            raise InvalidMessageError(f"dataref {uri[:200]!r} is not an s3://bucket/key URI")
+            raise InvalidMessageError("dataref is not an s3://bucket/key URI")
         return cls(bucket, key)
 
     def __str__(self) -> str:
@@ -97,11 +98,23 @@ def _sns_attributes(notification: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _json(text: str, what: str) -> Any:
+def read_json(text: str | bytes, what: str) -> Any:
+    """Parse JSON with exact numbers; ``InvalidMessageError`` for anything that cannot be read.
+
+    The error names what is wrong, never the text: a message may hold item values.
+    """
     try:
         return codec.loads(text)
+    except UnicodeDecodeError:
+        raise InvalidMessageError(f"{what} is not UTF-8 text") from None
     except ValueError as error:
+        # json's own messages give a position, not the text; an integer of more than
+        # Python's int_max_str_digits digits says only how many digits it has.
         raise InvalidMessageError(f"{what} is not JSON: {error}") from None
+    except DecimalException:
+        # A number whose exponent is beyond what Decimal holds (e.g. 1.5e99999999999999999999)
+        # can never be read, on any delivery.
+        raise InvalidMessageError(f"{what} holds a number beyond Decimal's range") from None
     except RecursionError:
         # Nesting this deep is never an envelope; refuse it like any other bad body.
         raise InvalidMessageError(f"{what} nests too deeply to be an envelope") from None
@@ -120,14 +133,14 @@ def is_sns_notification(document: Any) -> bool:
 def unwrap(record: SQSRecord) -> Delivery:
     """The published message inside one SQS record; raises ``InvalidMessageError`` if unreadable."""
     body = record["body"]
-    document = _json(body, "message body")
+    document = read_json(body, "message body")
     if is_sns_notification(document):
         inner = document["Message"]
         return Delivery(
             message_id=record["messageId"],
             receive_count=receive_count(record),
             body=inner,
-            document=_json(inner, "SNS notification Message"),
+            document=read_json(inner, "SNS notification Message"),
             attributes=_sns_attributes(document),
             via_sns=True,
         )
@@ -151,6 +164,7 @@ def extended_pointer(delivery: Delivery) -> S3Location | None:
     if (
         isinstance(document, list)
         and len(document) == 2  # noqa: PLR2004 - the pointer is a [class, fields] pair
+        and isinstance(document[0], str)  # a list or object here is unhashable: no pointer
         and document[0] in EXTENDED_POINTER_CLASSES
         and isinstance(document[1], dict)
     ):

@@ -95,7 +95,7 @@ class TestClaimCheck:
         assert failed_ids(response) == []
         assert seen == []
         assert error_of(consumer_aws).startswith(
-            "RefusedPointerError: pointer to bucket 'someone-elses-bucket'"
+            "RefusedPointerError: hub dataref to bucket 'someone-elses-bucket'"
         )
 
     def test_a_pointer_to_a_missing_object_is_dead_lettered(self, seen, consumer_aws):
@@ -181,7 +181,7 @@ class TestVersions:
 
         assert failed_ids(response) == []
         assert seen == []
-        assert "schemaversion '99' is not supported" in error_of(consumer_aws)
+        assert "schemaversion: version '99' is not supported" in error_of(consumer_aws)
 
     def test_an_older_version_is_upcast_before_the_consumer_sees_it(self, seen):
         upcasters = Upcasters()
