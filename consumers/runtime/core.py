@@ -32,6 +32,7 @@ from consumers.runtime.observability import (
     Tracer,
     XRayTracer,
     error_summary,
+    quiet_sdk_loggers,
     stdout_sink,
 )
 from consumers.runtime.reading import EnvelopeReader
@@ -363,6 +364,7 @@ class ConsumerHandler:
         """Validate settings, configure logging and tracing, and wire the runtime."""
         settings = load_settings(RuntimeSettings, environ)
         configure_logging(settings.log_level)
+        quiet_sdk_loggers()
         if self._setup is not None:
             self._setup()
         return Consumer.from_settings(
