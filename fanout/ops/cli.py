@@ -564,4 +564,9 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
         f"{'complete' if report.complete else 'incomplete: run again to resume'} "
         f"(checkpoint {path})"
     )
+    if report.filtered and not report.sent:
+        out.note(
+            f"{consumer.name}'s filter policy holds back every snapshot: a policy that lists"
+            ' operations must list "snapshot" for the consumer to receive a backfill'
+        )
     return 0 if report.complete else 1
