@@ -18,6 +18,7 @@ a JSON array ``["software.amazon.payloadoffloading.PayloadS3Pointer",
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import DecimalException
@@ -98,13 +99,37 @@ def _sns_attributes(notification: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+# A JSON escape of a UTF-16 surrogate: where a lone one would come from (paired
+# escapes decode to one character, and SQS refuses raw surrogates in a body).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
 def read_json(text: str | bytes, what: str) -> Any:
     """Parse JSON with exact numbers; ``InvalidMessageError`` for anything that cannot be read.
 
     The error names what is wrong, never the text: a message may hold item values.
     """
     try:
-        return codec.loads(text)
+        document = codec.loads(text)
     except UnicodeDecodeError:
         raise InvalidMessageError(f"{what} is not UTF-8 text") from None
     except ValueError as error:
@@ -118,6 +143,12 @@ def read_json(text: str | bytes, what: str) -> Any:
     except RecursionError:
         # Nesting this deep is never an envelope; refuse it like any other bad body.
         raise InvalidMessageError(f"{what} nests too deeply to be an envelope") from None
+    pattern = _SURROGATE_ESCAPE if isinstance(text, str) else _SURROGATE_ESCAPE_BYTES
+    if pattern.search(text) and _has_lone_surrogate(document):  # type: ignore[arg-type]
+        # No DynamoDB string holds one (they are UTF-8), and no consumer can write
+        # one out as UTF-8: it would fail on every delivery.
+        raise InvalidMessageError(f"{what} holds a lone UTF-16 surrogate escape")
+    return document
 
 
 def is_sns_notification(document: Any) -> bool:

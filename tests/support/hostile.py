@@ -1,7 +1,8 @@
 """Hostile input for consumer tests: arbitrary message bodies, and secret-looking canary values.
 
 ``message_bodies(bases)`` draws SQS message bodies of every shape a consumer queue
-can be handed: arbitrary text, arbitrary JSON (with numbers no parser holds), valid
+can be handed: arbitrary text, arbitrary JSON (with numbers no parser holds and
+escapes of lone surrogates), valid
 envelopes with one field replaced or removed, extended-client pointer look-alikes,
 claim checks into every kind of bucket, each raw or inside an SNS notification.
 
@@ -71,12 +72,18 @@ def sns_notification(message: str, attributes: Mapping[str, str] | None = None) 
     )
 
 
+# Raw JSON string texts: escapes of lone UTF-16 surrogates (which no DynamoDB string
+# holds and no UTF-8 writer can write) and a well-formed pair, for contrast.
+ODD_STRINGS: Final = ('"\\ud800"', '"order.\\udfff"', '"\\ud83d\\ude00"')
+RAW_TOKENS: Final = (*ODD_NUMBERS, *ODD_STRINGS)
+
+
 def _placeholder(index: int) -> str:
     return f"@@raw-number-{index}@@"
 
 
 def with_raw_numbers(document: Any, numbers: Sequence[str]) -> str:
-    """``document`` as JSON text, each ``_placeholder(i)`` string replaced by ``numbers[i]``."""
+    """``document`` as JSON text, each ``_placeholder(i)`` string replaced by the raw ``numbers[i]``."""
     text = json.dumps(document, ensure_ascii=False)
     for index, number in enumerate(numbers):
         text = text.replace(json.dumps(_placeholder(index)), number)
@@ -98,7 +105,7 @@ def json_values(*, item_values: bool = False) -> st.SearchStrategy[Any]:
         st.integers(),
         st.floats(allow_nan=False, allow_infinity=False),
         st.text(max_size=20),
-        st.integers(0, len(ODD_NUMBERS) - 1).map(_placeholder),
+        st.integers(0, len(RAW_TOKENS) - 1).map(_placeholder),
     ]
     if item_values:
         leaves.append(st.integers(0, 9).map(canary))
@@ -114,7 +121,7 @@ def json_values(*, item_values: bool = False) -> st.SearchStrategy[Any]:
 
 
 def _text(document: Any) -> str:
-    return with_raw_numbers(document, ODD_NUMBERS)
+    return with_raw_numbers(document, RAW_TOKENS)
 
 
 @st.composite

@@ -11,7 +11,8 @@ For any batch of bodies (``support.hostile.message_bodies``) the runtime:
 - writes no item value to any log line (the bodies carry canary values).
 
 Its size is a parameter: ``FANOUT_FUZZ_EXAMPLES`` (default 60, small enough for
-``make test``), e.g. ``FANOUT_FUZZ_EXAMPLES=5000 uv run pytest tests/unit/consumers/test_consumer_fuzz.py``.
+``make test``), e.g. ``FANOUT_FUZZ_EXAMPLES=5000 uv run pytest tests/unit/consumers/test_consumer_fuzz.py``;
+``FANOUT_FUZZ_DEADLINE_MS`` makes an example slower than that a failure too.
 Wiring is the runtime's own (``Consumer.from_settings``), over fake S3 and SQS
 clients, so thousands of examples run in seconds.
 """
@@ -130,7 +131,7 @@ class TestEveryBodyIsAccountedFor:
 
     @settings(
         max_examples=EXAMPLES,
-        deadline=None,
+        deadline=int(os.environ.get("FANOUT_FUZZ_DEADLINE_MS", "0")) or None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(st.lists(message_bodies(BASES, buckets=BUCKETS, keys=KEYS), min_size=1, max_size=5))
@@ -142,7 +143,8 @@ class TestEveryBodyIsAccountedFor:
         event = a_batch(bodies)
         records = event["Records"]
 
-        out = io.StringIO()
+        # Strict UTF-8, as Lambda's stdout: a line that cannot be encoded raises here.
+        out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
             response = runtime.process(event)
 
@@ -165,4 +167,4 @@ class TestEveryBodyIsAccountedFor:
         for envelope in seen:
             assert envelope.dataref is None
             assert envelope.data is not None
-        assert canaries_in(out.getvalue()) == []
+        assert canaries_in(out.buffer.getvalue().decode()) == []  # type: ignore[attr-defined]

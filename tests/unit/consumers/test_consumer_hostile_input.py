@@ -217,3 +217,37 @@ class TestUpcasterFailure:
         )
 
         assert error == "InvalidMessageError: envelope could not be read: KeyError while upcasting"
+
+
+class TestLoneSurrogates:
+    """An escape of a lone UTF-16 surrogate: no DynamoDB string holds one, no consumer can write it."""
+
+    @pytest.mark.parametrize(
+        ("old", "new"),
+        [
+            ('"new":{', '"new":{"note":"a\\ud800b",'),
+            ('"new":{', '"new":{"\\udc00":1,'),
+            ('"type":"', '"type":"\\udbff'),
+        ],
+        ids=["in-a-value", "in-a-name", "in-the-type"],
+    )
+    def test_it_goes_to_the_dlq_at_once(self, seen, consumer_aws, old, new):
+        original = an_envelope()
+        body = original.replace(old, new, 1)
+        assert body != original
+
+        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+
+        assert seen == []
+        assert error.startswith("InvalidMessageError")
+
+    def test_an_escaped_pair_is_one_character_and_is_read(self, seen):
+        body = an_envelope().replace('"new":{', '"new":{"emoji":"\\ud83d\\ude00",', 1)
+
+        response = run(seen, an_sqs_record(body))
+
+        assert failed_ids(response) == []
+        [envelope] = seen
+        assert envelope.data is not None
+        assert envelope.data.new is not None
+        assert envelope.data.new["emoji"] == "\N{GRINNING FACE}"
