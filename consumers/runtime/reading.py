@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -81,7 +82,7 @@ class EnvelopeReader:
                 f"schemaversion: must be a string, got {type(version).__name__}"
             )
         try:
-            return parse_envelope(document, self._upcasters)
+            envelope = parse_envelope(document, self._upcasters)
         except UnsupportedVersionError:
             named = repr(version) if version and _NAMEABLE_VERSION.fullmatch(version) else "given"
             raise InvalidMessageError(
@@ -106,6 +107,13 @@ class EnvelopeReader:
             raise InvalidMessageError(
                 f"envelope could not be read: {type(error).__name__} while upcasting"
             ) from None
+        try:
+            # The router writes UTC; an offset that takes a time past year 1 or 9999
+            # cannot be compared with any other (the runtime measures latency with it).
+            envelope.time.astimezone(UTC)
+        except OverflowError:
+            raise InvalidMessageError("time: out of range once converted to UTC") from None
+        return envelope
 
     def _load(self, claims: ClaimCheck, location: S3Location) -> Any:
         return read_json(claims.resolve(location), str(location))

@@ -76,6 +76,15 @@ def sns_notification(message: str, attributes: Mapping[str, str] | None = None) 
 # holds and no UTF-8 writer can write) and a well-formed pair, for contrast.
 ODD_STRINGS: Final = ('"\\ud800"', '"order.\\udfff"', '"\\ud83d\\ude00"')
 RAW_TOKENS: Final = (*ODD_NUMBERS, *ODD_STRINGS)
+# RFC 3339 times at the edges: valid text, some beyond year 1 or 9999 once in UTC.
+EDGE_TIMES: Final = (
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "2026-02-29T00:00:00Z",
+    "2024-02-29T24:00:00Z",
+)
 
 
 def _placeholder(index: int) -> str:
@@ -129,7 +138,11 @@ def _mutated_envelope(draw: st.DrawFn, bases: Sequence[Mapping[str, Any]]) -> st
     envelope = dict(draw(st.sampled_from(bases)))
     field = draw(st.sampled_from([*envelope, "dataref", "data.new", "data.keys"]))
     change = draw(st.sampled_from(["replace", "remove"]))
-    value = draw(json_values(item_values=field in ITEM_VALUE_FIELDS))
+    value = draw(
+        st.sampled_from(EDGE_TIMES)
+        if field == "time" and draw(st.booleans())
+        else json_values(item_values=field in ITEM_VALUE_FIELDS)
+    )
     if field.startswith("data."):
         data = dict(envelope.get("data") or {})
         member = field.removeprefix("data.")

@@ -251,3 +251,18 @@ class TestLoneSurrogates:
         assert envelope.data is not None
         assert envelope.data.new is not None
         assert envelope.data.new["emoji"] == "\N{GRINNING FACE}"
+
+
+class TestTimesOutOfRange:
+    """A time whose offset takes it past year 1 or 9999 in UTC is refused before the function runs."""
+
+    @pytest.mark.parametrize("time", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+    def test_it_goes_to_the_dlq_and_the_batch_goes_on(self, seen, consumer_aws, time):
+        bad = json.dumps({**json.loads(an_envelope()), "time": time})
+        good = an_envelope()
+
+        response = run(seen, an_sqs_record(bad), an_sqs_record(good))
+
+        error = dead_lettered_at_once(consumer_aws, response, bad)
+        assert error == "InvalidMessageError: time: out of range once converted to UTC"
+        assert [e.id for e in seen] == [json.loads(good)["id"]]
