@@ -25,6 +25,12 @@ MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 
 # S3 error codes that mean the object will never be readable as named.
 _GONE: Final = frozenset({"NoSuchKey", "NoSuchBucket", "InvalidObjectState"})
+# HTTP statuses of a GetObject that asking again cannot change: the request itself is
+# refused (400, e.g. a key S3 cannot take) or nothing is there (404, whatever the code
+# says: a HEAD-style answer carries only "404"). Other statuses (403 while a grant is
+# fixed, 5xx, throttling) may pass, so they are retried.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+_NEVER_READABLE_STATUSES: Final = frozenset({400, 404})
 
 
 class PayloadStore(Protocol):
@@ -47,7 +53,8 @@ class S3PayloadStore:
             response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code in _GONE:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in _GONE or status in _NEVER_READABLE_STATUSES:
                 raise RefusedPointerError(f"{location} cannot be read: {code}") from None
             raise
         body = response["Body"]

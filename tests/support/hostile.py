@@ -17,6 +17,7 @@ pointer locations (a bucket and key the router or a producer chose).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -43,6 +44,15 @@ ODD_NUMBERS: Final = (
     "-0",
     "0.0000000000000000000000000000000000000001",
 )
+
+
+def as_sqs_delivers(body: str) -> str:
+    """``body`` with each character SQS refuses written as its JSON escape.
+
+    SQS never delivers such a character raw, so a queue's message can only hold it
+    escaped (inside a JSON string, where it decodes back to the character).
+    """
+    return SQS_REFUSED.sub(lambda found: json.dumps(found.group())[1:-1], body)
 
 
 def canary(index: int, secret: str = SECRET_LOOKING[0]) -> str:
@@ -74,7 +84,20 @@ def sns_notification(message: str, attributes: Mapping[str, str] | None = None) 
 
 # Raw JSON string texts: escapes of lone UTF-16 surrogates (which no DynamoDB string
 # holds and no UTF-8 writer can write) and a well-formed pair, for contrast.
-ODD_STRINGS: Final = ('"\\ud800"', '"order.\\udfff"', '"\\ud83d\\ude00"')
+# and characters SQS refuses (NUL, the noncharacter U+FFFE), which a message can only
+# carry escaped.
+ODD_STRINGS: Final = (
+    '"\\ud800"',
+    '"order.\\udfff"',
+    '"\\ud83d\\ude00"',
+    '"nul\\u0000"',
+    '"\\ufffe"',
+)
+# Object keys a pointer may name that hold characters SQS refuses (an error naming the
+# key must not carry them to the DLQ's attributes).
+ODD_KEYS: Final = ("nul\x00.json", "\ufffe.json", "tab\t.json")
+# What SQS refuses in a body or String attribute value (API_SendMessage, API_MessageAttributeValue).
+SQS_REFUSED: Final = re.compile("[^\\t\\n\\r\\u0020-\\ud7ff\\ue000-\\ufffd\\U00010000-\\U0010ffff]")
 RAW_TOKENS: Final = (*ODD_NUMBERS, *ODD_STRINGS)
 # RFC 3339 times at the edges: valid text, some beyond year 1 or 9999 once in UTC.
 EDGE_TIMES: Final = (
@@ -164,7 +187,7 @@ def _claim_check(
 ) -> str:
     envelope = {k: v for k, v in draw(st.sampled_from(bases)).items() if k != "data"}
     bucket = draw(st.sampled_from(buckets))
-    key = draw(st.sampled_from(keys))
+    key = draw(st.sampled_from([*keys, *ODD_KEYS]))
     envelope["dataref"] = f"s3://{bucket}/{key}"
     return _text(envelope)
 
@@ -177,7 +200,7 @@ def _extended_pointer(draw: st.DrawFn, buckets: Sequence[str], keys: Sequence[st
             st.fixed_dictionaries(
                 {
                     "s3BucketName": st.one_of(st.sampled_from(buckets), json_values()),
-                    "s3Key": st.one_of(st.sampled_from(keys), json_values()),
+                    "s3Key": st.one_of(st.sampled_from([*keys, *ODD_KEYS]), json_values()),
                 }
             ),
             json_values(),
@@ -213,7 +236,7 @@ def message_bodies(
         message = draw(published)
         attributes = draw(marker)
         if draw(st.booleans()):
-            return sns_notification(message, attributes), {}
-        return message, attributes
+            return as_sqs_delivers(sns_notification(message, attributes)), {}
+        return as_sqs_delivers(message), attributes
 
     return delivered()

@@ -31,7 +31,13 @@ from botocore.exceptions import ClientError
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support.hostile import canaries_in, canary, message_bodies, with_raw_numbers
+from support.hostile import (
+    SQS_REFUSED,
+    canaries_in,
+    canary,
+    message_bodies,
+    with_raw_numbers,
+)
 
 from consumers.runtime import Consumer, Envelope, RuntimeSettings, load_settings
 from schemas.logs import configure_logging
@@ -92,8 +98,12 @@ class FakeSqs:
         self._ids = itertools.count(1)
 
     def send_message(self, **request: Any) -> dict[str, str]:
+        # SQS refuses characters outside its set in the body and String attribute values.
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+        assert not SQS_REFUSED.search(request["MessageBody"])
         for name, value in request["MessageAttributes"].items():
             assert value.get("StringValue") or value.get("BinaryValue"), name
+            assert not SQS_REFUSED.search(value.get("StringValue", "")), name
         self.sent.append(request)
         return {"MessageId": f"dlq-{next(self._ids)}"}
 

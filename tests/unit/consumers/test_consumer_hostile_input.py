@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids, sns_notification
 from support.builders import FakeContext
+from support.hostile import SQS_REFUSED
 
 from consumers.runtime import BatchResponse, Envelope, SQSRecord, consumer
 from router.normalise import pointer_body
@@ -266,3 +267,25 @@ class TestTimesOutOfRange:
         error = dead_lettered_at_once(consumer_aws, response, bad)
         assert error == "InvalidMessageError: time: out of range once converted to UTC"
         assert [e.id for e in seen] == [json.loads(good)["id"]]
+
+
+class TestErrorTextsSqsRefuses:
+    """An error quoting a character SQS refuses still reaches the DLQ, with U+FFFD in its place.
+
+    SQS refuses characters outside #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+    #x10000-#x10FFFF in a String attribute value (moto accepts them), so the dead
+    letter's error text is cleaned before the send.
+    https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
+    """
+
+    @pytest.mark.parametrize("key", ["nul\x00.json", "\ufffe.json"], ids=["nul", "noncharacter"])
+    def test_a_pointer_to_a_missing_key_is_dead_lettered_with_a_clean_error(
+        self, seen, consumer_aws, key
+    ):
+        body = pointer_body(an_envelope(), f"s3://{PAYLOAD_BUCKET}/{key}")
+
+        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+
+        assert "cannot be read" in error
+        assert "\ufffd" in error
+        assert not SQS_REFUSED.search(error)
