@@ -12,8 +12,8 @@ The policy is the one the consumer's stack gave its subscription: the consumer k
 ``FilterPolicy`` and ``FilterPolicyScope`` parameters (``fanout.ops.resolve``), read
 with the stack like every other fact about the hub.
 
-Matching is the same code the local hub's no-loss ledger uses
-(``fanout.local.ledger.Subscriber.matches``): moto's implementation of SNS's rules
+The local hub's no-loss ledger (``fanout.local.ledger.Subscriber.matches``) matches
+with this same code: moto's implementation of SNS's rules
 (exact, prefix, suffix, anything-but, numeric, exists, ``$or``), held to SNS's own
 delivery by ``tests/integration/test_backfill_filter_policy.py``.
 
@@ -63,16 +63,20 @@ class FilterPolicy:
 
     def delivers(self, message: Outbound) -> bool:
         """Would SNS deliver ``message`` (as the router would publish it) to this subscription?"""
+        return self.matches(message.attributes, message.body)
+
+    def matches(self, attributes: Mapping[str, Mapping[str, str]], body: str) -> bool:
+        """Would SNS deliver a message of this body and these attributes (``DataType``/``StringValue``)?"""
         if not self.policy:
             return True
-        from moto.sns.utils import FilterPolicyMatcher  # noqa: PLC0415 - the local hub's rules
+        from moto.sns.utils import FilterPolicyMatcher  # noqa: PLC0415 - SNS's rules, as moto has them
 
-        attributes = {
+        sns_attributes = {
             name: {"Type": value["DataType"], "Value": value["StringValue"]}
-            for name, value in message.attributes.items()
+            for name, value in attributes.items()
         }
         return bool(
-            FilterPolicyMatcher(dict(self.policy), self.scope).matches(attributes, message.body)
+            FilterPolicyMatcher(dict(self.policy), self.scope).matches(sns_attributes, body)
         )
 
     def describe(self) -> str:

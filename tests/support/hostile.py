@@ -65,8 +65,14 @@ def canaries_in(text: str) -> list[str]:
     return [line for line in text.splitlines() if CANARY_MARK in line]
 
 
-def sns_notification(message: str, attributes: Mapping[str, str] | None = None) -> str:
-    """The JSON document SNS delivers to SQS when raw message delivery is off."""
+def sns_notification(
+    message: str, attributes: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """The JSON document SNS delivers to SQS when raw message delivery is off.
+
+    ``attributes`` are as published (``DataType``, ``StringValue``).
+    https://docs.aws.amazon.com/sns/latest/dg/sns-message-and-json-formats.html
+    """
     return json.dumps(
         {
             "Type": "Notification",
@@ -74,9 +80,13 @@ def sns_notification(message: str, attributes: Mapping[str, str] | None = None) 
             "TopicArn": TOPIC_ARN,
             "Message": message,
             "Timestamp": "2026-11-27T00:00:00.000Z",
+            "SignatureVersion": "1",
+            "Signature": "c2lnbmF0dXJl",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
+            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
             "MessageAttributes": {
-                name: {"Type": "String", "Value": value}
-                for name, value in (attributes or {}).items()
+                name: {"Type": a["DataType"], "Value": a["StringValue"]}
+                for name, a in (attributes or {}).items()
             },
         }
     )
@@ -236,7 +246,10 @@ def message_bodies(
         message = draw(published)
         attributes = draw(marker)
         if draw(st.booleans()):
-            return as_sqs_delivers(sns_notification(message, attributes)), {}
+            as_published = {
+                n: {"DataType": "String", "StringValue": v} for n, v in attributes.items()
+            }
+            return as_sqs_delivers(sns_notification(message, as_published)), {}
         return as_sqs_delivers(message), attributes
 
     return delivered()

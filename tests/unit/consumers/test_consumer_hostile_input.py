@@ -11,11 +11,10 @@ import json
 from typing import Any
 
 import pytest
-from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids, sns_notification
-from support.builders import FakeContext
-from support.hostile import SQS_REFUSED
+from consumer_builders import an_envelope, an_sqs_record, failed_ids, run_consumer
+from support.hostile import SQS_REFUSED, sns_notification
 
-from consumers.runtime import BatchResponse, Envelope, SQSRecord, consumer
+from consumers.runtime import BatchResponse
 from router.normalise import pointer_body
 from schemas import Upcasters
 
@@ -25,16 +24,6 @@ EXTENDED_POINTER = "software.amazon.payloadoffloading.PayloadS3Pointer"
 SIZE = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": "300000"}}
 # An exponent beyond Decimal's (MAX_EMAX is 999999999999999999 on 64-bit builds).
 BEYOND_DECIMAL = "1.5e99999999999999999999"
-
-
-@pytest.fixture
-def seen(consumer_env: dict[str, str]) -> list[Envelope]:
-    return []
-
-
-def run(seen: list[Envelope], *records: SQSRecord, **options: Any) -> BatchResponse:
-    handler = consumer(**options)(seen.append)
-    return handler(an_sqs_event(*records), FakeContext())
 
 
 def dead_lettered_at_once(consumer_aws: Any, response: BatchResponse, body: str) -> str:
@@ -57,7 +46,7 @@ class TestSchemaVersionThatIsNotAString:
         envelope = {**json.loads(an_envelope()), "schemaversion": version}
         body = json.dumps(envelope)
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert seen == []
         assert error.startswith("InvalidMessageError: schemaversion:")
@@ -74,7 +63,7 @@ class TestSchemaVersionThatIsNotAString:
         body = json.dumps({**json.loads(an_envelope()), "schemaversion": ["0"]})
 
         error = dead_lettered_at_once(
-            consumer_aws, run(seen, an_sqs_record(body), upcasters=upcasters), body
+            consumer_aws, run_consumer(seen, an_sqs_record(body), upcasters=upcasters), body
         )
 
         assert "must be a string, got list" in error
@@ -98,7 +87,7 @@ class TestPointerShapedArray:
     def test_it_goes_to_the_dlq(self, seen, consumer_aws, document, marked):
         body = json.dumps(document)
 
-        response = run(seen, an_sqs_record(body, attributes=SIZE if marked else None))
+        response = run_consumer(seen, an_sqs_record(body, attributes=SIZE if marked else None))
 
         error = dead_lettered_at_once(consumer_aws, response, body)
         assert error.startswith("InvalidMessageError")
@@ -111,7 +100,7 @@ class TestNumberBeyondDecimal:
     def test_in_an_item_image(self, seen, consumer_aws):
         body = an_envelope().replace('"new":{', f'"new":{{"huge":{BEYOND_DECIMAL},', 1)
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert "beyond Decimal's range" in error
 
@@ -119,7 +108,7 @@ class TestNumberBeyondDecimal:
         message = an_envelope().replace('"new":{', f'"new":{{"huge":-{BEYOND_DECIMAL},', 1)
         body = sns_notification(message)
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert "SNS notification Message holds a number beyond Decimal's range" in error
 
@@ -129,14 +118,14 @@ class TestNumberBeyondDecimal:
         consumer_aws.s3.put_object(Bucket=PAYLOAD_BUCKET, Key=key, Body=full.encode())
         body = pointer_body(an_envelope(), f"s3://{PAYLOAD_BUCKET}/{key}")
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert "beyond Decimal's range" in error
 
     def test_an_integer_longer_than_python_parses(self, seen, consumer_aws):
         body = an_envelope().replace('"new":{', '"new":{"long":' + "9" * 5000 + ",", 1)
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert error.startswith("InvalidMessageError: message body is not JSON")
 
@@ -152,7 +141,7 @@ class TestHubDatarefStaysInTheHubBucket:
         consumer_aws.s3.put_object(Bucket=OTHER_BUCKET, Key="e.json", Body=full.encode())
         body = pointer_body(full, f"s3://{OTHER_BUCKET}/e.json")
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert seen == []
         assert error.startswith(f"RefusedPointerError: hub dataref to bucket '{OTHER_BUCKET}'")
@@ -165,7 +154,7 @@ class TestHubDatarefStaysInTheHubBucket:
         consumer_aws.s3.put_object(Bucket=OTHER_BUCKET, Key="p.json", Body=full.encode())
         body = json.dumps([EXTENDED_POINTER, {"s3BucketName": OTHER_BUCKET, "s3Key": "p.json"}])
 
-        response = run(seen, an_sqs_record(body, attributes=SIZE))
+        response = run_consumer(seen, an_sqs_record(body, attributes=SIZE))
 
         assert failed_ids(response) == []
         assert [e.id for e in seen] == [json.loads(full)["id"]]
@@ -181,7 +170,7 @@ class TestHubDatarefStaysInTheHubBucket:
         body = json.dumps([EXTENDED_POINTER, {"s3BucketName": OTHER_BUCKET, "s3Key": "hop.json"}])
 
         error = dead_lettered_at_once(
-            consumer_aws, run(seen, an_sqs_record(body, attributes=SIZE)), body
+            consumer_aws, run_consumer(seen, an_sqs_record(body, attributes=SIZE)), body
         )
 
         assert seen == []
@@ -196,7 +185,7 @@ class TestHubDatarefStaysInTheHubBucket:
         consumer_aws.s3.put_object(Bucket=PAYLOAD_BUCKET, Key="e.json", Body=full.encode())
         body = pointer_body(full, f"s3://{PAYLOAD_BUCKET}/e.json")
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert "none is configured" in error
 
@@ -214,7 +203,7 @@ class TestUpcasterFailure:
         body = json.dumps({**json.loads(an_envelope()), "schemaversion": "0"})
 
         error = dead_lettered_at_once(
-            consumer_aws, run(seen, an_sqs_record(body), upcasters=upcasters), body
+            consumer_aws, run_consumer(seen, an_sqs_record(body), upcasters=upcasters), body
         )
 
         assert error == "InvalidMessageError: envelope could not be read: KeyError while upcasting"
@@ -237,7 +226,7 @@ class TestLoneSurrogates:
         body = original.replace(old, new, 1)
         assert body != original
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert seen == []
         assert error.startswith("InvalidMessageError")
@@ -245,7 +234,7 @@ class TestLoneSurrogates:
     def test_an_escaped_pair_is_one_character_and_is_read(self, seen):
         body = an_envelope().replace('"new":{', '"new":{"emoji":"\\ud83d\\ude00",', 1)
 
-        response = run(seen, an_sqs_record(body))
+        response = run_consumer(seen, an_sqs_record(body))
 
         assert failed_ids(response) == []
         [envelope] = seen
@@ -262,7 +251,7 @@ class TestTimesOutOfRange:
         bad = json.dumps({**json.loads(an_envelope()), "time": time})
         good = an_envelope()
 
-        response = run(seen, an_sqs_record(bad), an_sqs_record(good))
+        response = run_consumer(seen, an_sqs_record(bad), an_sqs_record(good))
 
         error = dead_lettered_at_once(consumer_aws, response, bad)
         assert error == "InvalidMessageError: time: out of range once converted to UTC"
@@ -284,7 +273,7 @@ class TestErrorTextsSqsRefuses:
     ):
         body = pointer_body(an_envelope(), f"s3://{PAYLOAD_BUCKET}/{key}")
 
-        error = dead_lettered_at_once(consumer_aws, run(seen, an_sqs_record(body)), body)
+        error = dead_lettered_at_once(consumer_aws, run_consumer(seen, an_sqs_record(body)), body)
 
         assert "cannot be read" in error
         assert "\ufffd" in error

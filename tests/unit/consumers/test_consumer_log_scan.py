@@ -20,10 +20,9 @@ from consumer_builders import (
     an_sqs_event,
     an_sqs_record,
     failed_ids,
-    sns_notification,
 )
 from support.builders import FakeContext
-from support.hostile import CANARY_MARK, SECRET_LOOKING, canaries_in, canary
+from support.hostile import CANARY_MARK, SECRET_LOOKING, canaries_in, canary, sns_notification
 
 from consumers.runtime import Envelope, PermanentError, consumer
 from router.normalise import pointer_body

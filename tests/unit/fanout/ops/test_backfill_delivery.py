@@ -82,6 +82,7 @@ def a_backfill(
     s3: FakeBucket | None = None,
     payload_bucket: str | None = BUCKET,
     max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
+    filter_policy: FilterPolicy | None = None,
     **options: Any,
 ) -> Backfill:
     target = Target(
@@ -92,6 +93,7 @@ def a_backfill(
         rules=EntityRules(),
         max_message_bytes=max_message_bytes,
         payload_bucket=payload_bucket,
+        filter_policy=filter_policy or FilterPolicy(),
     )
     checkpoint = Checkpoint.load_or_start(tmp_path / "c.json", "projection", TABLE, 1)
     return Backfill(
@@ -215,20 +217,15 @@ def a_filtered_backfill(
     tmp_path: Path, policy: FilterPolicy, sqs: FakeQueue, s3: FakeBucket
 ) -> Backfill:
     """A small and an oversize item, backfilled to a consumer with ``policy``."""
-    target = Target(
-        table=TABLE,
-        table_arn=TABLE_ARN,
-        key_names=("pk",),
-        queue_url=QUEUE_URL,
-        rules=EntityRules(),
+    big = "n" * (SQS_MAX_MESSAGE_BYTES + 1_000)
+    return a_backfill(
+        tmp_path,
+        [an_item("DOC#big", big), an_item("DOC#small")],
+        sqs=sqs,
+        s3=s3,
         max_message_bytes=SNS_MAX_MESSAGE_BYTES_CEILING,
-        payload_bucket=BUCKET,
         filter_policy=policy,
     )
-    checkpoint = Checkpoint.load_or_start(tmp_path / "c.json", "projection", TABLE, 1)
-    big = "n" * (SQS_MAX_MESSAGE_BYTES + 1_000)
-    items = [an_item("DOC#big", big), an_item("DOC#small")]
-    return Backfill(FakeTable(items), sqs, s3, target, checkpoint, read_units_per_second=0)
 
 
 class TestFilteringOversizeSnapshots:
