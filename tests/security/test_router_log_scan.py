@@ -99,6 +99,20 @@ def test_a_published_record_writes_no_value_in_the_routers_lines(router, capsys)
     assert canaries_in(out + err) == []
 
 
+@pytest.fixture
+def fresh_sdk_loggers() -> Iterator[None]:
+    """The SDK's loggers as a new router process has them (a consumer test may have quieted them)."""
+    from consumers.runtime.observability import SDK_LOGGERS
+
+    levels = {name: logging.getLogger(name).level for name in SDK_LOGGERS}
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.usefixtures("fresh_sdk_loggers")
 @pytest.mark.xfail(
     strict=True,
     reason="the router leaves botocore's loggers at the function's level: at DEBUG they dump"
