@@ -135,9 +135,19 @@ LOGIC_PY: Final = '''"""The {name} consumer's business logic: plain functions, n
 
 Raise ``consumers.runtime.PermanentError`` for an event that can never succeed
 (it goes to this consumer's DLQ at once); any other exception is retried.
+
+Snapshots: ``fanout backfill {name}`` sends every item already in the table as a
+``<entity>.snapshot`` event (operation ``snapshot``): the item as it is, not a
+change. The same item may also arrive as a live change, before or after its
+snapshot, with another event id; the runtime runs each event id once, so it does
+not join the two. Key a side effect that must happen once per item by
+``effect_key`` (the item), never by ``event.id``: a live insert and a snapshot of
+one order are then one charge, not two. See docs/writing-a-consumer.md.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 import structlog
 
@@ -145,10 +155,26 @@ from consumers.runtime import Envelope
 
 log = structlog.get_logger(__name__)
 
+# The item exists: a change that made or changed it, or a backfill's snapshot of it.
+ACTS_ON: Final = frozenset({{"created", "updated", "snapshot"}})
+
+
+def effect_key(event: Envelope) -> str:
+    """One key per item, shared by its live changes and its snapshots.
+
+    Pass it as the idempotency key of a side effect that must happen once per item
+    (a payment provider's, or a conditional write's).
+    """
+    return f"{{event.table}}:{{event.subject}}"
+
 
 def handle(event: Envelope) -> None:
-    """React to one event."""
+    """React to one event; an item that is gone (deleted, expired) needs nothing."""
+    if event.operation not in ACTS_ON:
+        return
+    # Log ids and types, never item values: the log group holds no personal data.
     log.info("{package}_event", envelope_id=event.id, type=event.type)
+    # Your side effect here, idempotent on effect_key(event).
 '''
 
 INIT_PY: Final = '"""The {name} consumer."""\n'
@@ -162,7 +188,8 @@ from unittest import mock
 from consumer_builders import an_sqs_event, an_sqs_record, envelope_fixture, failed_ids
 from support.builders import FakeContext
 
-from consumers.{package} import app
+from consumers.{package} import app, logic
+from schemas import parse_envelope
 
 
 class TestContract:
@@ -178,6 +205,25 @@ class TestContract:
 
         assert failed_ids(first) == failed_ids(again) == []
         assert handle.call_count == 1
+
+
+class TestSnapshots:
+    """A backfill's snapshot of an item and its live change are one side effect, not two."""
+
+    def test_a_snapshot_shares_the_live_events_effect_key(self):
+        live = parse_envelope(envelope_fixture("1"))
+        snapshot = live.model_copy(
+            update={{
+                "id": "6d0f3f8e-0000-5000-8000-000000000001",
+                "type": f"{{live.entity}}.snapshot",
+                "operation": "snapshot",
+                "sequence": "0" * 40,
+            }}
+        )
+
+        assert snapshot.id != live.id
+        assert logic.effect_key(snapshot) == logic.effect_key(live)
+        assert "snapshot" in logic.ACTS_ON
 '''
 
 

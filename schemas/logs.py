@@ -15,6 +15,7 @@ from collections.abc import MutableMapping
 from typing import Any, Final, Literal
 
 import structlog
+import structlog.tracebacks
 
 # The levels a function's LOG_LEVEL may name (``logging``'s names).
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -61,7 +62,11 @@ def configure_logging(level: LogLevel = "INFO") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
+            # Frames without their locals: a local may hold an item or a message body,
+            # and no item value may reach a log line (structlog shows locals by default).
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            ),
             lambda_level,
             structlog.processors.JSONRenderer(ensure_ascii=False, default=str),
         ],

@@ -25,6 +25,12 @@ MAX_PAYLOAD_BYTES: Final = 16 * 1024 * 1024
 
 # S3 error codes that mean the object will never be readable as named.
 _GONE: Final = frozenset({"NoSuchKey", "NoSuchBucket", "InvalidObjectState"})
+# HTTP statuses of a GetObject that asking again cannot change: the request itself is
+# refused (400, e.g. a key S3 cannot take) or nothing is there (404, whatever the code
+# says: a HEAD-style answer carries only "404"). Other statuses (403 while a grant is
+# fixed, 5xx, throttling) may pass, so they are retried.
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+_NEVER_READABLE_STATUSES: Final = frozenset({400, 404})
 
 
 class PayloadStore(Protocol):
@@ -47,7 +53,8 @@ class S3PayloadStore:
             response = self._s3.get_object(Bucket=location.bucket, Key=location.key)
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code", "")
-            if code in _GONE:
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in _GONE or status in _NEVER_READABLE_STATUSES:
                 raise RefusedPointerError(f"{location} cannot be read: {code}") from None
             raise
         body = response["Body"]
@@ -59,23 +66,27 @@ class S3PayloadStore:
 
 
 class ClaimCheck:
-    """Resolves pointers, refusing any bucket outside the allowed set."""
+    """Resolves one kind of pointer, refusing any bucket outside its allowed set."""
 
     def __init__(
         self,
         store: PayloadStore,
         allowed_buckets: Iterable[str],
         max_bytes: int = MAX_PAYLOAD_BYTES,
+        *,
+        kind: str = "pointer",
     ) -> None:
         self._store = store
         self._allowed = frozenset(allowed_buckets)
         self._max_bytes = max_bytes
+        self._kind = kind
 
     def resolve(self, location: S3Location) -> bytes:
         """The payload at ``location``; ``RefusedPointerError`` for an untrusted bucket."""
         if location.bucket not in self._allowed:
+            allowed = ", ".join(sorted(self._allowed)) or "no bucket (none is configured)"
             raise RefusedPointerError(
-                f"pointer to bucket {location.bucket!r} refused: only "
-                f"{', '.join(sorted(self._allowed))} may hold payloads"
+                f"{self._kind} to bucket {location.bucket!r} refused: only {allowed} may hold"
+                " these payloads"
             )
         return self._store.fetch(location, self._max_bytes)

@@ -31,6 +31,8 @@ from consumers.runtime.observability import (
     NoTracer,
     Tracer,
     XRayTracer,
+    error_summary,
+    quiet_sdk_loggers,
     stdout_sink,
 )
 from consumers.runtime.reading import EnvelopeReader
@@ -67,10 +69,6 @@ class Outcome(StrEnum):
     def returns_to_queue(self) -> bool:
         """True when the message must be listed in ``batchItemFailures``."""
         return self in (Outcome.RETRY, Outcome.IN_PROGRESS, Outcome.DEFERRED)
-
-
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"[:500]
 
 
 class Consumer:
@@ -121,11 +119,21 @@ class Consumer:
         if skip_stale:
             table = settings.require_table("the stale-event guard is on for this consumer")
             sequences = SequenceGuard(table, settings.consumer_name, clients.dynamodb)
-        claims = ClaimCheck(S3PayloadStore(clients.s3), settings.allowed_payload_buckets)
+        store = S3PayloadStore(clients.s3)
+        # The hub's claim checks live in its own bucket only; TRUSTED_PAYLOAD_BUCKETS
+        # widens what other producers' extended-client pointers may name, never that.
+        hub = ClaimCheck(
+            store,
+            [settings.payload_bucket] if settings.payload_bucket else [],
+            kind="hub dataref",
+        )
+        extended = ClaimCheck(
+            store, settings.allowed_payload_buckets, kind="extended-client pointer"
+        )
         return cls(
             handle,
             name=settings.consumer_name,
-            reader=EnvelopeReader(claims, upcasters),
+            reader=EnvelopeReader(hub, extended, upcasters),
             dead_letters=DeadLetterQueue(clients.sqs, settings.dlq_url),
             idempotency=idempotency,
             sequences=sequences,
@@ -199,11 +207,12 @@ class Consumer:
         try:
             envelope = self._reader.read(unwrap(record))
         except PermanentError as error:
-            return self._dead_letter(record, error, None, log)
+            # The reader's errors name a field and its problem, never a value.
+            return self._dead_letter(record, error, None, log, text_is_safe=True)
         except ConfigurationError:
             raise
         except Exception as error:  # noqa: BLE001 - any other read failure (S3 outage) is retryable
-            log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+            log.warning("event_failed", outcome=Outcome.RETRY, error=error_summary(error))
             return Outcome.RETRY
         log = log.bind(
             envelope_id=envelope.id,
@@ -228,7 +237,7 @@ class Consumer:
             try:
                 claim = self._idempotency.claim(envelope.id, lease_seconds)
             except Exception as error:  # noqa: BLE001 - the store is down: retry the message later
-                log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+                log.warning("event_failed", outcome=Outcome.RETRY, error=error_summary(error))
                 return Outcome.RETRY
             if claim.state is ClaimState.COMPLETED:
                 return Outcome.DUPLICATE
@@ -245,7 +254,7 @@ class Consumer:
             return self._dead_letter(record, error, envelope.id, log)
         except Exception as error:  # noqa: BLE001 - every other failure is retryable by contract
             self._release(claim, log)
-            log.warning("event_failed", outcome=Outcome.RETRY, error=_error_text(error))
+            log.warning("event_failed", outcome=Outcome.RETRY, error=error_summary(error))
             return Outcome.RETRY
         self._complete(claim, log)
         return outcome
@@ -264,7 +273,7 @@ class Consumer:
             if not self._idempotency.complete(claim):
                 log.warning("idempotency_lease_lost")
         except Exception as error:  # noqa: BLE001 - the work is done; a redelivery waits out the lease
-            log.warning("idempotency_completion_failed", error=_error_text(error))
+            log.warning("idempotency_completion_failed", error=error_summary(error))
 
     def _advance(self, envelope: Envelope, log: Any) -> None:
         if self._sequences is None:
@@ -272,7 +281,7 @@ class Consumer:
         try:
             self._sequences.advance(envelope)
         except Exception as error:  # noqa: BLE001 - the work is done; the mark only speeds up skipping
-            log.warning("sequence_mark_failed", error=_error_text(error))
+            log.warning("sequence_mark_failed", error=error_summary(error))
 
     def _release(self, claim: Claim | None, log: Any) -> None:
         if claim is None or self._idempotency is None:
@@ -280,26 +289,33 @@ class Consumer:
         try:
             self._idempotency.release(claim)
         except Exception as error:  # noqa: BLE001 - the lease expires on its own
-            log.warning("idempotency_release_failed", error=_error_text(error))
+            log.warning("idempotency_release_failed", error=error_summary(error))
 
     def _dead_letter(
-        self, record: SQSRecord, error: BaseException, envelope_id: str | None, log: Any
+        self,
+        record: SQSRecord,
+        error: BaseException,
+        envelope_id: str | None,
+        log: Any,
+        *,
+        text_is_safe: bool = False,
     ) -> Outcome:
         letter = dead_letter_of(record, consumer=self.name, error=error, envelope_id=envelope_id)
+        summary = error_summary(error, text_is_safe=text_is_safe)
         try:
             dlq_message_id = self._dead_letters.send(letter)
-        except Exception as send_error:
-            log.exception(
+        except Exception as send_error:  # noqa: BLE001 - the message returns to the queue
+            log.error(  # noqa: TRY400 - a traceback's locals would put the body in the line
                 "dead_letter_failed",
                 outcome=Outcome.RETRY,
-                error=_error_text(error),
-                send_error=_error_text(send_error),
+                error=summary,
+                send_error=error_summary(send_error),
             )
             return Outcome.RETRY
         log.error(
             "event_dead_lettered",
             outcome=Outcome.DEAD_LETTERED,
-            error=_error_text(error),
+            error=summary,
             dlq_message_id=dlq_message_id,
             dropped_attributes=list(letter.dropped_attributes) or None,
         )
@@ -348,6 +364,7 @@ class ConsumerHandler:
         """Validate settings, configure logging and tracing, and wire the runtime."""
         settings = load_settings(RuntimeSettings, environ)
         configure_logging(settings.log_level)
+        quiet_sdk_loggers()
         if self._setup is not None:
             self._setup()
         return Consumer.from_settings(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
@@ -37,6 +38,19 @@ if TYPE_CHECKING:
 
 ERROR_ATTRIBUTE_PREFIX: Final = "fanout-"
 MAX_ERROR_CHARS: Final = 2048
+
+# What SQS refuses in a message body and in a String attribute value: anything outside
+# #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF. An error text can
+# quote such a character from the message (a pointer's key), and a refused send would
+# return the message to the queue on every delivery.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_MessageAttributeValue.html
+_SQS_REFUSED: Final = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_text(text: str) -> str:
+    """``text`` with every character SQS refuses replaced by U+FFFD."""
+    return _SQS_REFUSED.sub("\ufffd", text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +99,10 @@ def dead_letter_of(
         "deadLetteredAt": when,
     }
     added: dict[str, MessageAttributeValueTypeDef] = {
-        "fanout-error-type": {"DataType": "String", "StringValue": type(error).__name__},
+        "fanout-error-type": {"DataType": "String", "StringValue": sqs_text(type(error).__name__)},
         "fanout-error": {
             "DataType": "String",
-            "StringValue": (str(error) or type(error).__name__)[:MAX_ERROR_CHARS],
+            "StringValue": sqs_text((str(error) or type(error).__name__)[:MAX_ERROR_CHARS]),
         },
         "fanout-origin": {"DataType": "String", "StringValue": json.dumps(origin)},
     }

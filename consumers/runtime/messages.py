@@ -18,8 +18,10 @@ a JSON array ``["software.amazon.payloadoffloading.PayloadS3Pointer",
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import DecimalException
 from typing import Any, Final
 
 from consumers.runtime.errors import InvalidMessageError
@@ -51,7 +53,7 @@ class S3Location:
         scheme, sep, rest = uri.partition("://")
         bucket, slash, key = rest.partition("/")
         if scheme != "s3" or not sep or not bucket or not slash or not key:
-            raise InvalidMessageError(f"dataref {uri[:200]!r} is not an s3://bucket/key URI")
+            raise InvalidMessageError("dataref is not an s3://bucket/key URI")
         return cls(bucket, key)
 
     def __str__(self) -> str:
@@ -97,14 +99,56 @@ def _sns_attributes(notification: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _json(text: str, what: str) -> Any:
+# A JSON escape of a UTF-16 surrogate: where a lone one would come from (paired
+# escapes decode to one character, and SQS refuses raw surrogates in a body).
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES: Final = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _has_lone_surrogate(document: Any) -> bool:
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
+
+
+def read_json(text: str | bytes, what: str) -> Any:
+    """Parse JSON with exact numbers; ``InvalidMessageError`` for anything that cannot be read.
+
+    The error names what is wrong, never the text: a message may hold item values.
+    """
     try:
-        return codec.loads(text)
+        document = codec.loads(text)
+    except UnicodeDecodeError:
+        raise InvalidMessageError(f"{what} is not UTF-8 text") from None
     except ValueError as error:
+        # json's own messages give a position, not the text; an integer of more than
+        # Python's int_max_str_digits digits says only how many digits it has.
         raise InvalidMessageError(f"{what} is not JSON: {error}") from None
+    except DecimalException:
+        # A number whose exponent is beyond what Decimal holds (e.g. 1.5e99999999999999999999)
+        # can never be read, on any delivery.
+        raise InvalidMessageError(f"{what} holds a number beyond Decimal's range") from None
     except RecursionError:
         # Nesting this deep is never an envelope; refuse it like any other bad body.
         raise InvalidMessageError(f"{what} nests too deeply to be an envelope") from None
+    pattern = _SURROGATE_ESCAPE if isinstance(text, str) else _SURROGATE_ESCAPE_BYTES
+    if pattern.search(text) and _has_lone_surrogate(document):  # type: ignore[arg-type]
+        # No DynamoDB string holds one (they are UTF-8), and no consumer can write
+        # one out as UTF-8: it would fail on every delivery.
+        raise InvalidMessageError(f"{what} holds a lone UTF-16 surrogate escape")
+    return document
 
 
 def is_sns_notification(document: Any) -> bool:
@@ -120,14 +164,14 @@ def is_sns_notification(document: Any) -> bool:
 def unwrap(record: SQSRecord) -> Delivery:
     """The published message inside one SQS record; raises ``InvalidMessageError`` if unreadable."""
     body = record["body"]
-    document = _json(body, "message body")
+    document = read_json(body, "message body")
     if is_sns_notification(document):
         inner = document["Message"]
         return Delivery(
             message_id=record["messageId"],
             receive_count=receive_count(record),
             body=inner,
-            document=_json(inner, "SNS notification Message"),
+            document=read_json(inner, "SNS notification Message"),
             attributes=_sns_attributes(document),
             via_sns=True,
         )
@@ -151,6 +195,7 @@ def extended_pointer(delivery: Delivery) -> S3Location | None:
     if (
         isinstance(document, list)
         and len(document) == 2  # noqa: PLR2004 - the pointer is a [class, fields] pair
+        and isinstance(document[0], str)  # a list or object here is unhashable: no pointer
         and document[0] in EXTENDED_POINTER_CLASSES
         and isinstance(document[1], dict)
     ):

@@ -6,21 +6,73 @@
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
 - Traces: one X-Ray subsegment per event. Without a segment (tests,
   ``sam local invoke``, tracing off) the subsegment is simply absent.
+
+No log line carries a value of an item: the consumer's log group is not encrypted
+with a customer key on that promise (template.yaml). ``error_summary`` is what a
+line may say about an error.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Final, Protocol
 
 from schemas.limits import CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC
 
 METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
+# Libraries whose DEBUG lines carry request parameters: botocore logs every call's
+# body (a dead letter's SendMessage holds the whole message).
+SDK_LOGGERS: Final = ("boto3", "botocore", "s3transfer", "urllib3")
+
+
+def quiet_sdk_loggers() -> None:
+    """Hold the AWS SDK's loggers at WARNING whatever the function's level.
+
+    With the JSON log format Lambda passes on application lines at or above the
+    function's ApplicationLogLevel, so LOG_LEVEL=DEBUG would otherwise ship botocore's
+    request dumps, item values included, to CloudWatch Logs.
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    """
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# Longest error summary a log line carries.
+MAX_SUMMARY_CHARS: Final = 500
+
+
+def error_summary(error: BaseException, *, text_is_safe: bool = False) -> str:
+    """What a log line may say about ``error``, without any value the message carried.
+
+    ``text_is_safe`` is for the runtime's own errors, whose text names a field and
+    what is wrong with it, never its value. An AWS SDK error is named by its code and
+    operation. Any other error (the consumer's own code, a library) may have put an
+    item value in its text, so only its type and where it was raised are said; its
+    full text goes with a dead letter to the DLQ, which is not a log.
+    """
+    name = type(error).__name__
+    response = getattr(error, "response", None)
+    operation = getattr(error, "operation_name", None)
+    if isinstance(response, dict) and isinstance(operation, str):
+        # botocore's ClientError: the code and the API call say what went wrong.
+        code = (response.get("Error") or {}).get("Code", "")
+        return f"{name}: {code} from {operation}"[:MAX_SUMMARY_CHARS]
+    if text_is_safe:
+        return f"{name}: {error}"[:MAX_SUMMARY_CHARS]
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return name
+    where = frames[-1]
+    place = "/".join(PurePath(where.filename).parts[-2:])
+    return f"{name} raised at {place}:{where.lineno} in {where.name}"[:MAX_SUMMARY_CHARS]
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from fanout.local.observe import BatchEvent, Outcome
+from fanout.ops.filtering import FilterPolicy
 
 
 class Status(StrEnum):
@@ -66,16 +67,8 @@ class Subscriber:
 
     def matches(self, record: SourceRecord) -> bool:
         """Would SNS deliver this record's envelope to this consumer's queue?"""
-        if not self.filter_policy:
-            return True
-        from moto.sns.utils import FilterPolicyMatcher  # noqa: PLC0415 - SNS's own matching rules
-
-        attributes = {
-            name: {"Type": a["DataType"], "Value": a["StringValue"]}
-            for name, a in record.attributes.items()
-        }
-        matcher = FilterPolicyMatcher(dict(self.filter_policy), self.filter_policy_scope)
-        return bool(matcher.matches(attributes, record.body))
+        policy = FilterPolicy(self.filter_policy or {}, self.filter_policy_scope)
+        return policy.matches(record.attributes, record.body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,12 @@ scans the source table (parallel segments) and sends each item as a
 ``<entity>.snapshot`` envelope straight to that consumer's queue, so no other consumer
 sees it (the topic is not involved).
 
+Because the topic is not involved, its filtering is not either: each snapshot is
+matched against the consumer's subscription filter policy (``fanout.ops.filtering``)
+exactly as SNS would match the router's publication of it, attributes or body, and
+only the snapshots SNS would deliver are sent. A consumer filtered to ``type=order.*``
+gets the orders, not the customers.
+
 The envelope is made by the router's own ``to_outbound`` from a synthetic INSERT
 record of the item, then marked as a snapshot (``type`` ``<entity>.snapshot``,
 ``operation`` ``snapshot``); body and SQS message attributes are what raw delivery of
@@ -57,11 +63,12 @@ from typing import Any, Final
 
 from fanout.aws_rules.sqs import is_fifo_queue
 from fanout.local.records import to_lambda_image
+from fanout.ops.filtering import FilterPolicy
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
 from router.batching import pack_batches
 from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheck
-from router.normalise import EntityRules, Outbound, to_outbound
+from router.normalise import EntityRules, Outbound, pointer_body, to_outbound
 from router.settings import Settings
 from schemas.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 
@@ -196,6 +203,8 @@ class BackfillReport:
     run_id: str
     segments: int
     sent: int = 0
+    filtered: int = 0
+    """Items the consumer's filter policy holds back, as SNS would."""
     offloaded: int = 0
     backlog_wait_seconds: float = 0.0
     consumed_read_units: float = 0.0
@@ -221,6 +230,7 @@ class Target:
     rules: EntityRules
     max_message_bytes: int
     payload_bucket: str | None
+    filter_policy: FilterPolicy = field(default_factory=FilterPolicy)
 
     @property
     def fifo(self) -> bool:
@@ -248,10 +258,12 @@ def describe_target(
     router_env: Mapping[str, str],
     *,
     payload_bucket: str | None = None,
+    filter_policy: FilterPolicy | None = None,
 ) -> Target:
     """The table's key schema and ARN, and the router's entity and size settings.
 
-    ``payload_bucket`` is the claim-check bucket when the router's environment names none.
+    ``payload_bucket`` is the claim-check bucket when the router's environment names none;
+    ``filter_policy`` is the consumer's subscription's (``fanout.ops.filtering``).
     """
     description = dynamodb.describe_table(TableName=table)["Table"]
     settings = Settings.from_env(router_env) if router_env.get("TOPIC_ARN") else None
@@ -266,6 +278,7 @@ def describe_target(
         max_message_bytes=settings.max_message_bytes if settings else SQS_MAX_MESSAGE_BYTES,
         payload_bucket=(settings.payload_bucket if settings else router_env.get("PAYLOAD_BUCKET"))
         or payload_bucket,
+        filter_policy=filter_policy or FilterPolicy(),
     )
 
 
@@ -347,9 +360,11 @@ class Backfill:
             consumed = float((page.get("ConsumedCapacity") or {}).get("CapacityUnits", 0.0))
             self._bucket.charge(consumed)
             items = page.get("Items", [])
-            self._send([self._outbound(item) for item in items])
+            messages = [m for m in map(self._outbound, items) if m is not None]
+            self._send(messages)
             with self._lock:
-                self.report.sent += len(items)
+                self.report.sent += len(messages)
+                self.report.filtered += len(items) - len(messages)
                 self.report.consumed_read_units += consumed
             state.items += len(items)
             state.last_key = page.get("LastEvaluatedKey")
@@ -369,7 +384,8 @@ class Backfill:
         )["Attributes"]
         return int(attributes["ApproximateNumberOfMessages"])
 
-    def _outbound(self, item: Mapping[str, Any]) -> Outbound:
+    def _outbound(self, item: Mapping[str, Any]) -> Outbound | None:
+        """The message to send for ``item``, or None when the consumer's filter holds it back."""
         message = snapshot_outbound(
             to_lambda_image(item),
             self.target.key_names,
@@ -379,7 +395,18 @@ class Backfill:
             self.checkpoint.scanned_at,
         )
         limit = self.target.inline_limit
-        if message.size <= limit:
+        oversize = message.size > limit
+        # SNS filters what the router publishes: for an oversize envelope that is the
+        # claim-check pointer (same attributes, no data), so a body-scope policy sees that.
+        published = message
+        if oversize and self._claim_check is not None:
+            key = self._claim_check.key_for(message)
+            published = message.as_pointer(
+                pointer_body(message.body, f"s3://{self.target.payload_bucket}/{key}")
+            )
+        if not self.target.filter_policy.delivers(published):
+            return None
+        if not oversize:
             return message
         if self._claim_check is None:
             raise OversizeSnapshotError(

@@ -491,17 +491,21 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
         read_units_for,
         snapshot_outbound,
     )
+    from fanout.ops.filtering import FilterPolicy  # noqa: PLC0415
 
     connection, hub = connect(args)
     consumer = hub.consumer(args.consumer)
     table = hub.need("table_name", "--table")
     dynamodb = connection.client("dynamodb")
+    # SNS never sees a snapshot, so the consumer's filter policy is applied here.
+    policy = FilterPolicy.of_text(consumer.filter_policy, consumer.filter_policy_scope)
     target = describe_target(
         dynamodb,
         table,
         consumer.queue_url,
         hub.router_environment,
         payload_bucket=hub.payload_bucket,
+        filter_policy=policy,
     )
     units = args.read_units or read_units_for(dynamodb, table, args.capacity_share, 400.0)
     path = args.checkpoint or default_checkpoint(consumer.name, table)
@@ -530,6 +534,7 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
             "approximate_items": count,
             "segments": len(checkpoint.segments),
             "read_units_per_second": units,
+            "filter_policy": policy.describe(),
             "resuming": checkpoint.items > 0,
             "checkpoint": str(path),
             "sample": body,
@@ -554,8 +559,14 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
     out.document(report.as_dict())
     out.note(
         f"sent {report.sent} snapshot(s) of {table} to {consumer.name} ({consumer.queue_url}); "
+        f"{report.filtered} held back by its filter policy ({policy.describe()}); "
         f"{report.offloaded} through the claim check; {report.consumed_read_units:g} read units; "
         f"{'complete' if report.complete else 'incomplete: run again to resume'} "
         f"(checkpoint {path})"
     )
+    if report.filtered and not report.sent:
+        out.note(
+            f"{consumer.name}'s filter policy holds back every snapshot: a policy that lists"
+            ' operations must list "snapshot" for the consumer to receive a backfill'
+        )
     return 0 if report.complete else 1

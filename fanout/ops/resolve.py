@@ -6,7 +6,8 @@ the local hub alike:
 - the root stack's outputs name the topic, the router DLQ, the buckets, the source
   stream and the router function (``template.yaml`` ``Outputs``);
 - each consumer is a nested consumer-kit stack whose outputs name its queue, DLQ and
-  function and whose ``ConsumerName`` parameter names it. On an account a nested
+  function, whose ``ConsumerName`` parameter names it and whose ``FilterPolicy`` and
+  ``FilterPolicyScope`` parameters are its subscription's (backfill applies them). On an account a nested
   stack is a resource of type ``AWS::CloudFormation::Stack`` of the root stack
   (``ListStackResources``, the paginated form of ``DescribeStackResources``); the
   local hub (``fanout.stack``) creates each as its own stack named
@@ -64,6 +65,9 @@ class ConsumerQueues:
     dlq_arn: str
     function_name: str | None = None
     stack_name: str | None = None
+    filter_policy: str = ""
+    """The subscription's SNS filter policy (JSON text, the kit's ``FilterPolicy``); empty for none."""
+    filter_policy_scope: str = "MessageAttributes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,8 @@ def _consumer_of(stack: Mapping[str, Any]) -> ConsumerQueues | None:
         dlq_arn=outputs["DeadLetterQueueArn"],
         function_name=outputs.get("FunctionName") or None,
         stack_name=stack["StackName"],
+        filter_policy=parameters.get("FilterPolicy", ""),
+        filter_policy_scope=parameters.get("FilterPolicyScope") or "MessageAttributes",
     )
 
 

@@ -103,3 +103,9 @@ def _no_shared_clients() -> Iterator[None]:
     aws_clients.cache_clear()
     yield
     aws_clients.cache_clear()
+
+
+@pytest.fixture
+def seen(consumer_env: dict[str, str]) -> list[Any]:
+    """The envelopes the consumer function under test was given, in order (runtime env set)."""
+    return []

@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import json
 from pathlib import Path
 from typing import Any, cast
 
-from support.builders import a_stream_record
+from support.builders import FakeContext, a_stream_record
 
-from consumers.runtime import BatchResponse, SQSEvent, SQSRecord
+from consumers.runtime import BatchResponse, Envelope, SQSEvent, SQSRecord, consumer
 from router.normalise import EntityRules, to_outbound
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fanout-hub-events"
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders-consumer"
 _message_ids = itertools.count(1)
 
@@ -34,27 +32,6 @@ def an_envelope_with_attributes(op: str = "MODIFY", **record: Any) -> tuple[str,
     """Envelope text and the SNS message attributes the router publishes with it."""
     out = to_outbound(a_stream_record(op, **record), EntityRules())
     return out.body, out.attributes
-
-
-def sns_notification(message: str, attributes: dict[str, Any] | None = None) -> str:
-    """The JSON document SNS delivers to SQS when raw message delivery is off."""
-    return json.dumps(
-        {
-            "Type": "Notification",
-            "MessageId": "3f5a1b7e-0000-4000-8000-000000000001",
-            "TopicArn": TOPIC_ARN,
-            "Message": message,
-            "Timestamp": "2026-11-27T00:00:00.000Z",
-            "SignatureVersion": "1",
-            "Signature": "c2lnbmF0dXJl",
-            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {
-                name: {"Type": a["DataType"], "Value": a["StringValue"]}
-                for name, a in (attributes or {}).items()
-            },
-        }
-    )
 
 
 def an_sqs_record(
@@ -100,3 +77,9 @@ def a_binary_attribute(data: bytes) -> dict[str, Any]:
 def failed_ids(response: BatchResponse) -> list[str]:
     """The message ids a partial batch response returns to the queue."""
     return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def run_consumer(seen: list[Envelope], *records: SQSRecord, **options: Any) -> BatchResponse:
+    """One batch through a ``@consumer(**options)`` whose function appends to ``seen``."""
+    handler = consumer(**options)(seen.append)
+    return handler(an_sqs_event(*records), FakeContext())

@@ -12,9 +12,9 @@ from consumer_builders import (
     an_sqs_record,
     envelope_fixture,
     failed_ids,
-    sns_notification,
 )
 from support.builders import FakeContext
+from support.hostile import sns_notification
 
 from consumers.audit_log.app import handler as audit_handler
 from consumers.projection.app import handler as projection_handler

@@ -6,34 +6,21 @@ import json
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from consumer_builders import (
     an_envelope,
     an_envelope_with_attributes,
-    an_sqs_event,
     an_sqs_record,
     failed_ids,
-    sns_notification,
+    run_consumer,
 )
-from support.builders import FakeContext
+from support.hostile import sns_notification
 
-from consumers.runtime import BatchResponse, Envelope, SQSRecord, consumer
 from router.normalise import pointer_body
 from schemas import Upcasters
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"
 EXTENDED_POINTER = "software.amazon.payloadoffloading.PayloadS3Pointer"
-
-
-@pytest.fixture
-def seen(consumer_env: dict[str, str]) -> list[Envelope]:
-    return []
-
-
-def run(seen: list[Envelope], *records: SQSRecord, **options: Any) -> BatchResponse:
-    handler = consumer(**options)(seen.append)
-    return handler(an_sqs_event(*records), FakeContext())
 
 
 def error_of(consumer_aws: Any) -> str:
@@ -50,7 +37,7 @@ class TestSnsWrapping:
             new={"pk": "ORDER#42", "sk": "META", "total": Decimal("10.25")}
         )
 
-        response = run(seen, an_sqs_record(sns_notification(body, attributes)))
+        response = run_consumer(seen, an_sqs_record(sns_notification(body, attributes)))
 
         assert failed_ids(response) == []
         [envelope] = seen
@@ -62,7 +49,7 @@ class TestSnsWrapping:
     def test_a_raw_delivery_is_read_as_it_is(self, seen):
         body = an_envelope()
 
-        run(seen, an_sqs_record(body))
+        run_consumer(seen, an_sqs_record(body))
 
         assert [e.id for e in seen] == [json.loads(body)["id"]]
 
@@ -79,7 +66,7 @@ class TestClaimCheck:
         body = an_envelope(new=big)
         pointer = self.store(consumer_aws, PAYLOAD_BUCKET, "payloads/a.json", body)
 
-        response = run(seen, an_sqs_record(pointer))
+        response = run_consumer(seen, an_sqs_record(pointer))
 
         assert failed_ids(response) == []
         [envelope] = seen
@@ -90,18 +77,18 @@ class TestClaimCheck:
     def test_a_pointer_to_another_bucket_is_refused_and_dead_lettered(self, seen, consumer_aws):
         pointer = self.store(consumer_aws, OTHER_BUCKET, "evil.json", an_envelope())
 
-        response = run(seen, an_sqs_record(pointer))
+        response = run_consumer(seen, an_sqs_record(pointer))
 
         assert failed_ids(response) == []
         assert seen == []
         assert error_of(consumer_aws).startswith(
-            "RefusedPointerError: pointer to bucket 'someone-elses-bucket'"
+            "RefusedPointerError: hub dataref to bucket 'someone-elses-bucket'"
         )
 
     def test_a_pointer_to_a_missing_object_is_dead_lettered(self, seen, consumer_aws):
         pointer = pointer_body(an_envelope(), f"s3://{PAYLOAD_BUCKET}/gone.json")
 
-        run(seen, an_sqs_record(pointer))
+        run_consumer(seen, an_sqs_record(pointer))
 
         assert "NoSuchKey" in error_of(consumer_aws)
 
@@ -111,7 +98,7 @@ class TestClaimCheck:
         )
         pointer = pointer_body(an_envelope(), f"s3://{PAYLOAD_BUCKET}/other.json")
 
-        run(seen, an_sqs_record(pointer))
+        run_consumer(seen, an_sqs_record(pointer))
 
         assert seen == []
         assert "does not hold envelope" in error_of(consumer_aws)
@@ -128,7 +115,7 @@ class TestExtendedClientPointer:
         consumer_aws.s3.put_object(Bucket=PAYLOAD_BUCKET, Key="5f1d.json", Body=body.encode())
         size = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": str(len(body))}}
 
-        response = run(
+        response = run_consumer(
             seen, an_sqs_record(self.pointer(PAYLOAD_BUCKET, "5f1d.json"), attributes=size)
         )
 
@@ -141,7 +128,7 @@ class TestExtendedClientPointer:
         size = {"SQSLargePayloadSize": {"DataType": "Number", "StringValue": str(len(body))}}
         wrapped = sns_notification(self.pointer(PAYLOAD_BUCKET, "legacy"), size)
 
-        run(seen, an_sqs_record(wrapped))
+        run_consumer(seen, an_sqs_record(wrapped))
 
         assert [e.id for e in seen] == [json.loads(body)["id"]]
 
@@ -152,12 +139,12 @@ class TestExtendedClientPointer:
         consumer_aws.s3.put_object(Bucket=OTHER_BUCKET, Key="p", Body=body.encode())
         record = an_sqs_record(self.pointer(OTHER_BUCKET, "p"))
 
-        run(seen, record)
+        run_consumer(seen, record)
         assert seen == []
         assert error_of(consumer_aws).startswith("RefusedPointerError")
 
         monkeypatch.setenv("TRUSTED_PAYLOAD_BUCKETS", f"{OTHER_BUCKET}, yet-another-bucket")
-        run(seen, record)
+        run_consumer(seen, record)
         assert [e.id for e in seen] == [json.loads(body)["id"]]
 
     def test_the_reserved_attribute_without_a_pointer_body_is_dead_lettered(
@@ -165,7 +152,7 @@ class TestExtendedClientPointer:
     ):
         size = {"ExtendedPayloadSize": {"DataType": "Number", "StringValue": "10"}}
 
-        run(seen, an_sqs_record(an_envelope(), attributes=size))
+        run_consumer(seen, an_sqs_record(an_envelope(), attributes=size))
 
         assert "not a pointer" in error_of(consumer_aws)
 
@@ -177,11 +164,11 @@ class TestVersions:
         envelope = json.loads(an_envelope())
         envelope["schemaversion"] = "99"
 
-        response = run(seen, an_sqs_record(json.dumps(envelope)))
+        response = run_consumer(seen, an_sqs_record(json.dumps(envelope)))
 
         assert failed_ids(response) == []
         assert seen == []
-        assert "schemaversion '99' is not supported" in error_of(consumer_aws)
+        assert "schemaversion: version '99' is not supported" in error_of(consumer_aws)
 
     def test_an_older_version_is_upcast_before_the_consumer_sees_it(self, seen):
         upcasters = Upcasters()
@@ -197,7 +184,7 @@ class TestVersions:
         old = {k: v for k, v in current.items() if k not in ("sequence", "dataschema")}
         old.update(schemaversion="0", seq=current["sequence"])
 
-        response = run(seen, an_sqs_record(json.dumps(old)), upcasters=upcasters)
+        response = run_consumer(seen, an_sqs_record(json.dumps(old)), upcasters=upcasters)
 
         assert failed_ids(response) == []
         [envelope] = seen
@@ -215,7 +202,7 @@ class TestVersions:
 
         old = {**json.loads(an_envelope()), "schemaversion": "0"}
 
-        response = run(seen, an_sqs_record(json.dumps(old)), upcasters=upcasters)
+        response = run_consumer(seen, an_sqs_record(json.dumps(old)), upcasters=upcasters)
 
         assert failed_ids(response) == []
         assert seen == []

@@ -111,7 +111,7 @@ class TestScaffoldEndToEnd:
             env={**os.environ, "PYTHONPATH": str(repo_copy)},
         )
         assert generated.returncode == 0, generated.stdout + generated.stderr
-        assert "1 passed" in generated.stdout
+        assert "2 passed" in generated.stdout
 
     def test_scaffolding_the_same_name_twice_fails_cleanly(self, repo_copy: Path):
         assert main(["consumer", "new", "billing", "--root", str(repo_copy)]) == 0

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from fanout.ops.backfill import Backfill, Checkpoint, OversizeSnapshotError, Target
+from fanout.ops.filtering import FilterPolicy
 from fanout.ops.pacing import BacklogGate
 from router.normalise import EntityRules
 from schemas import parse_envelope
@@ -81,6 +82,7 @@ def a_backfill(
     s3: FakeBucket | None = None,
     payload_bucket: str | None = BUCKET,
     max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
+    filter_policy: FilterPolicy | None = None,
     **options: Any,
 ) -> Backfill:
     target = Target(
@@ -91,6 +93,7 @@ def a_backfill(
         rules=EntityRules(),
         max_message_bytes=max_message_bytes,
         payload_bucket=payload_bucket,
+        filter_policy=filter_policy or FilterPolicy(),
     )
     checkpoint = Checkpoint.load_or_start(tmp_path / "c.json", "projection", TABLE, 1)
     return Backfill(
@@ -208,3 +211,49 @@ def test_a_backfill_holds_its_sends_while_the_consumer_is_behind(tmp_path: Path)
     assert report.backlog_wait_seconds > 0
     assert sqs.readings >= 3
     assert len(sqs.sent) == 25
+
+
+def a_filtered_backfill(
+    tmp_path: Path, policy: FilterPolicy, sqs: FakeQueue, s3: FakeBucket
+) -> Backfill:
+    """A small and an oversize item, backfilled to a consumer with ``policy``."""
+    big = "n" * (SQS_MAX_MESSAGE_BYTES + 1_000)
+    return a_backfill(
+        tmp_path,
+        [an_item("DOC#big", big), an_item("DOC#small")],
+        sqs=sqs,
+        s3=s3,
+        max_message_bytes=SNS_MAX_MESSAGE_BYTES_CEILING,
+        filter_policy=policy,
+    )
+
+
+class TestFilteringOversizeSnapshots:
+    """An oversize snapshot is filtered as SNS filters the router's claim-check pointer.
+
+    The router publishes a pointer envelope (context attributes, no ``data``) for an
+    envelope over the topic's limit; SNS matches a body-scope policy against that
+    pointer, so a policy on ``data`` never selects it, while attribute-scope policies
+    see the same attributes as for the whole envelope.
+    https://docs.aws.amazon.com/sns/latest/dg/sns-subscription-filter-policies.html
+    """
+
+    def test_a_body_policy_on_data_holds_it_back_and_stores_nothing(self, tmp_path: Path):
+        # GIVEN a consumer filtering on a property of the item, in the message body
+        sqs, s3 = FakeQueue(), FakeBucket()
+        policy = FilterPolicy({"data": {"new": {"notes": [{"exists": True}]}}}, "MessageBody")
+
+        # WHEN a small and an oversize item are backfilled
+        report = a_filtered_backfill(tmp_path, policy, sqs, s3).run()
+
+        # THEN only the small one is sent: SNS would see the big one's pointer, without data
+        assert (report.sent, report.filtered, report.offloaded) == (1, 1, 0)
+        assert s3.objects == {}
+
+    def test_an_attribute_policy_selects_it_as_a_pointer(self, tmp_path: Path):
+        sqs, s3 = FakeQueue(), FakeBucket()
+
+        report = a_filtered_backfill(tmp_path, FilterPolicy({"entity": ["doc"]}), sqs, s3).run()
+
+        assert (report.sent, report.filtered, report.offloaded) == (2, 0, 1)
+        assert len(s3.objects) == 1
