@@ -48,6 +48,23 @@ def lambda_level(
     return event_dict
 
 
+# Libraries whose DEBUG lines carry request parameters: botocore logs every call's
+# body (a PublishBatch holds envelopes, a dead letter's SendMessage the whole record).
+SDK_LOGGERS: Final = ("boto3", "botocore", "s3transfer", "urllib3")
+
+
+def quiet_sdk_loggers() -> None:
+    """Hold the AWS SDK's loggers at WARNING whatever the function's level.
+
+    With the JSON log format Lambda passes on application lines at or above the
+    function's ApplicationLogLevel, so LOG_LEVEL=DEBUG would otherwise ship botocore's
+    request dumps, item values included, to CloudWatch Logs.
+    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+    """
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(level: LogLevel = "INFO") -> None:
     """JSON logs at ``level``; call at cold start.
 
@@ -55,6 +72,7 @@ def configure_logging(level: LogLevel = "INFO") -> None:
     (or a test's ``structlog.testing.capture_logs()``) keeps its configuration.
     """
     global _configured_level  # noqa: PLW0603 - one process-wide configuration, set at cold start
+    quiet_sdk_loggers()
     if _configured_level == level and structlog.is_configured():
         return
     structlog.configure(

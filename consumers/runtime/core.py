@@ -32,7 +32,6 @@ from consumers.runtime.observability import (
     Tracer,
     XRayTracer,
     error_summary,
-    quiet_sdk_loggers,
     stdout_sink,
 )
 from consumers.runtime.reading import EnvelopeReader
@@ -363,8 +362,7 @@ class ConsumerHandler:
     def build(self, environ: dict[str, str] | None = None) -> Consumer:
         """Validate settings, configure logging and tracing, and wire the runtime."""
         settings = load_settings(RuntimeSettings, environ)
-        configure_logging(settings.log_level)
-        quiet_sdk_loggers()
+        configure_logging(settings.log_level)  # the SDK's loggers held at WARNING too
         if self._setup is not None:
             self._setup()
         return Consumer.from_settings(

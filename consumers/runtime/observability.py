@@ -15,7 +15,6 @@ line may say about an error.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import time
 import traceback
@@ -28,23 +27,6 @@ from typing import Any, Final, Protocol
 from schemas.limits import CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC
 
 METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
-# Libraries whose DEBUG lines carry request parameters: botocore logs every call's
-# body (a dead letter's SendMessage holds the whole message).
-SDK_LOGGERS: Final = ("boto3", "botocore", "s3transfer", "urllib3")
-
-
-def quiet_sdk_loggers() -> None:
-    """Hold the AWS SDK's loggers at WARNING whatever the function's level.
-
-    With the JSON log format Lambda passes on application lines at or above the
-    function's ApplicationLogLevel, so LOG_LEVEL=DEBUG would otherwise ship botocore's
-    request dumps, item values included, to CloudWatch Logs.
-    https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
-    """
-    for name in SDK_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 # Longest error summary a log line carries.
 MAX_SUMMARY_CHARS: Final = 500
 

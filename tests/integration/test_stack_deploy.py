@@ -183,7 +183,9 @@ class TestSubscriptions:
         }
         assert policies == {
             "AuditLogConsumer": None,
-            "ProjectionConsumer": {"operation": ["created", "updated", "deleted", "expired"]},
+            "ProjectionConsumer": {
+                "operation": ["created", "updated", "deleted", "expired", "snapshot"]
+            },
             "WebhookConsumer": {"operation": ["created", "deleted"]},
         }
 
