@@ -47,7 +47,7 @@ def _block_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
             continue
         if not inside:
             continue
-        start, text = pending if pending else (number, "")
+        start, text = pending or (number, "")
         text += line.rstrip()
         if text.endswith("\\"):
             pending = (start, text[:-1] + " ")
@@ -81,15 +81,16 @@ def doc_commands() -> list[DocCommand]:
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     """The parser's subcommands by name (empty for a leaf command)."""
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps them nowhere public
-        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001 - same
+    # argparse keeps its subcommands and options in private attributes only.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
             return dict(action.choices)
     return {}
 
 
 def options(parser: argparse.ArgumentParser) -> set[str]:
     """Every option string the parser takes (``--json``, ``-h``...)."""
-    return set(parser._option_string_actions)  # noqa: SLF001 - same
+    return set(parser._option_string_actions)
 
 
 def unknown_words(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
