@@ -16,7 +16,7 @@ from importlib import metadata
 from typing import Final
 
 COMMAND_MODULES: Final = (
-    "fanout.local.cli",  # fanout local up | invoke
+    "fanout.local.cli",  # fanout local up | put | invoke | deploy-consumer
     "fanout.tail",  # fanout tail
     "fanout.scaffold",  # fanout consumer new
     "fanout.ops.cli",  # fanout status | dlq | replay | backfill

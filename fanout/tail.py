@@ -32,11 +32,12 @@ class Tail:
         region: str = "us-east-1",
         filter_policy: Mapping[str, Any] | None = None,
         wait_seconds: int = 1,
+        session: boto3.session.Session | None = None,
     ) -> None:
         self.topic_arn = topic_arn
         self._filter = dict(filter_policy) if filter_policy else None
         self._wait = wait_seconds
-        session = boto3.session.Session(region_name=region)
+        session = session or boto3.session.Session(region_name=region)
         with ENVIRONMENT_LOCK:  # not a local function's credentials (fanout.connection)
             session.get_credentials()
         self._sns = session.client("sns", endpoint_url=endpoint_url, region_name=region)
@@ -176,7 +177,16 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     policy = json.loads(args.filter) if args.filter else None
     until = time.monotonic() + args.duration if args.duration else None
     printed = 0
-    with Tail(topic_arn, endpoint_url=endpoint_url, region=region, filter_policy=policy) as tail:
+    session = None
+    if endpoint_url and endpoint_url == state.get("endpoint_url"):
+        # The running `fanout local up`: signed with the hub's own local credentials, so
+        # no AWS credentials are needed and none meant for a real account are sent to it.
+        from fanout.local.server import local_session  # noqa: PLC0415 - only for a local hub
+
+        session = local_session(region)
+    with Tail(
+        topic_arn, endpoint_url=endpoint_url, region=region, filter_policy=policy, session=session
+    ) as tail:
         print(f"tailing {topic_arn} (Ctrl-C stops)", file=sys.stderr)
         try:
             for body in tail.envelopes(until):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from fanout.aws_rules import AwsRuleError
+from fanout.local import put
 from fanout.local.esm import EmulatorSettings
 from fanout.local.queues import QueueSettings
 from fanout.stack import StackError
@@ -31,7 +32,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def register(subcommands: Any) -> None:
-    """Add ``local up`` and ``local invoke``."""
+    """Add ``local up``, ``local put``, ``local invoke`` and ``local deploy-consumer``."""
     local = subcommands.add_parser("local", help="run the whole hub on this machine (no Docker)")
     verbs = local.add_subparsers(dest="local_command", required=True, metavar="VERB")
 
@@ -66,6 +67,8 @@ def register(subcommands: Any) -> None:
     )
     up.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     up.set_defaults(run=run_up)
+
+    put.add_parser(verbs)
 
     invoke = verbs.add_parser(
         "invoke", help="invoke one function on an event, like sam local invoke"
@@ -122,6 +125,8 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     if args.demo:
         parameters = parameters_for_demo(parameters)
+    elif not _claim_state_file(out):
+        return 2
     logs = _log_stream(args.logs)
     hub = LocalHub(
         args.endpoint_url,
@@ -153,6 +158,30 @@ def run_up(args: argparse.Namespace) -> int:
         hub.stop()
         if logs is not None:
             logs.close()
+
+
+def _claim_state_file(out: TextIO) -> bool:
+    """False (with one line) if the state file names a hub that still runs; a stale one is replaced.
+
+    There is one state file per machine (per temp dir): a second hub would take it
+    over from the first, which every other command would then lose. ``--demo``
+    writes none, so it runs beside a hub.
+    """
+    from fanout.local.hub import STATE_FILE, hub_alive, load_state  # noqa: PLC0415 - heavy imports
+
+    state = load_state()
+    if state is None:
+        return True
+    endpoint, pid = state.get("endpoint_url"), state.get("pid")
+    if hub_alive(state):
+        print(
+            f"fanout local up: a local hub is already running at {endpoint} (pid {pid}); "
+            "stop it first (Ctrl-C in its terminal)",
+            file=sys.stderr,
+        )
+        return False
+    print(f"note: replacing {STATE_FILE}: its hub (pid {pid}, {endpoint}) no longer runs", file=out)
+    return True
 
 
 def _rich(out: TextIO, args: argparse.Namespace) -> bool:

@@ -13,8 +13,10 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from pathlib import Path
 from typing import Any, Final, Self, TextIO
+from urllib.parse import urlsplit
 
 from fanout.connection import Connection, queue_url_of
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
@@ -306,7 +308,7 @@ class LocalHub:
             self._server.stop()
             self._server = None
         if self._write_state:
-            STATE_FILE.unlink(missing_ok=True)
+            forget_state(str(self._endpoint_url))
 
     def __enter__(self) -> Self:
         return self.start()
@@ -561,8 +563,10 @@ class LocalHub:
     def save_state(self) -> None:
         """Record the endpoint and functions for `fanout local invoke` / `fanout tail`."""
         state = {
+            "pid": os.getpid(),
             "endpoint_url": self._endpoint_url,
             "region": self.region,
+            "table_name": self.table_name,
             "topic_arn": self.topic_arn,
             "embedded": self.access is not None,
             "outputs": dict(self.deployment.outputs),
@@ -683,6 +687,65 @@ def load_state() -> dict[str, Any] | None:
         return dict(json.loads(STATE_FILE.read_text()))
     except (OSError, ValueError):
         return None
+
+
+def forget_state(endpoint_url: str, pid: int | None = None) -> bool:
+    """Delete the state file if it still names this hub (this process, this endpoint).
+
+    Another `fanout local up` may have replaced it since: its file is left alone,
+    or every command would lose the hub that still runs.
+    """
+    state = load_state()
+    mine = pid if pid is not None else os.getpid()
+    if state is None or state.get("pid") != mine or state.get("endpoint_url") != endpoint_url:
+        return False
+    STATE_FILE.unlink(missing_ok=True)
+    return True
+
+
+def pid_alive(pid: object) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: the existence check, nothing is delivered
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError:
+        return False
+    return True
+
+
+def endpoint_answers(endpoint_url: object, timeout: float = 2.0) -> bool:
+    """Whether an HTTP server answers at the endpoint (any status counts as an answer)."""
+    if not isinstance(endpoint_url, str):
+        return False
+    url = urlsplit(endpoint_url)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        return False
+    connection_type = HTTPSConnection if url.scheme == "https" else HTTPConnection
+    connection = connection_type(url.hostname, url.port, timeout=timeout)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+    except (OSError, HTTPException):
+        return False
+    finally:
+        connection.close()
+    return True
+
+
+def hub_alive(state: Mapping[str, Any]) -> bool:
+    """Whether the hub a state file names still runs: its process lives and its endpoint answers.
+
+    A file written before it recorded a pid counts on its endpoint alone.
+    """
+    pid = state.get("pid")
+    if pid is not None and not pid_alive(pid):
+        return False
+    return endpoint_answers(state.get("endpoint_url"))
 
 
 def _consumer_reason(message: Mapping[str, Any]) -> str:

@@ -22,7 +22,9 @@ from fanout.cli import main
         ),
     ],
 )
-def test_a_refused_parameter_is_one_line_and_exit_2(parameter, line, capsys):
+def test_a_refused_parameter_is_one_line_and_exit_2(parameter, line, capsys, tmp_path, monkeypatch):
+    # (its own state file: a hub running on this machine would refuse this start first)
+    monkeypatch.setattr("fanout.local.hub.STATE_FILE", tmp_path / "fanout-local-hub.json")
     # GIVEN a parameter CloudFormation (or the template's Rules) would refuse
     # WHEN the local hub is started with it
     code = main(["local", "up", "--plain", "--logs", "-", "--parameter", parameter])

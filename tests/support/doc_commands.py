@@ -1,0 +1,119 @@
+"""The `fanout ...` commands the docs show: in fenced blocks and in inline code."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = (
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "examples" / "other-team" / "README.md",
+)
+INLINE = re.compile(r"`(fanout\s[^`]*)`")
+FENCE = re.compile(r"^\s*```")
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    """One `fanout` command as a doc shows it."""
+
+    where: str
+    text: str
+    in_block: bool
+    """A line of a fenced block (a command as typed) rather than inline code (may hold placeholders)."""
+
+    def words(self) -> list[str]:
+        """Its arguments after ``fanout`` (shell-split; a placeholder such as ``[--x N]`` kept as words)."""
+        try:
+            words = shlex.split(self.text, comments=self.in_block)
+        except ValueError:
+            words = self.text.split()
+        return words[1:]
+
+
+def _block_lines(lines: list[str]) -> Iterator[tuple[int, str]]:
+    """Each logical line of the fenced blocks (``\\`` continuations joined), with its number."""
+    inside = False
+    pending: tuple[int, str] | None = None
+    for number, line in enumerate(lines, 1):
+        if FENCE.match(line):
+            inside = not inside
+            continue
+        if not inside:
+            continue
+        start, text = pending or (number, "")
+        text += line.rstrip()
+        if text.endswith("\\"):
+            pending = (start, text[:-1] + " ")
+            continue
+        pending = None
+        yield start, text
+
+
+def doc_commands() -> list[DocCommand]:
+    """Every `fanout ...` command in README.md, docs/*.md and the other-team example's README."""
+    found: list[DocCommand] = []
+    for doc in DOCS:
+        lines = doc.read_text(encoding="utf-8").splitlines()
+        name = doc.relative_to(ROOT).as_posix()
+        for number, text in _block_lines(lines):
+            command = re.sub(r"^\s*\$\s+", "", text).strip()
+            if command.startswith("fanout "):
+                found.append(DocCommand(f"{name}:{number}", command, in_block=True))
+        inside = False
+        for number, line in enumerate(lines, 1):
+            if FENCE.match(line):
+                inside = not inside
+                continue
+            if not inside:
+                found.extend(
+                    DocCommand(f"{name}:{number}", match, in_block=False)
+                    for match in INLINE.findall(line)
+                )
+    return found
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The parser's subcommands by name (empty for a leaf command)."""
+    # argparse keeps its subcommands and options in private attributes only.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option string the parser takes (``--json``, ``-h``...)."""
+    return set(parser._option_string_actions)
+
+
+def unknown_words(words: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """What of ``words`` is not a subcommand or option of the ``fanout`` parser (empty: all real).
+
+    Walks the subcommands the words name, then checks every ``--option`` against the
+    command reached. Placeholders (``NAME``, ``[--to QUEUE]``) are allowed as values.
+    """
+    wrong: list[str] = []
+    rest = list(words)
+    while choices := subcommands(parser):
+        positional = next((w for w in rest if not w.startswith("-")), None)
+        if positional is None:  # the group itself (`fanout replay`), or `fanout --version`
+            break
+        if positional not in choices:
+            return [*wrong, f"{positional!r} is not one of {sorted(choices)}"]
+        flags_before = rest[: rest.index(positional)]
+        wrong += [f for f in _flags(flags_before) if f not in options(parser)]
+        parser = choices[positional]
+        rest = rest[rest.index(positional) + 1 :]
+    return wrong + [f for f in _flags(rest) if f not in options(parser)]
+
+
+def _flags(words: list[str]) -> list[str]:
+    flags = (w.strip("[]").split("=", 1)[0] for w in words)
+    return [f for f in flags if f.startswith("-") and f not in {"-", "--"} and f[1:2] != " "]
