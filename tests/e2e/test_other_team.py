@@ -17,6 +17,7 @@ identity-based policy and the resource-based policy must both allow the request"
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import time
@@ -29,6 +30,7 @@ from support.fresh_clone import clone_head
 from support.other_team import (
     EXAMPLE,
     OTHER_ACCOUNT,
+    ROOT,
     TEAM_ACCOUNT,
     bodies,
     cross_account_parameters,
@@ -165,10 +167,17 @@ class TestDelivery:
         assert oversize in finished(run.hub, run.function)
 
     def test_the_function_ran_with_its_layers(self, run: Run):
-        # The hub's runtime layer (the repository) and the team's code layer (its src/).
+        # The hub's runtime layer runs from the hub's source tree (the repository) ...
         layers = run.consumer.deployment.functions[0].layers
-        assert layers[-1].endswith("examples/other-team/src")
-        assert Path(layers[-1], "other_team", "app.py").is_file()
+        assert Path(layers[0]) == ROOT
+        # ... the team's code layer from what its Makefile built (build-CodeLayer), as
+        # sam build makes it: its package and its requirements under python/.
+        built = Path(layers[-1])
+        assert built.name == "python"
+        assert (built / "other_team" / "app.py").is_file()
+        assert (built / "humanize" / "__init__.py").is_file()
+        # The hub's environment lacks humanize: the orders went through with the build alone.
+        assert importlib.util.find_spec("humanize") is None
 
 
 class TestRefusals:
