@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,10 +40,12 @@ from support.other_team import (
     failures,
     finished,
     function_of,
+    shared_parameter,
 )
 from support.waiting import eventually
 
 from fanout.crossaccount import CrossAccountRefusedError
+from fanout.local.consumer import live_stacks
 from fanout.local.demo import Table
 from fanout.local.esm import EmulatorSettings
 from fanout.local.hub import ConsumerStack, LocalHub
@@ -212,5 +216,80 @@ class TestRefusals:
             s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
     def test_an_account_not_granted_is_refused(self, run: Run):
-        with pytest.raises(CrossAccountRefusedError, match="444455556666"):
+        # ... with the local fix: the hub's grant of that account.
+        with pytest.raises(
+            CrossAccountRefusedError,
+            match=r"not shared with account 444455556666.*--parameter ConsumerAccountIds=444455556666",
+        ):
             deploy_example(run.hub, account="444455556666")
+
+    def test_a_parameter_that_does_not_exist_is_not_found(self, run: Run):
+        # Not a missing share: there is nothing to share (a mistyped hub stack name).
+        parameters = {**cross_account_parameters(), "HubTopicArn": shared_parameter("nope")}
+        with pytest.raises(CrossAccountRefusedError, match=r"HubTopicArn: .* not found"):
+            run.hub.deploy_consumer(
+                EXAMPLE / "template.yaml",
+                account=TEAM_ACCOUNT,
+                stack_name="mistyped",
+                parameters=parameters,
+            )
+
+
+def example_copy(into: Path, requirements: str | None = None) -> Path:
+    """A copy of the example (its requirements.txt replaced by ``requirements``)."""
+    project = into / "other-team"
+    shutil.copytree(EXAMPLE, project)
+    if requirements is not None:
+        (project / "src" / "requirements.txt").write_text(requirements, encoding="utf-8")
+    return project
+
+
+def subscribed(hub: LocalHub, queue_arn: str) -> int:
+    """How many subscriptions of the hub's topic deliver to ``queue_arn``."""
+    sns = hub.clients.client("sns")
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=hub.topic_arn)
+    return sum(s["Endpoint"] == queue_arn for page in pages for s in page["Subscriptions"])
+
+
+class TestLifecycle:
+    """A run that stops cleans up after itself; one that did not is replaced."""
+
+    def test_a_missing_dependency_is_reported_as_the_invocation_error(self, run: Run, tmp_path):
+        # The team forgot humanize in requirements.txt: its build succeeds, its handler
+        # cannot import, and every delivery fails with the import error.
+        project = example_copy(tmp_path, "# nothing\n")
+        broken = run.hub.deploy_consumer(
+            project / "template.yaml",
+            account=TEAM_ACCOUNT,
+            stack_name="forgot-a-dependency",
+            parameters=cross_account_parameters(),
+        )
+        try:
+            Table(run.hub).put("ORDER#77", "ORDER", status="placed")
+            function = function_of(broken)
+            eventually(lambda: failures(run.hub, function), timeout=60)
+            assert failures(run.hub, function)[0] == (
+                "ModuleNotFoundError: No module named 'humanize'"
+            )
+        finally:
+            broken.remove()
+
+    def test_a_stack_left_behind_is_replaced_and_a_stopped_one_removed(
+        self, run: Run, tmp_path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Whatever is fetched or built lives under the temporary folder, and goes with the run.
+        scratch = tmp_path / "tmp"
+        scratch.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        first = deploy_example(run.hub, account=OTHER_ACCOUNT, stack_name="rerun")
+        first.emulator.stop()  # the process died: its stack stays
+        first.discard_build()
+        second = deploy_example(run.hub, account=OTHER_ACCOUNT, stack_name="rerun")
+        assert second.replaced == ("rerun-OrdersConsumer", "rerun")
+        (mapping,) = second.deployment.queue_mappings
+        queue = mapping.source_arn
+        assert subscribed(run.hub, queue) == 1  # the old subscription went with its stack
+        second.remove()
+        assert live_stacks(second.connection, ["rerun", "rerun-OrdersConsumer"]) == []
+        assert subscribed(run.hub, queue) == 0
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("fanout-")] == []
