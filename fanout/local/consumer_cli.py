@@ -339,6 +339,8 @@ def _serve(
     """Show the counters and failures until Ctrl-C or SIGTERM (0), or the hub stops answering (1)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl-C even where the shell started this in the background (SIGINT ignored there).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print("running its functions; Ctrl-C stops and deletes the stack", file=out, flush=True)
     try:
         with view_class(out, rich_output=rich_output) as view:
@@ -349,6 +351,11 @@ def _serve(
                     current = rows()
                 except (EndpointConnectionError, BotoCoreError):
                     view.note(f"the hub at {endpoint} stopped answering; its consumers stop too")
+                    return 1
+                except ClientError as exc:
+                    view.note(
+                        f"the stack's queues are gone (deleted, or replaced by another run): {exc}"
+                    )
                     return 1
                 view.update(current)
     except KeyboardInterrupt:

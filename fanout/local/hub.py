@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Self, TextIO
 
+from botocore.exceptions import ClientError
+
 from fanout.connection import Connection, queue_url_of
 from fanout.crossaccount import AccountConnections
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
@@ -652,7 +654,7 @@ class ConsumerStack:
         """Stop its functions, delete its stacks and their subscriptions, and its built layers."""
         self.emulator.stop()
         try:
-            if self.connection is not None:
+            if self.connection is not None and self.is_live():
                 delete_stack(
                     self.stack,
                     endpoint_url=self.connection.endpoint_url,
@@ -662,6 +664,18 @@ class ConsumerStack:
                 )
         finally:
             self.discard_build()
+
+    def is_live(self) -> bool:
+        """Whether the account's stack of this name is still this one (not replaced by another run)."""
+        if self.connection is None:
+            return False
+        try:
+            stacks = self.connection.client("cloudformation").describe_stacks(
+                StackName=self.stack.name
+            )["Stacks"]
+        except ClientError:
+            return False
+        return any(s["StackId"] == self.stack.stack_id for s in stacks)
 
     def discard_build(self) -> None:
         """Remove the built layers (idempotent)."""
