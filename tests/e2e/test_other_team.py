@@ -20,8 +20,14 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import os
+import queue
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -293,3 +299,75 @@ class TestLifecycle:
         assert live_stacks(second.connection, ["rerun", "rerun-OrdersConsumer"]) == []
         assert subscribed(run.hub, queue) == 0
         assert [p.name for p in scratch.iterdir() if p.name.startswith("fanout-")] == []
+
+
+class TestCommandLine:
+    """``fanout local deploy-consumer`` as a team runs it, from another terminal."""
+
+    def test_it_runs_the_team_until_ctrl_c_and_then_deletes_its_stack(
+        self, run: Run, tmp_path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # The running hub as `fanout local up` leaves it for other terminals.
+        monkeypatch.setattr("fanout.local.hub.STATE_FILE", tmp_path / "fanout-local-hub.json")
+        run.hub.save_state()
+        overrides = [f"{k}={v}" for k, v in cross_account_parameters().items()]
+        command = [
+            str(Path(sys.executable).parent / "fanout"),
+            *("local", "deploy-consumer", str(EXAMPLE), "--account", TEAM_ACCOUNT),
+            *("--stack-name", "from-the-cli", "--logs", str(tmp_path / "functions.log")),
+            *("--parameter-overrides", *overrides),
+        ]
+        child = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            command,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines = Lines(child)
+        try:
+            lines.until("running its functions", timeout=120)
+            assert f"function logs: {tmp_path / 'functions.log'}" in lines.seen
+            Table(run.hub).put("ORDER#42", "ORDER", status="placed")
+            lines.until("other-team-orders: delivered=1 processed=1", timeout=60)
+            child.send_signal(signal.SIGINT)  # Ctrl-C
+            assert child.wait(timeout=60) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
+        lines.rest()
+        assert f"deleted stack from-the-cli from account {TEAM_ACCOUNT}" in lines.seen
+        team = run.hub.access.accounts(TEAM_ACCOUNT) if run.hub.access else None
+        assert team is not None
+        assert live_stacks(team, ["from-the-cli", "from-the-cli-OrdersConsumer"]) == []
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fanout-")] == [
+            "fanout-local-hub.json"
+        ]
+
+
+class Lines:
+    """A child's output, read line by line up to an expected one (with a deadline)."""
+
+    def __init__(self, child: subprocess.Popen[str]) -> None:
+        self.seen = ""
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        stdout = child.stdout
+        assert stdout is not None
+
+        def pump() -> None:
+            for line in stdout:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def until(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"exited before {text!r}:\n{self.seen}"
+            self.seen += line
+
+    def rest(self) -> None:
+        while (line := self._queue.get(timeout=30)) is not None:
+            self.seen += line
