@@ -296,9 +296,9 @@ def run_deploy_consumer(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
             ClientError,
         ) as exc:
             return _fail(str(exc))
-        for name in consumer.replaced:
+        if consumer.replaced:
             print(
-                f"replaced stack {name}, left in account {args.account} by an earlier run",
+                f"replaced stack {stack_name}, left in account {args.account} by an earlier run",
                 file=out,
             )
         print(f"deployed {stack_name} in account {args.account}", file=out)
