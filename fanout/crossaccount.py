@@ -124,10 +124,16 @@ def resolve_ssm_parameters(
         reader = clients
         if owner != account and owners is not None:
             reader = owners(owner)
+            if not _exists(reader, reference):
+                raise CrossAccountRefusedError(
+                    f"parameter {name}: {reference} not found (account {owner} has no"
+                    f" parameter {parameter_name(reference)})"
+                )
             if not shared_with_account(reader, reference, account):
                 raise CrossAccountRefusedError(
                     f"parameter {name}: {reference} is not shared with account {account}"
-                    " (a parameter of another account is read only through an AWS RAM share)"
+                    " (a parameter of another account is read only through an AWS RAM share);"
+                    f" on the local hub, start the hub with --parameter ConsumerAccountIds={account}"
                 )
         try:
             parameter = reader.client("ssm").get_parameter(Name=parameter_name(reference))
@@ -137,6 +143,17 @@ def resolve_ssm_parameters(
             ) from exc
         resolved[name] = str(parameter["Parameter"]["Value"])
     return resolved
+
+
+def _exists(owner: Connection, reference: str) -> bool:
+    """Whether the owner has the parameter (asked as the owner, who may always read it)."""
+    try:
+        owner.client("ssm").get_parameter(Name=parameter_name(reference))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return False
+        raise
+    return True
 
 
 def shared_with_account(owner: Connection, arn: str, account: str) -> bool:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Final
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from fanout.build import ROOT
 from fanout.connection import Connection
@@ -174,6 +174,20 @@ def run_publish(args: argparse.Namespace) -> int:
         return 1
     except KitPublishError as exc:
         print(f"fanout kit publish: {exc}", file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print(
+            "fanout kit publish: no `fanout local up` is running and no AWS credentials were"
+            " found: start the local hub, or configure credentials (--profile)",
+            file=sys.stderr,
+        )
+        return 2
+    except EndpointConnectionError as exc:
+        print(
+            f"fanout kit publish: {clients.endpoint_url or exc.kwargs.get('endpoint_url')} is not answering"
+            " (start `fanout local up`, or pass --endpoint-url)",
+            file=sys.stderr,
+        )
         return 2
     print(location)
     return 0

@@ -874,16 +874,25 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
     # (a layer version the parent publishes).
     for logical_id, full_path, late in nested_last:
         filled = _fill_late_refs(late, physical)
-        child = _deploy(
-            _child_template(template_path, str(filled["TemplateURL"]), clients, account, owners),
-            nested_stack_name(stack_name, logical_id),
-            full_path,
-            {k: str(v) for k, v in (filled.get("Parameters") or {}).items()},
-            clients,
-            region,
-            account,
-            owners,
-        )
+        # A template read from S3 is needed only while its stack is created.
+        with tempfile.TemporaryDirectory(prefix="fanout-template-") as fetched:
+            child = _deploy(
+                _child_template(
+                    template_path,
+                    str(filled["TemplateURL"]),
+                    Path(fetched),
+                    clients,
+                    account,
+                    owners,
+                ),
+                nested_stack_name(stack_name, logical_id),
+                full_path,
+                {k: str(v) for k, v in (filled.get("Parameters") or {}).items()},
+                clients,
+                region,
+                account,
+                owners,
+            )
         nested[logical_id] = child
         physical[logical_id] = child.stack_id
 
@@ -951,16 +960,15 @@ def layer_folder(logical_id: str, folders: Mapping[str, str]) -> str | None:
 def _child_template(
     parent: Path,
     location: str,
+    into: Path,
     clients: Connection,
     account: str,
     owners: AccountConnections | None,
 ) -> Path:
-    """A nested stack's template: a path next to the parent's, or an S3 URL (a published kit)."""
+    """A nested stack's template: a path next to the parent's, or an S3 URL (a published kit) read into ``into``."""
     if not location.startswith("https://"):
         return (parent.parent / location).resolve()
-    return fetch_template(
-        location, Path(tempfile.mkdtemp(prefix="fanout-template-")), clients, account, owners
-    )
+    return fetch_template(location, into, clients, account, owners)
 
 
 def _active_properties(
@@ -1412,14 +1420,25 @@ def _topics(
 
 
 def delete(
-    stack: DeployedStack, *, endpoint_url: str | None = None, region: str = "us-east-1"
+    stack: DeployedStack,
+    *,
+    endpoint_url: str | None = None,
+    region: str = "us-east-1",
+    session: boto3.session.Session | None = None,
+    owners: AccountConnections | None = None,
 ) -> None:
-    """Delete the stack tree (children first) and the subscriptions created for it."""
-    clients = Connection(endpoint_url=endpoint_url, region=region)
+    """Delete the stack tree (children first) and the subscriptions created for it.
+
+    ``session`` and ``owners`` as ``deploy`` was given them: a subscription to another
+    account's topic is removed where ``deploy`` made it (``crossaccount.subscriber``).
+    """
+    clients = Connection(endpoint_url=endpoint_url, region=region, session=session)
     for child in stack.nested.values():
-        delete(child, endpoint_url=endpoint_url, region=region)
+        delete(child, endpoint_url=endpoint_url, region=region, session=session, owners=owners)
     for subscription in stack.subscriptions.values():
-        clients.client("sns").unsubscribe(SubscriptionArn=subscription.arn)
+        subscriber(subscription.topic_arn, clients, stack.account, owners).client(
+            "sns"
+        ).unsubscribe(SubscriptionArn=subscription.arn)
     if stack.alarms:
         clients.client("cloudwatch").delete_alarms(AlarmNames=list(stack.alarms))
     parameters = [

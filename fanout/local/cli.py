@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import signal
 import sys
 import tempfile
@@ -81,28 +80,9 @@ def register(subcommands: Any) -> None:
     invoke.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
     invoke.set_defaults(run=run_invoke)
 
-    consumer = verbs.add_parser(
-        "deploy-consumer",
-        help="deploy another team's SAM project into another account of the running hub, and run it",
-    )
-    consumer.add_argument("project", type=Path, help="the project's folder (or its template file)")
-    consumer.add_argument(
-        "--account", required=True, help="the 12-digit account to deploy into (not the hub's)"
-    )
-    consumer.add_argument("--stack-name", help="default: the project folder's name")
-    consumer.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        default=[],
-        metavar="NAME=VALUE",
-        help="template parameter values, as sam deploy takes them",
-    )
-    consumer.add_argument(
-        "--logs",
-        default=str(DEFAULT_LOG),
-        help="file for the functions' JSON logs ('-' leaves them on stdout)",
-    )
-    consumer.set_defaults(run=run_deploy_consumer)
+    from fanout.local import consumer_cli  # noqa: PLC0415 - it imports this module's helpers
+
+    consumer_cli.register(verbs, DEFAULT_LOG)
 
 
 def _log_stream(target: str) -> TextIO | None:
@@ -236,74 +216,6 @@ def run_invoke(args: argparse.Namespace) -> int:
         function = hub.deployment.function(args.function)
         invoker = InProcessInvoker(hub.handler_environment(), region=args.region)
         return _print_invocation(invoker.invoke(function, event))
-
-
-ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")
-
-
-def run_deploy_consumer(args: argparse.Namespace) -> int:
-    """Deploy the project as ``--account`` on the running hub, then run its functions until Ctrl-C."""
-    from fanout.crossaccount import CrossAccountRefusedError  # noqa: PLC0415 - heavy imports
-    from fanout.local.hub import (  # noqa: PLC0415 - same
-        deploy_consumer_stack,
-        load_state,
-        serve_running_hub,
-    )
-    from fanout.local.invoker import InProcessInvoker  # noqa: PLC0415 - same
-
-    state = load_state()
-    if state is None or not state.get("embedded"):
-        print("fanout local deploy-consumer: no `fanout local up` is running", file=sys.stderr)
-        return 2
-    if not ACCOUNT_ID.fullmatch(args.account):
-        print("fanout local deploy-consumer: --account takes a 12-digit id", file=sys.stderr)
-        return 2
-    try:
-        parameters = _parameters(args.parameter_overrides)
-    except argparse.ArgumentTypeError as exc:
-        print(f"fanout local deploy-consumer: {exc}", file=sys.stderr)
-        return 2
-    template = args.project / "template.yaml" if args.project.is_dir() else args.project
-    stack_name = args.stack_name or template.resolve().parent.name
-    logs = _log_stream(args.logs)
-    access = serve_running_hub(state, output=logs)
-    if access is None:
-        print("fanout local deploy-consumer: cannot act for the running hub", file=sys.stderr)
-        return 2
-    invoker = InProcessInvoker(
-        state.get("handler_environment") or {}, region=state["region"], output=logs
-    )
-    try:
-        consumer = deploy_consumer_stack(
-            access,
-            template,
-            account=args.account,
-            stack_name=stack_name,
-            parameters=parameters,
-            layer_folders=state.get("layer_folders") or {},
-            invoker=invoker,
-        )
-    except (StackError, AwsRuleError, CrossAccountRefusedError) as exc:
-        print(f"fanout local deploy-consumer: {exc}", file=sys.stderr)
-        return 2
-    out = sys.stdout
-    print(f"deployed {stack_name} in account {args.account}", file=out)
-    for function in consumer.deployment.functions:
-        print(f"function: {function.name}", file=out)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print("running its functions; Ctrl-C stops", file=out, flush=True)
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        consumer.emulator.stop()
-        access.close()
-        if logs is not None:
-            logs.close()
-    return 0
 
 
 def _print_invocation(invocation: Any) -> int:

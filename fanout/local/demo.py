@@ -222,6 +222,13 @@ class LiveView:
         if self._live is not None:
             self._live.__exit__(*exc)
 
+    def note(self, line: str) -> None:
+        """Print a line above the live table (or as a plain line)."""
+        if self._live is not None:
+            self._live.console.print(line, markup=False, highlight=False)
+            return
+        print(line, file=self._out, flush=True)
+
     def update(self, rows: Sequence[QueueStats]) -> None:
         """Show the newest counters."""
         if self._live is not None:

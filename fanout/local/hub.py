@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -18,9 +19,13 @@ from pathlib import Path
 from typing import Any, Final, Self, TextIO
 from urllib.parse import urlsplit
 
+from botocore.exceptions import ClientError
+
 from fanout.connection import Connection, queue_url_of
+from fanout.crossaccount import AccountConnections
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
 from fanout.local.access import LocalAccess, check_queue_subscriptions
+from fanout.local.consumer import build_layers, live_stacks, remove_leftover, stack_names
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.lambda_front import LocalLambdaFront
@@ -31,6 +36,7 @@ from fanout.local.records import sequence_of, to_lambda_stream_record
 from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess, local_session
 from fanout.local.streams import BotoShardReader, key_fingerprint
 from fanout.stack import DeployedStack
+from fanout.stack import delete as delete_stack
 from fanout.stack import deploy as deploy_stack
 
 # Where `fanout local up` leaves the running hub's endpoint and functions, so that
@@ -81,13 +87,20 @@ class Deployment:
         return [m for m in self.mappings if m.kind is SourceKind.SQS_QUEUE]
 
 
-def from_stack(stack: DeployedStack, layer_folders: Mapping[str, str] | None = None) -> Deployment:
+def from_stack(
+    stack: DeployedStack,
+    layer_folders: Mapping[str, str] | None = None,
+    built: Mapping[str, str] | None = None,
+) -> Deployment:
     """The emulator's view of a ``fanout.stack`` deployment.
 
     A function's layers are found in the stack's own ``layer_folders`` and in
-    ``layer_folders`` (those other stacks published: the hub's runtime layer).
+    ``layer_folders`` (those other stacks published: the hub's runtime layer); a
+    folder of the stack's own that was built (``built``: source folder to built folder)
+    is replaced by its build.
     """
-    folders = {**(layer_folders or {}), **stack.all_layer_folders()}
+    own = {arn: (built or {}).get(f, f) for arn, f in stack.all_layer_folders().items()}
+    folders = {**(layer_folders or {}), **own}
     functions = tuple(
         FunctionSpec(
             name=f.name,
@@ -110,7 +123,7 @@ def from_stack(stack: DeployedStack, layer_folders: Mapping[str, str] | None = N
         )
         for m in stack.all_event_source_mappings()
     )
-    return Deployment(functions, mappings, dict(stack.outputs), stack.all_layer_folders())
+    return Deployment(functions, mappings, dict(stack.outputs), own)
 
 
 def deploy(
@@ -297,6 +310,7 @@ class LocalHub:
         """Stop the emulator, then the embedded endpoint (idempotent)."""
         for consumer in self.consumer_stacks:
             consumer.emulator.stop()
+            consumer.discard_build()
         emulator = getattr(self, "emulator", None)
         if emulator is not None:
             emulator.stop()
@@ -342,6 +356,7 @@ class LocalHub:
             invoker=self.invoker,
             settings=self.settings,
             observer=self.log,
+            hub_topic_arn=self.topic_arn,
         )
         self.consumer_stacks.append(consumer)
         return consumer
@@ -631,6 +646,45 @@ class ConsumerStack:
     stack: DeployedStack
     deployment: Deployment
     emulator: Emulator
+    connection: Connection | None = None
+    """Acting in ``account`` (as the stack was deployed)."""
+    owners: AccountConnections | None = None
+    workdir: Path | None = None
+    """Where its layers were built; removed with the stack."""
+    replaced: tuple[str, ...] = ()
+    """Stacks of the same names an earlier run left in the account, deleted first."""
+
+    def remove(self) -> None:
+        """Stop its functions, delete its stacks and their subscriptions, and its built layers."""
+        self.emulator.stop()
+        try:
+            if self.connection is not None and self.is_live():
+                delete_stack(
+                    self.stack,
+                    endpoint_url=self.connection.endpoint_url,
+                    region=self.connection.region,
+                    session=self.connection.session,
+                    owners=self.owners,
+                )
+        finally:
+            self.discard_build()
+
+    def is_live(self) -> bool:
+        """Whether the account's stack of this name is still this one (not replaced by another run)."""
+        if self.connection is None:
+            return False
+        try:
+            stacks = self.connection.client("cloudformation").describe_stacks(
+                StackName=self.stack.name
+            )["Stacks"]
+        except ClientError:
+            return False
+        return any(s["StackId"] == self.stack.stack_id for s in stacks)
+
+    def discard_build(self) -> None:
+        """Remove the built layers (idempotent)."""
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def deploy_consumer_stack(
@@ -644,28 +698,43 @@ def deploy_consumer_stack(
     invoker: InProcessInvoker,
     settings: EmulatorSettings | None = None,
     observer: Observer | None = None,
+    hub_topic_arn: str | None = None,
 ) -> ConsumerStack:
     """Deploy ``template`` as ``account`` and start polling its queues with its functions.
 
     ``access`` is the hub's (its policies are checked for the new roles too);
     ``invoker`` runs the functions, with the layer folders of ``layer_folders`` and of
-    the new stack on their import path. Raises what ``fanout.stack.deploy`` raises,
-    and ``DeliveryRefusedError`` if a queue subscribed to the hub's topic does not
-    admit it.
+    the new stack on their import path, each of the stack's own layers built as
+    ``sam build`` builds it (``fanout.local.consumer``). A stack of that name already
+    in the account (a run that did not finish) is deleted first, with its queues'
+    subscriptions to ``hub_topic_arn``. Raises ``LayerBuildError``, what
+    ``fanout.stack.deploy`` raises, and ``DeliveryRefusedError`` if a queue subscribed
+    to the hub's topic does not admit it.
     """
     home = access.clients
     os.environ.setdefault("AWS_DEFAULT_REGION", home.region)
     connection = access.accounts(account)
-    stack = deploy_stack(
-        Path(template),
-        stack_name=stack_name,
-        parameters=dict(parameters or {}),
-        endpoint_url=home.endpoint_url,
-        region=home.region,
-        session=connection.session,
-        owners=access.accounts,
-    )
-    deployment = from_stack(stack, layer_folders)
+    template = Path(template)
+    workdir = Path(tempfile.mkdtemp(prefix="fanout-layers-"))
+    try:
+        # Built first: a failed build leaves the account as it was.
+        built = build_layers(template, workdir)
+        replaced = tuple(live_stacks(connection, stack_names(template, stack_name)))
+        if replaced:
+            remove_leftover(connection, list(replaced), home, hub_topic_arn or "")
+        stack = deploy_stack(
+            template,
+            stack_name=stack_name,
+            parameters=dict(parameters or {}),
+            endpoint_url=home.endpoint_url,
+            region=home.region,
+            session=connection.session,
+            owners=access.accounts,
+        )
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    deployment = from_stack(stack, layer_folders, built)
     invoker.add_identities(access.add_account_functions(deployment.functions, account))
     for topic_arn in {s.topic_arn for s in stack.all_subscriptions().values()}:
         check_queue_subscriptions(home, access.authorizer.store, topic_arn)
@@ -678,7 +747,9 @@ def deploy_consumer_stack(
         observer=observer or ignore,
     )
     emulator.start()
-    return ConsumerStack(account, stack, deployment, emulator)
+    return ConsumerStack(
+        account, stack, deployment, emulator, connection, access.accounts, workdir, replaced
+    )
 
 
 def load_state() -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -216,13 +217,15 @@ class InProcessInvoker:
                 # Lambda serialises the response; something JSON can't encode is an error.
                 response = json.loads(json.dumps(response)) if response is not None else None
             except Exception as exc:  # noqa: BLE001 - any handler error is the invocation's outcome
-                return Invocation(
+                failed = Invocation(
                     request_id=context.aws_request_id,
                     error_type=type(exc).__name__,
                     error_message=str(exc),
                     duration_seconds=context.elapsed_seconds,
                     stack=traceback.format_exception(exc)[-6:],
                 )
+                log_unhandled(failed)
+                return failed
         elapsed = context.elapsed_seconds
         if elapsed > function.timeout_seconds:
             # A thread can't be killed; the side effects happened, but Lambda would
@@ -285,6 +288,26 @@ class InProcessInvoker:
             for name in container.modules:
                 del sys.modules[name]
             sys.modules.update(outside)
+
+
+def log_unhandled(invocation: Invocation) -> None:
+    """Write the error to the function's log, as Lambda's Python runtime does for an unhandled one.
+
+    Its runtime interface client logs ``errorMessage``, ``errorType``, ``requestId`` and
+    ``stackTrace`` at level ERROR (JSON log format) before reporting the invocation error:
+    ``log_error`` in awslambdaric/bootstrap.py,
+    https://github.com/aws/aws-lambda-python-runtime-interface-client (release 4.0.4 names
+    the level field ``level``); https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html
+    """
+    record = {
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "level": "ERROR",
+        "errorMessage": invocation.error_message or "",
+        "errorType": invocation.error_type or "",
+        "requestId": invocation.request_id,
+        "stackTrace": list(invocation.stack),
+    }
+    print(json.dumps(record), file=sys.stderr, flush=True)
 
 
 class CallableInvoker:

@@ -17,8 +17,17 @@ identity-based policy and the resource-based policy must both allow the request"
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +38,7 @@ from support.fresh_clone import clone_head
 from support.other_team import (
     EXAMPLE,
     OTHER_ACCOUNT,
+    ROOT,
     TEAM_ACCOUNT,
     bodies,
     cross_account_parameters,
@@ -36,10 +46,12 @@ from support.other_team import (
     failures,
     finished,
     function_of,
+    shared_parameter,
 )
 from support.waiting import eventually
 
 from fanout.crossaccount import CrossAccountRefusedError
+from fanout.local.consumer import live_stacks
 from fanout.local.demo import Table
 from fanout.local.esm import EmulatorSettings
 from fanout.local.hub import ConsumerStack, LocalHub
@@ -165,10 +177,17 @@ class TestDelivery:
         assert oversize in finished(run.hub, run.function)
 
     def test_the_function_ran_with_its_layers(self, run: Run):
-        # The hub's runtime layer (the repository) and the team's code layer (its src/).
+        # The hub's runtime layer runs from the hub's source tree (the repository) ...
         layers = run.consumer.deployment.functions[0].layers
-        assert layers[-1].endswith("examples/other-team/src")
-        assert Path(layers[-1], "other_team", "app.py").is_file()
+        assert Path(layers[0]) == ROOT
+        # ... the team's code layer from what its Makefile built (build-CodeLayer), as
+        # sam build makes it: its package and its requirements under python/.
+        built = Path(layers[-1])
+        assert built.name == "python"
+        assert (built / "other_team" / "app.py").is_file()
+        assert (built / "humanize" / "__init__.py").is_file()
+        # The hub's environment lacks humanize: the orders went through with the build alone.
+        assert importlib.util.find_spec("humanize") is None
 
 
 class TestRefusals:
@@ -203,5 +222,152 @@ class TestRefusals:
             s3.put_bucket_policy(Bucket=bucket, Policy=policy)
 
     def test_an_account_not_granted_is_refused(self, run: Run):
-        with pytest.raises(CrossAccountRefusedError, match="444455556666"):
+        # ... with the local fix: the hub's grant of that account.
+        with pytest.raises(
+            CrossAccountRefusedError,
+            match=r"not shared with account 444455556666.*--parameter ConsumerAccountIds=444455556666",
+        ):
             deploy_example(run.hub, account="444455556666")
+
+    def test_a_parameter_that_does_not_exist_is_not_found(self, run: Run):
+        # Not a missing share: there is nothing to share (a mistyped hub stack name).
+        parameters = {**cross_account_parameters(), "HubTopicArn": shared_parameter("nope")}
+        with pytest.raises(CrossAccountRefusedError, match=r"HubTopicArn: .* not found"):
+            run.hub.deploy_consumer(
+                EXAMPLE / "template.yaml",
+                account=TEAM_ACCOUNT,
+                stack_name="mistyped",
+                parameters=parameters,
+            )
+
+
+def example_copy(into: Path, requirements: str | None = None) -> Path:
+    """A copy of the example (its requirements.txt replaced by ``requirements``)."""
+    project = into / "other-team"
+    shutil.copytree(EXAMPLE, project)
+    if requirements is not None:
+        (project / "src" / "requirements.txt").write_text(requirements, encoding="utf-8")
+    return project
+
+
+def subscribed(hub: LocalHub, queue_arn: str) -> int:
+    """How many subscriptions of the hub's topic deliver to ``queue_arn``."""
+    sns = hub.clients.client("sns")
+    pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=hub.topic_arn)
+    return sum(s["Endpoint"] == queue_arn for page in pages for s in page["Subscriptions"])
+
+
+class TestLifecycle:
+    """A run that stops cleans up after itself; one that did not is replaced."""
+
+    def test_a_missing_dependency_is_reported_as_the_invocation_error(self, run: Run, tmp_path):
+        # The team forgot humanize in requirements.txt: its build succeeds, its handler
+        # cannot import, and every delivery fails with the import error.
+        project = example_copy(tmp_path, "# nothing\n")
+        broken = run.hub.deploy_consumer(
+            project / "template.yaml",
+            account=TEAM_ACCOUNT,
+            stack_name="forgot-a-dependency",
+            parameters=cross_account_parameters(),
+        )
+        try:
+            Table(run.hub).put("ORDER#77", "ORDER", status="placed")
+            function = function_of(broken)
+            eventually(lambda: failures(run.hub, function), timeout=60)
+            assert failures(run.hub, function)[0] == (
+                "ModuleNotFoundError: No module named 'humanize'"
+            )
+        finally:
+            broken.remove()
+
+    def test_a_stack_left_behind_is_replaced_and_a_stopped_one_removed(
+        self, run: Run, tmp_path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # Whatever is fetched or built lives under the temporary folder, and goes with the run.
+        scratch = tmp_path / "tmp"
+        scratch.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        first = deploy_example(run.hub, account=OTHER_ACCOUNT, stack_name="rerun")
+        first.emulator.stop()  # the process died: its stack stays
+        first.discard_build()
+        second = deploy_example(run.hub, account=OTHER_ACCOUNT, stack_name="rerun")
+        assert second.replaced == ("rerun-OrdersConsumer", "rerun")
+        (mapping,) = second.deployment.queue_mappings
+        queue = mapping.source_arn
+        assert subscribed(run.hub, queue) == 1  # the old subscription went with its stack
+        second.remove()
+        assert live_stacks(second.connection, ["rerun", "rerun-OrdersConsumer"]) == []
+        assert subscribed(run.hub, queue) == 0
+        assert [p.name for p in scratch.iterdir() if p.name.startswith("fanout-")] == []
+
+
+class TestCommandLine:
+    """``fanout local deploy-consumer`` as a team runs it, from another terminal."""
+
+    def test_it_runs_the_team_until_ctrl_c_and_then_deletes_its_stack(
+        self, run: Run, tmp_path, monkeypatch: pytest.MonkeyPatch
+    ):
+        # The running hub as `fanout local up` leaves it for other terminals.
+        monkeypatch.setattr("fanout.local.hub.STATE_FILE", tmp_path / "fanout-local-hub.json")
+        run.hub.save_state()
+        overrides = [f"{k}={v}" for k, v in cross_account_parameters().items()]
+        command = [
+            str(Path(sys.executable).parent / "fanout"),
+            *("local", "deploy-consumer", str(EXAMPLE), "--account", TEAM_ACCOUNT),
+            *("--stack-name", "from-the-cli", "--logs", str(tmp_path / "functions.log")),
+            *("--parameter-overrides", *overrides),
+        ]
+        child = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            command,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        lines = Lines(child)
+        try:
+            lines.until("running its functions", timeout=120)
+            assert f"function logs: {tmp_path / 'functions.log'}" in lines.seen
+            Table(run.hub).put("ORDER#42", "ORDER", status="placed")
+            lines.until("other-team-orders: delivered=1 processed=1", timeout=60)
+            child.send_signal(signal.SIGINT)  # Ctrl-C
+            assert child.wait(timeout=60) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()
+        lines.rest()
+        assert f"deleted stack from-the-cli from account {TEAM_ACCOUNT}" in lines.seen
+        team = run.hub.access.accounts(TEAM_ACCOUNT) if run.hub.access else None
+        assert team is not None
+        assert live_stacks(team, ["from-the-cli", "from-the-cli-OrdersConsumer"]) == []
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fanout-")] == [
+            "fanout-local-hub.json"
+        ]
+
+
+class Lines:
+    """A child's output, read line by line up to an expected one (with a deadline)."""
+
+    def __init__(self, child: subprocess.Popen[str]) -> None:
+        self.seen = ""
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        stdout = child.stdout
+        assert stdout is not None
+
+        def pump() -> None:
+            for line in stdout:
+                self._queue.put(line)
+            self._queue.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+
+    def until(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.seen:
+            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"exited before {text!r}:\n{self.seen}"
+            self.seen += line
+
+    def rest(self) -> None:
+        while (line := self._queue.get(timeout=30)) is not None:
+            self.seen += line

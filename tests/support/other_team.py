@@ -31,13 +31,16 @@ def cross_account_parameters() -> dict[str, str]:
 
 
 def deploy_example(
-    hub: LocalHub, project: Path = EXAMPLE, account: str = TEAM_ACCOUNT
+    hub: LocalHub,
+    project: Path = EXAMPLE,
+    account: str = TEAM_ACCOUNT,
+    stack_name: str = "other-team",
 ) -> ConsumerStack:
     """Deploy the example's template in ``account`` of the running hub."""
     return hub.deploy_consumer(
         project / "template.yaml",
         account=account,
-        stack_name="other-team",
+        stack_name=stack_name,
         parameters=cross_account_parameters(),
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import textwrap
 import threading
@@ -75,6 +76,17 @@ class TestInProcessInvoker:
         result = InProcessInvoker().invoke(spec("a", package, "one"), {"raise": True})
         assert result.failed
         assert (result.error_type, result.error_message) == ("ValueError", "bad event")
+
+    def test_an_unhandled_error_is_in_the_functions_log(self, package):
+        # As Lambda's Python runtime logs it: one JSON record at level ERROR.
+        log = io.StringIO()
+        result = InProcessInvoker(output=log).invoke(spec("a", package, "one"), {"raise": True})
+        (line,) = log.getvalue().splitlines()
+        record = json.loads(line)
+        assert record["level"] == "ERROR"
+        assert (record["errorType"], record["errorMessage"]) == ("ValueError", "bad event")
+        assert record["requestId"] == result.request_id
+        assert any("bad event" in frame for frame in record["stackTrace"])
 
     def test_running_past_the_timeout_is_a_failure(self, package, monkeypatch):
         quick = FunctionSpec("t", package, {}, timeout_seconds=0)
