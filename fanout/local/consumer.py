@@ -17,7 +17,7 @@ layers (``ContentUri: .``, this repository) are not built: they run from the sou
 from __future__ import annotations
 
 import shutil
-import subprocess
+import subprocess  # nosec B404 - runs make and pip with argv built here, never a shell
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +39,7 @@ class LayerBuildError(RuntimeError):
 
 def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
     try:
-        done = subprocess.run(  # noqa: S603 - argv built here, no shell
+        done = subprocess.run(  # noqa: S603 - argv built here, no shell  # nosec B603
             argv,
             cwd=cwd,
             capture_output=True,

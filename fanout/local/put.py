@@ -92,7 +92,8 @@ def _item_text(item: str | None, file: Path | None, stdin: TextIO) -> str:
         raise PutRefusedError("give the item as ITEM_JSON or --file FILE (one of them)")
     if item is not None:
         return stdin.read() if item == "-" else item
-    assert file is not None  # noqa: S101 - one of the two, checked above
+    if file is None:  # both missing: refused above; this tells the type checker
+        raise PutRefusedError("give the item as ITEM_JSON or --file FILE")
     if str(file) == "-":
         return stdin.read()
     try:
