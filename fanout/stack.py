@@ -754,11 +754,12 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         )
         for logical_id, resource in active_deferred.items()
     }
+    # Properties of CloudFormation-created resources are already resolved (above).
     gaps = {
         (logical_id, prop): probes.mark(
-            _listed(_resolve_if_and_no_value(resource["Properties"][prop], conditions))
+            _listed(resource["Properties"][prop])
             if prop in LIST_GAPS
-            else _resolve_if_and_no_value(resource["Properties"][prop], conditions)
+            else resource["Properties"][prop]
         )
         for logical_id, resource in resources.items()
         if conditions.get(resource.get("Condition", ""), True)
@@ -974,9 +975,13 @@ def _child_template(
 def _active_properties(
     resources: Mapping[str, Any], kind: str, conditions: Mapping[str, bool]
 ) -> dict[str, Any]:
-    """Logical id to properties (``Fn::If`` chosen) of the resources of ``kind`` switched on."""
+    """Logical id to properties of the resources of ``kind`` switched on.
+
+    ``resources`` are the CloudFormation-created ones, whose ``Fn::If`` ``_deploy`` has
+    already chosen.
+    """
     return {
-        logical_id: _resolve_if_and_no_value(resource.get("Properties", {}), conditions)
+        logical_id: resource.get("Properties", {})
         for logical_id, resource in resources.items()
         if resource["Type"] == kind and conditions.get(resource.get("Condition", ""), True)
     }

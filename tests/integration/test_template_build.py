@@ -35,6 +35,7 @@ from support.artifacts import (
     zipped_size,
 )
 from support.fresh_clone import clone_head, without_project_tooling
+from support.lambda_opt import merge_layers
 
 from fanout.build import sam_build_locally
 from fanout.stack import load_template
@@ -86,11 +87,9 @@ def built(tmp_path_factory, worker_id):
 @pytest.fixture(scope="session")
 def artifact_of(built, tmp_path_factory):
     """Folder of each artifact as Lambda puts it on sys.path (layers: their python/)."""
-    merged = tmp_path_factory.mktemp("opt") / "python"
-    for layer in CONSUMER_LAYERS:
-        # Lambda extracts each layer over /opt in the function's order: the later one wins.
-        # https://docs.aws.amazon.com/lambda/latest/dg/adding-layers.html
-        shutil.copytree(built / layer / "python", merged, dirs_exist_ok=True)
+    # Lambda extracts each layer over /opt in the function's order: the later one wins.
+    opt = merge_layers((built / layer for layer in CONSUMER_LAYERS), tmp_path_factory.mktemp("opt"))
+    merged = opt / "python"
     return {
         "RouterFunction": built / "RouterFunction",
         "ConsumerRuntimeLayer": built / "ConsumerRuntimeLayer" / "python",
