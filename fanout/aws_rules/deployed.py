@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fanout.aws_rules.lambda_ import check_mapping, check_visibility_timeout, source_kind
+from fanout.aws_rules.lambda_ import (
+    check_environment_size,
+    check_mapping,
+    check_visibility_timeout,
+    source_kind,
+)
 from fanout.aws_rules.sns import DEFAULT_MAXIMUM_MESSAGE_SIZE, check_large_topic, check_subscription
 from fanout.aws_rules.sqs import check_dead_letter_queue_type, is_fifo_queue
 
@@ -14,10 +19,17 @@ if TYPE_CHECKING:
 
 def check_deployed(stack: DeployedStack) -> None:
     """Raise ``AwsRuleError`` for the first resource of the tree AWS would refuse."""
+    check_functions(stack)
     check_mappings(stack)
     check_dead_letter_queues(stack)
     check_subscriptions(stack)
     check_topics(stack)
+
+
+def check_functions(stack: DeployedStack) -> None:
+    """Each function's environment as CreateFunction would judge it."""
+    for function in stack.all_functions().values():
+        check_environment_size(function.environment, function.path)
 
 
 def check_mappings(stack: DeployedStack) -> None:

@@ -7,6 +7,7 @@ and raises ``AwsRuleError`` with the code and text Lambda answers with.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,6 +23,7 @@ SQS_CONFIGURE_DOC: Final = (
     "https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html"
 )
 DDB_PARAMETERS_DOC: Final = "https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html"
+QUOTAS_DOC: Final = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"
 
 INVALID_PARAMETER: Final = "InvalidParameterValueException"
 VALIDATION: Final = "ValidationException"
@@ -232,6 +234,32 @@ def check_visibility_timeout(
             f" Function timeout: {function_timeout_seconds:g} seconds",
             resource,
             SQS_CONFIGURE_DOC,
+        )
+
+
+# "Environment variables: 4 KB, for all environment variables associated with the
+# function, in aggregate" (QUOTAS_DOC).
+MAX_ENVIRONMENT_BYTES: Final = 4096
+
+
+def check_environment_size(variables: Mapping[str, str], resource: str) -> None:
+    """A function's environment variables fit Lambda's 4 KB quota, in aggregate.
+
+    QUOTAS_DOC. Lambda measures the variables as one JSON object: its refusal reads
+    "Lambda was unable to configure your environment variables because the environment
+    variables you have provided exceeded the 4KB limit. String measured: {...}". The
+    kit's ConsumerConfig travels in one variable, so a large one meets this quota.
+    """
+    measured = json.dumps(dict(variables), separators=(",", ":"), ensure_ascii=False)
+    size = len(measured.encode("utf-8"))
+    if size > MAX_ENVIRONMENT_BYTES:
+        raise AwsRuleError(
+            INVALID_PARAMETER,
+            "Lambda was unable to configure your environment variables because the"
+            " environment variables you have provided exceeded the 4KB limit. String"
+            f" measured: {size} bytes",
+            resource,
+            QUOTAS_DOC,
         )
 
 

@@ -8,6 +8,7 @@ rules, with their AWS pages, are in ``fanout.aws_rules``; their edges are unit-t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -62,6 +63,26 @@ class TestRealTemplates:
             "InvalidParameterValueException: Maximum batch window in seconds must be greater"
             " than 0 if maximum batch size is greater than 10 (ConsumerFunctionQueue)"
         )
+
+    def test_kit_with_a_consumer_config_over_lambdas_environment_quota_is_refused(self):
+        # GIVEN the consumer kit with a ConsumerConfig that alone fills the 4 KB quota
+        topic_arn = boto3.client("sns").create_topic(Name="hub")["TopicArn"]
+        config = json.dumps({"PARTNER_URLS": "https://partner.example/" + "x" * 4096})
+        # WHEN it is deployed THEN Lambda's refusal names the kit's function
+        message = refused(
+            KIT,
+            TopicArn=topic_arn,
+            ConsumerName="audit-log",
+            Handler="consumers.audit_log.app.handler",
+            **t.KIT_LAYERS,
+            ConsumerConfig=config,
+        )
+        assert message.startswith(
+            "InvalidParameterValueException: Lambda was unable to configure your environment"
+            " variables because the environment variables you have provided exceeded the 4KB"
+            " limit. String measured: "
+        )
+        assert message.endswith(" bytes (ConsumerFunction)")
 
 
 @pytest.mark.usefixtures("aws")

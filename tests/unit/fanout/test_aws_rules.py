@@ -24,6 +24,7 @@ from fanout.aws_rules import (
     check_topics,
     check_visibility_timeout,
 )
+from fanout.aws_rules.lambda_ import check_environment_size
 from fanout.local.model import MappingSpec
 from fanout.stack import load_template
 
@@ -482,3 +483,26 @@ class TestStackParameters:
             for name, spec in load_template(path)["Parameters"].items():
                 if "Default" in spec:
                     check_parameter_value(name, spec, str(spec["Default"]))
+
+
+class TestEnvironmentSize:
+    """A function's environment variables fit 4 KB, measured as one JSON object."""
+
+    @staticmethod
+    def variables_of(size: int) -> dict[str, str]:
+        # {"V":"..."} is 8 bytes of JSON around the value.
+        return {"V": "x" * (size - 8)}
+
+    def test_exactly_4_kb_is_accepted(self):
+        variables = self.variables_of(4096)
+        assert len(json.dumps(variables, separators=(",", ":"))) == 4096
+        check_environment_size(variables, "Kit/ConsumerFunction")
+
+    def test_one_byte_more_is_refused(self):
+        error = refused(check_environment_size, self.variables_of(4097), "Kit/ConsumerFunction")
+        assert str(error).endswith("String measured: 4097 bytes (Kit/ConsumerFunction)")
+
+    def test_bytes_not_characters_are_counted(self):
+        # 2,100 two-byte characters: 2,108 characters of JSON, 4,208 bytes.
+        error = refused(check_environment_size, {"V": "é" * 2100}, "Fn")
+        assert "4208 bytes" in str(error)
