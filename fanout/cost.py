@@ -268,21 +268,30 @@ def per_message(consumer: Consumer, load: Load) -> PerMessage:
     s3_gets = 1 if load.offloaded else 0  # each receiver of a pointer reads the envelope once
     if consumer.mode is Mode.STATE:
         # One conditional PutItem of the new image and the runtime's columns; no reads.
-        units = write_units(load.item_kb + load.state_columns_kb)
-        return PerMessage(1, units, 0, 0, s3_gets, 0)
+        return PerMessage(
+            dynamodb_requests=1,
+            write_units=write_units(load.item_kb + load.state_columns_kb),
+            read_units=0,
+            s3_puts=0,
+            s3_gets=s3_gets,
+            calls_out=0,
+        )
     if consumer.mode is Mode.SIDE_EFFECT:
         # Per endpoint: the claim (PutItem) and the completion (UpdateItem), or on failure
         # the release (DeleteItem) instead of the completion: two writes either way.
         requests = 2 * consumer.endpoints
         return PerMessage(
-            requests,
-            requests * write_units(load.ledger_record_kb),
-            0,
-            0,
-            s3_gets,
-            consumer.endpoints,
+            dynamodb_requests=requests,
+            write_units=requests * write_units(load.ledger_record_kb),
+            read_units=0,
+            s3_puts=0,
+            s3_gets=s3_gets,
+            calls_out=consumer.endpoints,
         )
-    return PerMessage(0, 0, 0, 1, s3_gets, 0)
+    # Idempotent by its own key: one conditional S3 PUT of the envelope, no DynamoDB.
+    return PerMessage(
+        dynamodb_requests=0, write_units=0, read_units=0, s3_puts=1, s3_gets=s3_gets, calls_out=0
+    )
 
 
 def consumer_lines(consumer: Consumer, load: Load) -> list[LineItem]:
@@ -640,6 +649,16 @@ def render(load: Load, out: TextIO) -> None:
     )
 
 
+def _design(title: str, items: list[LineItem], consumers: list[LineItem]) -> dict[str, Any]:
+    return {
+        "title": title,
+        "lines": [asdict(item) for item in items],
+        "middle_usd": total(middle(items)),
+        "consumer_side_usd": total(consumers),
+        "total_usd": total(items),
+    }
+
+
 def bill(load: Load) -> dict[str, Any]:
     """The estimate as data: both designs, their lines, the consumers, modes and assumptions."""
     consumers = consumer_side(load)
@@ -656,16 +675,7 @@ def bill(load: Load) -> dict[str, Any]:
             "envelope_kb": load.envelope_kb,
             "offloaded": load.offloaded,
         },
-        "designs": {
-            key: {
-                "title": title,
-                "lines": [asdict(item) for item in design(load)],
-                "middle_usd": total(middle(design(load))),
-                "consumer_side_usd": total(consumers),
-                "total_usd": total(design(load)),
-            }
-            for key, title, design in DESIGNS
-        },
+        "designs": {key: _design(title, design(load), consumers) for key, title, design in DESIGNS},
         "consumers": [
             {
                 "name": consumer.name,
