@@ -819,10 +819,18 @@ def register(subcommands: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--events-per-day", type=float, required=True, help="item changes a day on the table"
+        "--events-per-day",
+        type=float,
+        required=True,
+        metavar="N",
+        help="item changes a day on the table",
     )
     parser.add_argument(
-        "--item-kb", type=float, required=True, help="size of one item (each image) in KB"
+        "--item-kb",
+        type=float,
+        required=True,
+        metavar="KB",
+        help="size of one item (each image) in KB",
     )
     parser.add_argument(
         "--consumer",
@@ -851,6 +859,7 @@ def register(subcommands: Any) -> None:
         "--match-fraction",
         type=float,
         default=1.0,
+        metavar="FRACTION",
         help="share of events a consumer receives when none is given (default: %(default)s)",
     )
     parser.add_argument(
@@ -860,18 +869,21 @@ def register(subcommands: Any) -> None:
         "--router-ms-per-record",
         type=float,
         default=defaults.router_ms_per_record,
+        metavar="MS",
         help="router time per record (default: %(default)s, measured; docs/benchmarks.md)",
     )
     parser.add_argument(
         "--consumer-ms-per-message",
         type=float,
         default=defaults.consumer_ms_per_message,
+        metavar="MS",
         help="a consumer's own work per message outside DynamoDB and S3 (default: %(default)s)",
     )
     parser.add_argument(
         "--dynamodb-ms-per-request",
         type=float,
         default=defaults.dynamodb_ms_per_request,
+        metavar="MS",
         help=(
             "Lambda time per DynamoDB request, the round trip (default: %(default)s, "
             "DynamoDB's single-digit millisecond latency)"
@@ -881,6 +893,7 @@ def register(subcommands: Any) -> None:
         "--s3-ms-per-request",
         type=float,
         default=defaults.s3_ms_per_request,
+        metavar="MS",
         help=(
             "Lambda time per S3 GET or PUT of a small object (default: %(default)s, S3's "
             "'tens of milliseconds' median)"
@@ -890,28 +903,36 @@ def register(subcommands: Any) -> None:
         "--side-effect-ms-per-call",
         type=float,
         default=defaults.side_effect_ms_per_call,
+        metavar="MS",
         help="Lambda time per side-effect call out, per endpoint (default: %(default)s)",
     )
     parser.add_argument(
         "--table-items",
         type=float,
         default=defaults.table_items,
-        help="items in the source table, mirrored by a state consumer (default: %(default)g)",
+        metavar="N",
+        help="items in the source table, mirrored by a state consumer (default: %(default).0f)",
     )
     parser.add_argument(
         "--ledger-ttl-days",
         type=float,
         default=defaults.ledger_ttl_days,
+        metavar="DAYS",
         help="days a side-effect idempotency record is kept before TTL (default: %(default)s)",
     )
     parser.add_argument(
         "--audit-retention-days",
         type=float,
         default=defaults.audit_retention_days,
+        metavar="DAYS",
         help="days of naturally_idempotent S3 objects kept (default: %(default)s)",
     )
     parser.add_argument(
-        "--shards", type=int, default=defaults.shards, help="stream shards (default: 1)"
+        "--shards",
+        type=int,
+        default=defaults.shards,
+        metavar="N",
+        help="stream shards (default: 1)",
     )
     parser.add_argument("--x86", action="store_true", help="price Lambda on x86_64, not arm64")
     parser.add_argument(

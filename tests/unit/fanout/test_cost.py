@@ -17,6 +17,7 @@ import pytest
 from fanout import cost
 from fanout.cli import build_parser
 from fanout.cost import Consumer, Load, Mode
+from tests.support.doc_commands import subcommands
 
 MONTH_DAYS = 730 / 24
 WRU_USD = 0.625 / 1e6
@@ -368,6 +369,12 @@ class TestCommand:
         assert "audit-log: naturally_idempotent" in text
         assert text.count("subtotal") == 3
         assert "By mode" in text
+
+    def test_every_flag_says_what_it_sets(self):
+        parser = subcommands(build_parser())["cost"]
+        flags = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+        assert len(flags) > 15
+        assert [a.option_strings for a in flags if not a.help] == []
 
     def test_consumers_described_on_the_command_line(self):
         args = build_parser().parse_args(
