@@ -155,17 +155,21 @@ class Load:
     # the request. The router's measured per-record parse + botocore cost is ~2 ms.
     consumer_ms_per_message: float = 2.0
     # One DynamoDB request's round trip from Lambda in the same region: DynamoDB's
-    # "single-digit millisecond latency" (on-demand-capacity-mode.html in the developer guide).
+    # "single-digit millisecond latency".
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/on-demand-capacity-mode.html
     dynamodb_ms_per_request: float = 5.0
     # One small S3 GET or PUT: "median latencies are often in the tens of milliseconds range"
-    # for requests under 512 KB (S3 performance whitepaper, timeouts and retries).
+    # for requests under 512 KB. https://docs.aws.amazon.com/whitepapers/latest/
+    # s3-optimizing-performance-best-practices/timeouts-and-retries-for-latency-sensitive-applications.html
     s3_ms_per_request: float = 20.0
     # A side effect's call out (an HTTPS POST to a webhook, a payment API), per endpoint.
     side_effect_ms_per_call: float = 100.0
     state_columns_kb: float = 0.3  # pk, sequence, entity, table, type, envelope_id, changed_at
     table_items: float = 1_000_000.0  # items in the source table, which a state consumer mirrors
     ledger_record_kb: float = 0.3  # a side-effect claim: key, lease token, status, expires_at
-    ledger_ttl_days: float = 15.0  # runtime: records expire by TTL (deletes are free)
+    # Runtime: records expire by TTL, whose deletes consume no write throughput.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html
+    ledger_ttl_days: float = 15.0
     audit_retention_days: float = 30.0  # objects kept (the audit bucket has no expiry rule)
     arm64: bool = True  # template default Architecture
     log_bytes_per_invocation: int = 1200  # START/END/REPORT + one summary line
