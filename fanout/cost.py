@@ -60,6 +60,8 @@ STREAMS_PER_LAMBDA_READ: Final = 0.0
 # class: $0.625 per million write request units and $0.125 per million read request units
 # (the prices since the on-demand cut of November 2024), storage from $0.25 per GB-month
 # (the first 25 GB a month free, not counted here: no free tier in this model).
+# The same figures, machine-readable, in the AWS Price List API's offer for us-east-1:
+# https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonDynamoDB/current/us-east-1/index.json
 DYNAMODB_PER_WRITE_REQUEST_UNIT: Final = 0.625 / 1_000_000
 DYNAMODB_PER_READ_REQUEST_UNIT: Final = 0.125 / 1_000_000
 DYNAMODB_PER_GB_MONTH: Final = 0.25
