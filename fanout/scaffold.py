@@ -122,10 +122,14 @@ APP_PY: Final = '''"""Lambda entry point of the {name} consumer (handler ``consu
 from __future__ import annotations
 
 from consumers.{package}.logic import handle
-from consumers.runtime import Envelope, consumer
+from consumers.runtime import Envelope, Mode, consumer
 
 
-@consumer()
+# The mode sets what each message costs (docs/writing-a-consumer.md, "Choosing a mode"):
+# SIDE_EFFECT claims and completes each event id (2 DynamoDB writes) and suits any logic.
+# A read model or cache is Mode.STATE with apply_if_newer (1 write); a write that is
+# idempotent by itself (one object per event id) is Mode.NATURALLY_IDEMPOTENT (0).
+@consumer(mode=Mode.SIDE_EFFECT)
 def handler(event: Envelope) -> None:
     """Run the business logic once per event (duplicates are skipped by the runtime)."""
     handle(event)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from consumers.audit_log.archive import AuditArchive, AuditSettings
-from consumers.runtime import Envelope, consumer
+from consumers.runtime import Envelope, Mode, consumer
 from consumers.runtime.clients import aws_clients
 
 
@@ -16,8 +16,8 @@ def archive() -> AuditArchive:
 
 
 # The archive's conditional write is idempotent by itself, so the runtime's
-# idempotency records would only add a DynamoDB round trip per event.
-@consumer(idempotent=False, setup=archive)
-def handler(event: Envelope) -> None:
-    """Archive every event."""
-    archive().write(event)
+# idempotency records would only add DynamoDB writes per event.
+@consumer(mode=Mode.NATURALLY_IDEMPOTENT, setup=archive)
+def handler(event: Envelope) -> bool:
+    """Archive every event; False when it was already archived (a redelivery)."""
+    return archive().write(event)

@@ -6,7 +6,7 @@ import time
 from functools import cache
 
 from consumers.projection.view import Projection, ProjectionSettings
-from consumers.runtime import Envelope, consumer
+from consumers.runtime import Envelope, Mode, consumer
 from consumers.runtime.clients import aws_clients
 
 
@@ -16,9 +16,9 @@ def projection() -> Projection:
     return Projection(aws_clients().dynamodb, ProjectionSettings.from_env())
 
 
-# skip_stale: most late changes are skipped before any write; the conditional
-# write in Projection.apply keeps the read model right even when two changes race.
-@consumer(skip_stale=True, setup=projection)
-def handler(event: Envelope) -> None:
-    """Keep the read model at the newest state of every item."""
-    projection().apply(event, now=time.time())
+# One conditional write per message (Projection.apply) is the whole protocol: a
+# redelivery or a late change fails its condition, so no idempotency record is needed.
+@consumer(mode=Mode.STATE, setup=projection)
+def handler(event: Envelope) -> bool:
+    """Keep the read model at the newest state of every item; False when it already was."""
+    return projection().apply(event, now=time.time())

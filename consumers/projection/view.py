@@ -9,9 +9,10 @@ Item layout in PROJECTION_TABLE (partition key ``pk``):
 - for a deleted or expired source item, a *tombstone*: ``deleted`` = true, no
   ``item``, and ``expires_at`` so DynamoDB's TTL removes it later.
 
-Every write is conditional on the stored ``sequence`` being older, so an old
-change arriving late (SNS/SQS standard do not keep order) or two deliveries
-racing can never replace newer state. Deletes keep a tombstone rather than
+Every write is conditional on the stored ``sequence`` being older
+(``consumers.runtime.state.apply_if_newer``), so an old change arriving late
+(SNS/SQS standard do not keep order), a redelivery, or two deliveries racing
+can never replace newer state, and cost one write each. Deletes keep a tombstone rather than
 removing the item, because a removed item has no sequence to compare against
 and a late update would bring it back.
 """
@@ -23,12 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from consumers.runtime.errors import PermanentError
 from consumers.runtime.keys import RECORD_TTL_SECONDS
 from consumers.runtime.settings import load_settings
+from consumers.runtime.state import apply_if_newer
 from schemas import Envelope
 from schemas.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
 
@@ -118,25 +119,13 @@ class Projection:
         self._table = settings.table
 
     def apply(self, envelope: Envelope, now: float) -> bool:
-        """Upsert the new image (or a tombstone); False if the stored state is already newer."""
-        dynamodb = self._dynamodb
-        try:
-            dynamodb.put_item(
-                TableName=self._table,
-                Item=projection_item(envelope, now),
-                ConditionExpression="attribute_not_exists(pk) OR #seq < :seq",
-                ExpressionAttributeNames={"#seq": "sequence"},
-                ExpressionAttributeValues={":seq": {"S": envelope.sequence}},
-            )
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            return False
-        except ClientError as error:
-            # An image near DynamoDB's 400 KB item limit plus our columns can
-            # never be written; retrying cannot help.
-            if error.response.get("Error", {}).get("Code") == "ValidationException":
-                raise PermanentError(f"projection write refused: {error}") from None
-            raise
-        return True
+        """Upsert the new image (or a tombstone); False if the stored state is already as new.
+
+        One conditional PutItem (``apply_if_newer``): a redelivery or a late change
+        fails the condition and writes nothing, so the projection needs no
+        idempotency record and no read.
+        """
+        return apply_if_newer(self._dynamodb, self._table, envelope, projection_item(envelope, now))
 
     def get(self, subject: str) -> View | None:
         """The read model's view of one source item, or None if it never had a change."""

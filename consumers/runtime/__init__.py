@@ -1,15 +1,15 @@
 """The consumer runtime: write ``def handle(event: Envelope) -> None``, get a correct SQS consumer.
 
-    from consumers.runtime import Envelope, PermanentError, consumer
+    from consumers.runtime import Envelope, Mode, PermanentError, consumer
 
-    @consumer(skip_stale=True)
+    @consumer(mode=Mode.SIDE_EFFECT)
     def handler(event: Envelope) -> None:
         ...
 
 See ``docs/writing-a-consumer.md``.
 """
 
-from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Outcome, consumer
+from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Mode, Outcome, consumer
 from consumers.runtime.errors import (
     ConfigurationError,
     InvalidMessageError,
@@ -18,12 +18,13 @@ from consumers.runtime.errors import (
 )
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.settings import RuntimeSettings, load_settings
+from consumers.runtime.state import apply_if_newer
 from schemas import UPCASTERS, Envelope, Upcasters
 from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
 # here). Raise it on every change of the runtime or of the envelope contract it ships.
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "UPCASTERS",
@@ -35,6 +36,7 @@ __all__ = [
     "Handle",
     "InvalidMessageError",
     "LambdaContext",
+    "Mode",
     "Outcome",
     "PermanentError",
     "RefusedPointerError",
@@ -42,6 +44,7 @@ __all__ = [
     "SQSEvent",
     "SQSRecord",
     "Upcasters",
+    "apply_if_newer",
     "consumer",
     "load_settings",
 ]

@@ -1,11 +1,20 @@
 """The consumer runtime: an SQS batch in, your function per envelope, a partial batch response out.
 
-``@consumer()`` turns ``def handle(event: Envelope) -> None`` into a Lambda
-handler. Per message the runtime unwraps SNS, resolves claim checks, validates
-and upcasts the envelope, skips duplicates and (opt-in) stale events, calls the
-function, and sorts failures: a ``PermanentError`` (or an unreadable message)
-goes to the DLQ at once; anything else returns to the queue through
+``@consumer(mode=...)`` turns ``def handle(event: Envelope) -> None`` into a
+Lambda handler. Per message the runtime unwraps SNS, resolves claim checks,
+validates and upcasts the envelope, calls the function under the guarantee its
+``Mode`` names, and sorts failures: a ``PermanentError`` (or an unreadable
+message) goes to the DLQ at once; anything else returns to the queue through
 ``batchItemFailures``.
+
+What a message costs in DynamoDB is the mode's choice, and the floor for each
+kind of consumer (docs/writing-a-consumer.md, "Choosing a mode"):
+
+- ``Mode.STATE``: the runtime writes nothing; the handler's one write is
+  conditional on the stored sequence (``apply_if_newer``).
+- ``Mode.SIDE_EFFECT``: a claim and a completion, two writes, no read.
+- ``Mode.NATURALLY_IDEMPOTENT``: the runtime writes nothing; the handler's
+  effect is idempotent by itself (one S3 object per envelope id).
 """
 
 from __future__ import annotations
@@ -36,13 +45,14 @@ from consumers.runtime.observability import (
 )
 from consumers.runtime.reading import EnvelopeReader
 from consumers.runtime.settings import RuntimeSettings, load_settings
-from consumers.runtime.staleness import SequenceGuard
 from schemas import UPCASTERS, Envelope, Upcasters
 from schemas.lambda_shapes import BatchResponse, LambdaContext
 from schemas.limits import LAMBDA_MAX_TIMEOUT_SECONDS
 from schemas.logs import configure_logging
 
-Handle = Callable[[Envelope], None]
+# A handler returns None, or False to say it applied nothing (``apply_if_newer``
+# found newer state; an object already written): counted, not an error.
+Handle = Callable[[Envelope], bool | None]
 
 # A lease outlives the invocation a little, so a slow completion write is not overtaken.
 LEASE_MARGIN_SECONDS: Final = 5.0
@@ -51,6 +61,24 @@ LEASE_MARGIN_SECONDS: Final = 5.0
 DEFAULT_MIN_REMAINING_MS: Final = 2_000
 
 _log = structlog.get_logger("consumers.runtime")
+
+
+class Mode(StrEnum):
+    """The delivery guarantee a consumer needs, and so what the runtime does per message."""
+
+    STATE = "state"
+    """Read models, caches, indexes: the handler's own write is conditional on the
+    stored sequence (``apply_if_newer``), which makes it idempotent and
+    stale-safe. The runtime writes nothing. A ``False`` return counts as stale."""
+
+    SIDE_EFFECT = "side_effect"
+    """Webhooks, payments, e-mail: each envelope id runs at most once. The runtime
+    claims it with a leased conditional put and completes it: two writes, no read."""
+
+    NATURALLY_IDEMPOTENT = "naturally_idempotent"
+    """The effect is idempotent by itself (one object per envelope id, an upsert
+    keyed by the id). The runtime writes nothing. A ``False`` return counts as
+    a duplicate."""
 
 
 class Outcome(StrEnum):
@@ -80,8 +108,8 @@ class Consumer:
         name: str,
         reader: EnvelopeReader,
         dead_letters: DeadLetterQueue,
+        mode: Mode = Mode.SIDE_EFFECT,
         idempotency: IdempotencyStore | None = None,
-        sequences: SequenceGuard | None = None,
         tracer: Tracer | None = None,
         metrics_sink: MetricsSink = stdout_sink,
         clock: Callable[[], float] = time.time,
@@ -91,8 +119,10 @@ class Consumer:
         self.name = name
         self._reader = reader
         self._dead_letters = dead_letters
-        self._idempotency = idempotency
-        self._sequences = sequences
+        if mode is Mode.SIDE_EFFECT and idempotency is None:
+            raise ValueError("a side-effect consumer needs an IdempotencyStore to claim events")
+        self.mode = mode
+        self._idempotency = idempotency if mode is Mode.SIDE_EFFECT else None
         self._tracer = tracer or NoTracer()
         self._metrics_sink = metrics_sink
         self._clock = clock
@@ -105,19 +135,15 @@ class Consumer:
         settings: RuntimeSettings,
         *,
         clients: AwsClients,
-        idempotent: bool = True,
-        skip_stale: bool = False,
+        mode: Mode = Mode.SIDE_EFFECT,
         upcasters: Upcasters = UPCASTERS,
         tracer: Tracer | None = None,
     ) -> Consumer:
         """Wire the runtime from validated settings; raises ``ConfigurationError``."""
-        idempotency = sequences = None
-        if idempotent:
-            table = settings.require_table("idempotency is on for this consumer")
+        idempotency = None
+        if mode is Mode.SIDE_EFFECT:
+            table = settings.require_table("a side-effect consumer claims each event there")
             idempotency = IdempotencyStore(table, settings.consumer_name, clients.dynamodb)
-        if skip_stale:
-            table = settings.require_table("the stale-event guard is on for this consumer")
-            sequences = SequenceGuard(table, settings.consumer_name, clients.dynamodb)
         store = S3PayloadStore(clients.s3)
         # The hub's claim checks live in its own bucket only; TRUSTED_PAYLOAD_BUCKETS
         # widens what other producers' extended-client pointers may name, never that.
@@ -134,8 +160,8 @@ class Consumer:
             name=settings.consumer_name,
             reader=EnvelopeReader(hub, extended, upcasters),
             dead_letters=DeadLetterQueue(clients.sqs, settings.dlq_url),
+            mode=mode,
             idempotency=idempotency,
-            sequences=sequences,
             tracer=tracer,
         )
 
@@ -244,7 +270,7 @@ class Consumer:
                 log.info("event_in_progress_elsewhere", outcome=Outcome.IN_PROGRESS)
                 return Outcome.IN_PROGRESS
         try:
-            outcome = self._apply(envelope, log)
+            outcome = self._apply(envelope)
         except ConfigurationError:
             self._release(claim, log)
             raise
@@ -258,11 +284,9 @@ class Consumer:
         self._complete(claim, log)
         return outcome
 
-    def _apply(self, envelope: Envelope, log: Any) -> Outcome:
-        if self._sequences is not None and self._sequences.is_stale(envelope):
-            return Outcome.STALE
-        self._handle(envelope)
-        self._advance(envelope, log)
+    def _apply(self, envelope: Envelope) -> Outcome:
+        if self._handle(envelope) is False:
+            return Outcome.STALE if self.mode is Mode.STATE else Outcome.DUPLICATE
         return Outcome.PROCESSED
 
     def _complete(self, claim: Claim | None, log: Any) -> None:
@@ -273,14 +297,6 @@ class Consumer:
                 log.warning("idempotency_lease_lost")
         except Exception as error:  # noqa: BLE001 - the work is done; a redelivery waits out the lease
             log.warning("idempotency_completion_failed", error=error_summary(error))
-
-    def _advance(self, envelope: Envelope, log: Any) -> None:
-        if self._sequences is None:
-            return
-        try:
-            self._sequences.advance(envelope)
-        except Exception as error:  # noqa: BLE001 - the work is done; the mark only speeds up skipping
-            log.warning("sequence_mark_failed", error=error_summary(error))
 
     def _release(self, claim: Claim | None, log: Any) -> None:
         if claim is None or self._idempotency is None:
@@ -336,14 +352,12 @@ class ConsumerHandler:
         self,
         handle: Handle,
         *,
-        idempotent: bool,
-        skip_stale: bool,
+        mode: Mode,
         setup: Callable[[], object] | None = None,
         upcasters: Upcasters = UPCASTERS,
     ) -> None:
         self.handle = handle
-        self.idempotent = idempotent
-        self.skip_stale = skip_stale
+        self.mode = mode
         self._setup = setup
         self._upcasters = upcasters
         self._runtime: Consumer | None = None
@@ -369,8 +383,7 @@ class ConsumerHandler:
             self.handle,
             settings,
             clients=aws_clients(),
-            idempotent=self.idempotent,
-            skip_stale=self.skip_stale,
+            mode=self.mode,
             upcasters=self._upcasters,
             tracer=XRayTracer(),
         )
@@ -388,27 +401,46 @@ class ConsumerHandler:
             clear()
 
 
+# Runtime 0.2's switches, each with what replaces it: a handler written for 0.2 fails
+# at import with this text rather than silently losing a guarantee on a newer layer.
+_REMOVED_OPTIONS: Final = {
+    "idempotent": "idempotent=True is mode=Mode.SIDE_EFFECT (the default); "
+    "idempotent=False is mode=Mode.NATURALLY_IDEMPOTENT",
+    "skip_stale": "skip_stale=True is mode=Mode.STATE, with the handler's write made through "
+    "consumers.runtime.apply_if_newer",
+}
+
+
 def consumer(
     *,
-    idempotent: bool = True,
-    skip_stale: bool = False,
+    mode: Mode = Mode.SIDE_EFFECT,
     setup: Callable[[], object] | None = None,
     upcasters: Upcasters = UPCASTERS,
+    **removed: object,
 ) -> Callable[[Handle], ConsumerHandler]:
     """Decorator: ``handle(event: Envelope) -> None`` becomes a Lambda SQS handler.
 
-    ``idempotent`` (default on): each envelope id runs at most once per consumer
-    (needs IDEMPOTENCY_TABLE). ``skip_stale`` (default off): a change older than
-    one already applied to the same item is skipped (needs IDEMPOTENCY_TABLE).
-    ``setup`` runs once at cold start, after the runtime's own settings are
+    ``mode`` says what guarantee the function needs and so what each message
+    costs (``Mode``): ``SIDE_EFFECT`` (the default, and safe for any function)
+    claims each envelope id in IDEMPOTENCY_TABLE so it runs at most once;
+    ``STATE`` and ``NATURALLY_IDEMPOTENT`` leave that to the function's own
+    write and touch no table. ``setup`` runs once at cold start, after the runtime's own settings are
     valid: build your own clients and validate your own settings there.
     """
+
+    for option in removed:
+        replacement = _REMOVED_OPTIONS.get(option)
+        if replacement is None:
+            raise TypeError(f"consumer() got an unexpected keyword argument {option!r}")
+        raise TypeError(
+            f"consumer({option}=...) was removed in runtime 0.3.0: {replacement} "
+            "(docs/writing-a-consumer.md, 'Choosing a mode')"
+        )
 
     def wrap(handle: Handle) -> ConsumerHandler:
         return ConsumerHandler(
             handle,
-            idempotent=idempotent,
-            skip_stale=skip_stale,
+            mode=Mode(mode),
             setup=setup,
             upcasters=upcasters,
         )

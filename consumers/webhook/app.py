@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cache
 
-from consumers.runtime import Envelope, RuntimeSettings, consumer, load_settings
+from consumers.runtime import Envelope, Mode, RuntimeSettings, consumer, load_settings
 from consumers.runtime.clients import aws_clients
 from consumers.runtime.idempotency import IdempotencyStore
 from consumers.webhook.forwarder import Forwarder, IdempotencyLedger, WebhookEnvironment
@@ -45,7 +45,11 @@ def forwarder() -> Forwarder:
     return build_forwarder()
 
 
-@consumer(setup=forwarder)
-def handler(event: Envelope) -> None:
-    """Forward every event to every endpoint."""
-    forwarder().deliver(event)
+# Each endpoint's delivery is claimed and completed in the forwarder's own ledger:
+# the side-effect protocol per endpoint (two writes each), so that one endpoint's
+# failure never resends to the others. A runtime claim of the whole event on top
+# would only add two writes per message.
+@consumer(mode=Mode.NATURALLY_IDEMPOTENT, setup=forwarder)
+def handler(event: Envelope) -> bool:
+    """Forward every event to every endpoint; False when every endpoint already had it."""
+    return forwarder().deliver(event)

@@ -263,8 +263,8 @@ class Forwarder:
             SIGNATURE_HEADER: signature(self._settings.secret, timestamp, body),
         }
 
-    def deliver(self, envelope: Envelope) -> None:
-        """POST to every endpoint that does not have the event yet.
+    def deliver(self, envelope: Envelope) -> bool:
+        """POST to every endpoint that does not have the event yet; False if every one had it.
 
         Raises ``WebhookRetryableError`` if any endpoint should be retried (that
         wins, since a retry may still succeed), else ``WebhookRejectedError`` if
@@ -273,6 +273,7 @@ class Forwarder:
         body = envelope_json(envelope).encode("utf-8")
         retry: list[str] = []
         rejected: list[str] = []
+        attempted = False
         for url in self._settings.urls:
             name = IdempotencyLedger.endpoint_id(url)
             try:
@@ -282,6 +283,7 @@ class Forwarder:
                 continue
             if token is None:
                 continue
+            attempted = True
             outcome = self._post(url, body, envelope)
             if outcome is None:
                 self._ledger.delivered(url, token)
@@ -292,6 +294,7 @@ class Forwarder:
             raise WebhookRetryableError("; ".join(retry + rejected))
         if rejected:
             raise WebhookRejectedError("; ".join(rejected))
+        return attempted
 
     def _post(self, url: str, body: bytes, envelope: Envelope) -> tuple[bool, str] | None:
         """None when delivered, else (retryable, reason)."""

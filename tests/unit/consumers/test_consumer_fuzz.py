@@ -44,7 +44,7 @@ from support.hostile import (
     with_raw_numbers,
 )
 
-from consumers.runtime import Consumer, Envelope, RuntimeSettings, consumer, load_settings
+from consumers.runtime import Consumer, Envelope, Mode, RuntimeSettings, consumer, load_settings
 from consumers.runtime.clients import aws_clients
 from schemas.logs import configure_logging
 
@@ -125,7 +125,9 @@ def a_runtime(seen: list[Envelope], sqs: FakeSqs) -> Consumer:
         },
     )
     clients = SimpleNamespace(s3=FakeS3(), sqs=sqs, dynamodb=None)
-    return Consumer.from_settings(seen.append, settings, clients=clients, idempotent=False)  # type: ignore[arg-type]
+    return Consumer.from_settings(
+        seen.append, settings, clients=clients, mode=Mode.NATURALLY_IDEMPOTENT
+    )  # type: ignore[arg-type]
 
 
 def a_batch(bodies: list[tuple[str, dict[str, str]]]) -> Any:
@@ -230,7 +232,7 @@ class TestTheDeployedWiringOverMoto:
     )
     def test_every_body_is_processed_or_dead_lettered(self, monkeypatch, bodies):
         seen: list[Envelope] = []
-        handler = consumer(idempotent=True, skip_stale=True)(seen.append)
+        handler = consumer(mode=Mode.SIDE_EFFECT)(seen.append)
         with mock_aws():
             sqs, dlq_url = _moto_world()
             for name, value in {

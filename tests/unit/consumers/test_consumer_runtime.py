@@ -12,10 +12,19 @@ from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_i
 from structlog.testing import capture_logs
 from support.builders import FakeContext
 
-from consumers.runtime import ConsumerHandler, Envelope, PermanentError, consumer
+from consumers.runtime import (
+    ConsumerHandler,
+    Envelope,
+    Mode,
+    PermanentError,
+    apply_if_newer,
+    consumer,
+)
+from consumers.runtime.clients import aws_clients
 from consumers.runtime.idempotency import ClaimState, IdempotencyStore
 
 IDEMPOTENCY_TABLE = "fanout-hub-idempotency"
+STATE_TABLE = "fanout-hub-projection"
 
 
 class Recorder:
@@ -31,10 +40,32 @@ class Recorder:
         self.seen.append(event)
 
 
-def a_handler(
-    recorder: Recorder, *, idempotent: bool = True, skip_stale: bool = False
-) -> ConsumerHandler:
-    return consumer(idempotent=idempotent, skip_stale=skip_stale)(recorder)
+class StateRecorder(Recorder):
+    """A state consumer: one ``apply_if_newer`` per event, recording what it applied."""
+
+    def __call__(self, event: Envelope) -> bool:  # type: ignore[override]
+        if self.fail_with is not None:
+            raise self.fail_with
+        item = {"pk": {"S": event.subject}, "envelope_id": {"S": event.id}}
+        applied = apply_if_newer(aws_clients().dynamodb, STATE_TABLE, event, item)
+        if applied:
+            self.seen.append(event)
+        return applied
+
+
+def a_handler(recorder: Recorder, *, mode: Mode = Mode.SIDE_EFFECT) -> ConsumerHandler:
+    return consumer(mode=mode)(recorder)
+
+
+class DynamoDBRequests:
+    """Counts the DynamoDB requests the runtime's shared client sends, by operation."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+        aws_clients().dynamodb.meta.events.register("before-send.dynamodb.*", self._sent)
+
+    def _sent(self, request: Any, **_: Any) -> None:
+        self.operations.append(request.headers["X-Amz-Target"].decode().split(".")[-1])
 
 
 @pytest.fixture
@@ -64,14 +95,46 @@ class TestRedelivery:
         assert failed_ids(response) == []
         assert len(recorder.seen) == 1
 
-    def test_without_idempotency_every_delivery_runs(self, recorder, monkeypatch):
+    def test_a_side_effect_costs_one_claim_and_one_completion(self, recorder):
+        handler = a_handler(recorder)
+        requests = DynamoDBRequests()
+
+        handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        assert requests.operations == ["PutItem", "UpdateItem"]
+
+    def test_a_naturally_idempotent_consumer_runs_every_delivery_with_no_table(
+        self, recorder, monkeypatch
+    ):
         monkeypatch.delenv("IDEMPOTENCY_TABLE")
-        handler = a_handler(recorder, idempotent=False)
+        handler = a_handler(recorder, mode=Mode.NATURALLY_IDEMPOTENT)
         body = an_envelope()
+        requests = DynamoDBRequests()
 
         handler(an_sqs_event(an_sqs_record(body), an_sqs_record(body)), FakeContext())
 
         assert len(recorder.seen) == 2
+        assert requests.operations == []
+
+    def test_a_side_effect_consumer_without_a_table_fails_at_cold_start(
+        self, consumer_env, monkeypatch
+    ):
+        monkeypatch.delenv("IDEMPOTENCY_TABLE")
+
+        with pytest.raises(Exception, match="IDEMPOTENCY_TABLE"):
+            a_handler(Recorder()).build()
+
+    def test_an_already_applied_return_counts_as_a_duplicate(self, consumer_env, capsys):
+        handler = consumer(mode=Mode.NATURALLY_IDEMPOTENT)(lambda event: False)
+        assert handler.runtime
+        capsys.readouterr()
+
+        handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        [emf] = [
+            json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line
+        ]
+        assert (emf["Processed"], emf["DuplicatesSkipped"]) == (0, 1)
 
 
 class TestConcurrentDuplicate:
@@ -251,11 +314,15 @@ class TestRetryableFailure:
         assert recorder.seen == []
 
 
-class TestStaleGuard:
-    """With skip_stale, an older change of an item never follows a newer one."""
+class TestStateMode:
+    """A state consumer: one conditional write per message; an older change never follows a newer one."""
 
-    def test_an_older_change_after_a_newer_one_is_skipped(self, recorder):
-        handler = a_handler(recorder, skip_stale=True)
+    @pytest.fixture
+    def state(self, consumer_env: dict[str, str]) -> StateRecorder:
+        return StateRecorder()
+
+    def test_an_older_change_after_a_newer_one_is_skipped(self, state):
+        handler = a_handler(state, mode=Mode.STATE)
         keys = {"pk": "ORDER#7", "sk": "META"}
         older = an_envelope(keys=keys, sequence="300000000000000000001")
         newer = an_envelope(keys=keys, sequence="300000000000000000002")
@@ -264,19 +331,43 @@ class TestStaleGuard:
         response = handler(an_sqs_event(an_sqs_record(older)), FakeContext())
 
         assert failed_ids(response) == []
-        assert [e.sequence for e in recorder.seen] == [json.loads(newer)["sequence"]]
+        assert [e.sequence for e in state.seen] == [json.loads(newer)["sequence"]]
 
-    def test_changes_in_order_are_all_applied(self, recorder):
-        handler = a_handler(recorder, skip_stale=True)
+    def test_each_message_costs_one_write_and_no_read(self, state):
+        handler = a_handler(state, mode=Mode.STATE)
+        keys = {"pk": "ORDER#12", "sk": "META"}
+        newer = an_envelope(keys=keys, sequence="300000000000000000002")
+        older = an_envelope(keys=keys, sequence="300000000000000000001")
+        requests = DynamoDBRequests()
+
+        handler(
+            an_sqs_event(an_sqs_record(newer), an_sqs_record(newer), an_sqs_record(older)),
+            FakeContext(),
+        )
+
+        assert requests.operations == ["PutItem"] * 3
+        assert len(state.seen) == 1
+
+    def test_a_state_consumer_needs_no_idempotency_table(self, state, monkeypatch):
+        monkeypatch.delenv("IDEMPOTENCY_TABLE")
+        handler = a_handler(state, mode=Mode.STATE)
+
+        response = handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        assert failed_ids(response) == []
+        assert len(state.seen) == 1
+
+    def test_changes_in_order_are_all_applied(self, state):
+        handler = a_handler(state, mode=Mode.STATE)
         keys = {"pk": "ORDER#8", "sk": "META"}
         bodies = [an_envelope(keys=keys, sequence=f"30000000000000000000{n}") for n in (1, 2, 3)]
 
         handler(an_sqs_event(*(an_sqs_record(b) for b in bodies)), FakeContext())
 
-        assert len(recorder.seen) == 3
+        assert len(state.seen) == 3
 
-    def test_other_items_are_not_affected(self, recorder):
-        handler = a_handler(recorder, skip_stale=True)
+    def test_other_items_are_not_affected(self, state):
+        handler = a_handler(state, mode=Mode.STATE)
         newer = an_envelope(keys={"pk": "ORDER#9", "sk": "META"}, sequence="300000000000000000009")
         older_other = an_envelope(
             keys={"pk": "ORDER#10", "sk": "META"}, sequence="300000000000000000001"
@@ -284,7 +375,53 @@ class TestStaleGuard:
 
         handler(an_sqs_event(an_sqs_record(newer), an_sqs_record(older_other)), FakeContext())
 
-        assert len(recorder.seen) == 2
+        assert len(state.seen) == 2
+
+    def test_two_threads_applying_the_same_change_write_it_once(self, state):
+        handler = a_handler(state, mode=Mode.STATE)
+        body = an_envelope(keys={"pk": "ORDER#13", "sk": "META"})
+        barrier = threading.Barrier(2)
+        results: list[Any] = []
+
+        def deliver() -> None:
+            barrier.wait(10)
+            results.append(handler(an_sqs_event(an_sqs_record(body)), FakeContext()))
+
+        threads = [threading.Thread(target=deliver) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+
+        assert [failed_ids(r) for r in results] == [[], []]
+        assert len(state.seen) == 1
+
+    def test_a_permanent_error_goes_to_the_dlq_and_its_replay_applies(self, state, consumer_aws):
+        handler = a_handler(state, mode=Mode.STATE)
+        state.fail_with = PermanentError("bad order")
+        body = an_envelope()
+
+        handler(an_sqs_event(an_sqs_record(body)), FakeContext())
+        state.fail_with = None
+        [letter] = consumer_aws.dead_letters()
+        handler(an_sqs_event(an_sqs_record(letter["Body"])), FakeContext())
+
+        assert [e.id for e in state.seen] == [json.loads(body)["id"]]
+
+    def test_an_item_dynamodb_can_never_hold_is_dead_lettered_at_once(
+        self, consumer_env, consumer_aws
+    ):
+        def oversized(event: Envelope) -> bool:
+            item = {"pk": {"S": event.subject}, "blob": {"S": "x" * 410_000}}
+            return apply_if_newer(aws_clients().dynamodb, STATE_TABLE, event, item)
+
+        handler = consumer(mode=Mode.STATE)(oversized)
+
+        response = handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        assert failed_ids(response) == []
+        [letter] = consumer_aws.dead_letters()
+        assert letter["MessageAttributes"]["fanout-error-type"]["StringValue"] == "PermanentError"
 
 
 class TestObservability:
@@ -310,8 +447,8 @@ class TestObservability:
         [summary] = [e for e in logs if e["event"] == "batch_consumed"]
         assert summary["dead_lettered"] == 1
 
-    def test_metrics_are_written_in_embedded_metric_format(self, recorder, capsys):
-        handler = a_handler(recorder, skip_stale=True)
+    def test_metrics_are_written_in_embedded_metric_format(self, consumer_env, capsys):
+        handler = a_handler(StateRecorder(), mode=Mode.STATE)
         keys = {"pk": "ORDER#11", "sk": "META"}
         newer = an_envelope(keys=keys, sequence="300000000000000000002")
         older = an_envelope(keys=keys, sequence="300000000000000000001")
@@ -326,7 +463,8 @@ class TestObservability:
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         [emf] = [line for line in lines if "_aws" in line]
         assert emf["Consumer"] == "orders-consumer"
-        assert (emf["Processed"], emf["DuplicatesSkipped"], emf["StaleSkipped"]) == (0, 1, 1)
+        # In a state consumer a redelivery and a late change are both stale: neither writes.
+        assert (emf["Processed"], emf["DuplicatesSkipped"], emf["StaleSkipped"]) == (0, 0, 2)
         assert emf["DeadLettered"] == 1
         directive = emf["_aws"]["CloudWatchMetrics"][0]
         assert directive["Dimensions"] == [["Consumer"]]

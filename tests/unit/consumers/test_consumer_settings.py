@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field
 
-from consumers.runtime import ConfigurationError, RuntimeSettings, consumer, load_settings
+from consumers.runtime import ConfigurationError, Mode, RuntimeSettings, consumer, load_settings
 
 VALID = {
     "CONSUMER_NAME": "billing",
@@ -55,11 +55,12 @@ class TestRuntimeSettings:
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("IDEMPOTENCY_TABLE", raising=False)
 
-        assert consumer(idempotent=False)(lambda event: None).build() is not None
+        for mode in (Mode.STATE, Mode.NATURALLY_IDEMPOTENT):
+            assert consumer(mode=mode)(lambda event: None).build() is not None
         with pytest.raises(ConfigurationError, match="IDEMPOTENCY_TABLE"):
             consumer()(lambda event: None).build()
         with pytest.raises(ConfigurationError, match="IDEMPOTENCY_TABLE"):
-            consumer(idempotent=False, skip_stale=True)(lambda event: None).build()
+            consumer(mode=Mode.SIDE_EFFECT)(lambda event: None).build()
 
 
 class PartnerSettings(BaseModel):
@@ -118,3 +119,19 @@ class TestConsumerConfig:
             load_settings(RuntimeSettings, {**VALID, "CONSUMER_CONFIG": " "}).consumer_name
             == "billing"
         )
+
+
+class TestRemovedOptions:
+    """A handler written for runtime 0.2 fails at import with what replaces its switch."""
+
+    @pytest.mark.parametrize(
+        ("option", "replacement"),
+        [("idempotent", "Mode.NATURALLY_IDEMPOTENT"), ("skip_stale", "apply_if_newer")],
+    )
+    def test_a_removed_switch_names_its_replacement(self, option, replacement):
+        with pytest.raises(TypeError, match=f"removed in runtime 0.3.0.*{replacement}"):
+            consumer(**{option: False})
+
+    def test_an_unknown_keyword_is_a_plain_type_error(self):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
+            consumer(retries=3)
