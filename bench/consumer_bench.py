@@ -77,7 +77,14 @@ from support.deliveries import raw_delivery
 import consumers.webhook.forwarder
 from consumers.audit_log import app as audit_app
 from consumers.projection import app as projection_app
-from consumers.runtime import Consumer, ConsumerHandler, Envelope, RuntimeSettings, load_settings
+from consumers.runtime import (
+    Consumer,
+    ConsumerHandler,
+    Envelope,
+    Mode,
+    RuntimeSettings,
+    load_settings,
+)
 from consumers.runtime.clients import aws_clients
 from consumers.webhook import app as webhook_app
 from consumers.webhook.transport import Response
@@ -306,7 +313,7 @@ class Spec:
     name: str
     handler: ConsumerHandler
     setup: Callable[[], object]
-    claims_at_0_2_0: bool  # @consumer(idempotent=...) at 0.2.0
+    claims_at_0_2_0: bool  # @consumer(idempotent=...) at 0.2.0: the runtime's claim and completion
     stale_guard_at_0_2_0: bool  # @consumer(skip_stale=...) at 0.2.0
     endpoints: int = 0  # webhook endpoints (the target is per endpoint)
 
@@ -359,14 +366,15 @@ def build(contender: str, spec: Spec, environ: Mapping[str, str]) -> Consumer:
     configure_logging(settings.log_level)
     spec.setup()
     clients = aws_clients()
-    handle: Callable[[Envelope], object] = spec.handler.handle
+    handle: Callable[[Envelope], bool | None] = spec.handler.handle
     if contender == PREVIOUS:
+        # 0.2.0's claim and completion are what SIDE_EFFECT does; its stale check and
+        # sequence mark wrap the handler. idempotent=False at 0.2.0 wrote nothing.
         if spec.stale_guard_at_0_2_0:
             guard = SequenceGuard(environ["IDEMPOTENCY_TABLE"], spec.name, clients.dynamodb)
             handle = skipping_stale(handle, guard)
-        return Consumer.from_settings(
-            handle, settings, clients=clients, idempotent=spec.claims_at_0_2_0
-        )
+        mode = Mode.SIDE_EFFECT if spec.claims_at_0_2_0 else Mode.NATURALLY_IDEMPOTENT
+        return Consumer.from_settings(handle, settings, clients=clients, mode=mode)
     layer = DynamoDBPersistenceLayer(
         table_name=environ["IDEMPOTENCY_TABLE"], key_attr="pk", boto3_client=clients.dynamodb
     )
@@ -375,11 +383,15 @@ def build(contender: str, spec: Spec, environ: Mapping[str, str]) -> Consumer:
     inner = handle
 
     @idempotent_function(data_keyword_argument="event", persistence_store=layer, config=config)
-    def once(event: Envelope) -> object:
+    def once(event: Envelope) -> bool | None:
         return inner(event)
 
+    # Powertools claims and completes; the runtime adds nothing.
     return Consumer.from_settings(
-        lambda envelope: once(event=envelope), settings, clients=clients, idempotent=False
+        lambda envelope: once(event=envelope),
+        settings,
+        clients=clients,
+        mode=Mode.NATURALLY_IDEMPOTENT,
     )
 
 

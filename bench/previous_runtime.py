@@ -14,10 +14,12 @@ runtime did, per message:
 4. with ``skip_stale``, the sequence mark: a conditional UpdateItem (``SequenceGuard.advance``);
 5. the completion, a conditional UpdateItem (``IdempotencyStore.complete``).
 
-Steps 1 and 5 are the runtime's claim and completion, which it still makes for a
-side-effect consumer; steps 2 and 4 are ``SequenceGuard`` below (copied from
-``consumers/runtime/staleness.py`` and ``sequence_key`` from ``consumers/runtime/keys.py``
-at 0.2.0), wrapped around the handler by ``skipping_stale``.
+Steps 1 and 5 are what the runtime still does in ``Mode.SIDE_EFFECT``, so the bench runs
+the 0.2.0 protocol as that mode around the handler wrapped by ``skipping_stale``; steps 2
+and 4 are ``SequenceGuard`` below, as ``consumers/runtime/staleness.py`` and
+``sequence_key`` in ``consumers/runtime/keys.py`` were at 0.2.0 (removed from the runtime
+in 0.3.0). A consumer declared ``idempotent=False`` at 0.2.0 (the audit log) made none of
+these requests, which ``Mode.NATURALLY_IDEMPOTENT`` reproduces.
 """
 
 from __future__ import annotations
