@@ -3,10 +3,14 @@
 For each in-repo consumer (projection, webhook, audit log), three contenders run the
 SAME handler code on the SAME messages, against one moto server in a child process:
 
-(a) new runtime      - the consumer as consumers/ wires it now (``handler.build``).
-(b) previous runtime - runtime 0.2.0's per-message protocol: the runtime's claim and
-                       completion, and for the projection 0.2.0's stale check and
-                       sequence mark around the handler (bench/previous_runtime.py).
+(a) new runtime      - the consumer as consumers/ wires it (``handler.build``): the
+                       projection in ``Mode.STATE``, the webhook (with its per-endpoint
+                       ledger) and the audit log in ``Mode.NATURALLY_IDEMPOTENT``.
+(b) previous runtime - runtime 0.2.0's per-message requests: the claim and completion
+                       (``Mode.SIDE_EFFECT``) and, for the projection, 0.2.0's stale
+                       check and sequence mark around the handler
+                       (bench/previous_runtime.py); the audit log was
+                       ``idempotent=False`` at 0.2.0 (``Mode.NATURALLY_IDEMPOTENT``).
 (c) Powertools       - the handler under Powertools for AWS Lambda's idempotency
                        utility, ``idempotent_function`` with ``DynamoDBPersistenceLayer``
                        keyed on the envelope id (``event_key_jmespath="id"``), the runtime
@@ -29,7 +33,7 @@ Each contender runs twice, on fresh tables each time:
 2. the CPU pass runs the same messages with nothing added, and measures this process's
    CPU (``time.process_time`` around each batch) and the moto server's.
 
-Targets (issue 14), checked on the new runtime: projection 1 write and 0 reads per
+Targets, checked on the new runtime: projection 1 write and 0 reads per
 message, webhook at most 2 writes per message per endpoint and no read, audit log no
 DynamoDB request. The script exits 1 when one is missed.
 

@@ -84,10 +84,17 @@ class TestTheRun:
         assert len(targets) == 3
         assert all(met for _, met in targets)
 
-    def test_the_table_is_printed_with_every_contender(self, bench):
-        table = bench["stdout"]
-        for contender in (NEW, PREVIOUS, POWERTOOLS):
-            assert table.count(f"| {contender} |") + table.count(f" {contender} |") >= 3
+    def test_the_table_has_a_row_per_consumer_and_contender_and_the_targets_met(self, bench):
+        rows = [
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in bench["stdout"].splitlines()
+            if line.startswith("|") and not line.startswith("|-")
+        ]
+        cells = {(row[0].split(" (")[0], row[1]): row[-1] for row in rows[1:]}
+        consumers = ("projection", "webhook", "audit-log")
+        contenders = (NEW, PREVIOUS, POWERTOOLS)
+        assert set(cells) == {(c, k) for c in consumers for k in contenders}
+        assert all(cells[c, NEW].endswith(" ok") for c in consumers)
 
 
 class TestProjection:
