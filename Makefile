@@ -13,7 +13,7 @@ ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
 UV := $(or $(shell command -v uv 2>/dev/null),$(ROOT)/.tools/bin/uv)
 RUN := $(UV) run --locked
 
-.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router schemas local-build runtime-wheel
+.PHONY: help setup test lint typecheck security audit unit soak demo bench bench-router bench-consumers schemas local-build runtime-wheel
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,11 +55,14 @@ soak: setup ## the large sizes: backfill of BACKFILL_ITEMS (5,000) items, fault 
 schemas: setup ## re-export the envelope JSON Schemas after changing a model
 	$(RUN) python -m schemas.export
 
-bench: setup ## every benchmark: router throughput, normalisation CPU, cold start, end-to-end latency (~16 min)
+bench: setup ## every benchmark: router throughput, normalisation CPU, cold start, end-to-end latency, consumer runtime cost (~17 min)
 	$(RUN) python bench/run_all.py
 
 bench-router: setup ## router throughput only: PublishBatch vs one publish per record vs Powertools BatchProcessor
 	$(RUN) python bench/router_bench.py
+
+bench-consumers: setup ## consumer runtime cost only: DynamoDB/S3 requests, capacity, CPU per message vs 0.2.0 and Powertools (~1 min)
+	$(RUN) python bench/consumer_bench.py
 
 # Lambda artifacts: `sam build` (BuildMethod: makefile) runs these with ARTIFACTS_DIR set,
 # from the source folder (build_in_source) or a copy of it. Each ships only its packages

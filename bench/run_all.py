@@ -14,6 +14,7 @@ import time
 
 import build_bench
 import coldstart_bench
+import consumer_bench
 import e2e_bench
 import normalise_bench
 import router_bench
@@ -40,6 +41,7 @@ def main() -> None:
     coldstart_bench.run(runs=3 if args.quick else 7)
     build_bench.run(runs=1 if args.quick else 3)
     e2e_bench.run(items=10 if args.quick else 40)
+    consumer_bench.run(messages=20 if args.quick else consumer_bench.DEFAULT_MESSAGES)
     print(f"\n# all benchmarks: {time.monotonic() - started:.0f} s")
 
 
