@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 from pathlib import Path
 from typing import Any, cast
 
 from support.builders import FakeContext, a_stream_record
+from support.deliveries import QUEUE_ARN, raw_delivery
 
 from consumers.runtime import BatchResponse, Envelope, SQSEvent, SQSRecord, consumer
 from router.normalise import EntityRules, to_outbound
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:orders-consumer"
 _message_ids = itertools.count(1)
 
 
@@ -42,25 +41,13 @@ def an_sqs_record(
     attributes: dict[str, Any] | None = None,
 ) -> SQSRecord:
     """One SQS message as Lambda hands it to the function (raw delivery attributes optional)."""
-    record: dict[str, Any] = {
-        "messageId": message_id or f"msg-{next(_message_ids):04d}",
-        "receiptHandle": "handle",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": str(receive_count),
-            "SentTimestamp": "1764201600000",
-            "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1764201600000",
-        },
-        "messageAttributes": {
-            name: {"dataType": a["DataType"], "stringValue": a["StringValue"]}
-            for name, a in (attributes or {}).items()
-        },
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": QUEUE_ARN,
-        "awsRegion": "us-east-1",
-    }
+    record = raw_delivery(
+        body,
+        attributes,
+        message_id=message_id or f"msg-{next(_message_ids):04d}",
+        receive_count=receive_count,
+        queue_arn=QUEUE_ARN,
+    )
     return cast("SQSRecord", record)
 
 
