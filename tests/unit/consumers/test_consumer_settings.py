@@ -121,17 +121,32 @@ class TestConsumerConfig:
         )
 
 
-class TestRemovedOptions:
-    """A handler written for runtime 0.2 fails at import with what replaces its switch."""
+class TestOptionsOfRuntime02:
+    """A handler written for runtime 0.2 keeps its guarantees on a newer runtime layer."""
 
     @pytest.mark.parametrize(
-        ("option", "replacement"),
-        [("idempotent", "Mode.NATURALLY_IDEMPOTENT"), ("skip_stale", "apply_if_newer")],
+        ("idempotent", "mode"),
+        [(True, Mode.SIDE_EFFECT), (False, Mode.NATURALLY_IDEMPOTENT)],
     )
-    def test_a_removed_switch_names_its_replacement(self, option, replacement):
-        with pytest.raises(TypeError, match=f"removed in runtime 0.3.0.*{replacement}"):
-            consumer(**{option: False})
+    def test_idempotent_still_works_and_names_its_mode(self, idempotent, mode):
+        with pytest.warns(DeprecationWarning, match=f"Mode.{mode.name}"):
+            handler = consumer(idempotent=idempotent)(lambda event: None)
 
-    def test_an_unknown_keyword_is_a_plain_type_error(self):
-        with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
-            consumer(retries=3)
+        assert handler.mode is mode
+
+    def test_skip_stale_keeps_its_meaning(self):
+        handler = consumer(skip_stale=True)(lambda event: None)
+
+        assert (handler.mode, handler.skip_stale) == (Mode.SIDE_EFFECT, True)
+
+    def test_mode_and_idempotent_together_are_refused(self):
+        with pytest.raises(TypeError, match="not both"):
+            consumer(mode=Mode.STATE, idempotent=True)
+
+    def test_a_state_consumer_refuses_the_sequence_guard(self):
+        with pytest.raises(TypeError, match="apply_if_newer"):
+            consumer(mode=Mode.STATE, skip_stale=True)
+
+    def test_only_a_side_effect_consumer_can_leave_claims_to_the_function(self):
+        with pytest.raises(TypeError, match=r"claim_events=False is for Mode\.SIDE_EFFECT"):
+            consumer(mode=Mode.NATURALLY_IDEMPOTENT, claim_events=False)
