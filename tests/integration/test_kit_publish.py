@@ -1,8 +1,10 @@
 """The hub publishes the consumer kit as an immutable, versioned artifact other accounts can read.
 
-Deployed with ``fanout.deploy.deployer.deploy`` in moto. moto does not evaluate bucket policies,
-so who may read the kit is decided by ``fanout.local.policy`` on the deployed policy;
-CloudFormation reads a nested stack's ``TemplateURL`` with the deployer's permissions:
+Deployed with ``fanout.deploy.deployer.deploy`` in moto. moto cannot decide who may read
+an object (it matches no statement's principal against the caller, and evaluates no
+condition but ``StringEquals``), so who may read the kit is decided by
+``fanout.local.policy`` on the deployed policy; CloudFormation reads a nested stack's
+``TemplateURL`` with the deployer's permissions:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-template.html
 """
 
