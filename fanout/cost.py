@@ -646,7 +646,11 @@ def render(load: Load, out: TextIO) -> None:
         "on top.",
         file=out,
     )
-    print("Assumptions (change with the flags):", file=out)
+    print(
+        "Assumptions (those with a flag in `fanout cost --help` can be changed; "
+        "the rest are fanout.cost.Load's defaults):",
+        file=out,
+    )
     print(
         "  "
         + ", ".join(

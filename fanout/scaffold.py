@@ -91,6 +91,7 @@ def template_block(new: NewConsumer) -> str:
         "        LogLevel: !Ref LogLevel",
         "        AlarmTopicArn: !If [CreateAlarmTopic, !Ref AlarmTopic, !Ref AlarmTopicArn]",
         "        RunbookUrl: !Ref RunbookUrl",
+        "        LocalEndpointUrl: !Ref LocalEndpointUrl",
     ]
     return "\n".join(lines) + "\n"
 
@@ -127,7 +128,8 @@ from consumers.runtime import Envelope, Mode, consumer
 
 # The mode sets what each message costs (docs/writing-a-consumer.md, "Choosing a mode"):
 # SIDE_EFFECT claims and completes each event id (2 DynamoDB writes) and suits any logic.
-# A read model or cache is Mode.STATE with apply_if_newer (1 write); a write that is
+# A read model or cache in your own table is Mode.STATE with apply_if_newer (1 write; the
+# doc's "A state consumer's table" adds the table, its policy and the test); a write
 # idempotent by itself (one object per event id) is Mode.NATURALLY_IDEMPOTENT (0).
 @consumer(mode=Mode.SIDE_EFFECT)
 def handler(event: Envelope) -> None:

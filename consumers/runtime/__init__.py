@@ -9,6 +9,7 @@
 See ``docs/writing-a-consumer.md``.
 """
 
+from consumers.runtime.clients import AwsClients, aws_clients
 from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Mode, Outcome, consumer
 from consumers.runtime.errors import (
     ConfigurationError,
@@ -28,6 +29,7 @@ __version__ = "0.3.0"
 
 __all__ = [
     "UPCASTERS",
+    "AwsClients",
     "BatchResponse",
     "ConfigurationError",
     "Consumer",
@@ -45,6 +47,7 @@ __all__ = [
     "SQSRecord",
     "Upcasters",
     "apply_if_newer",
+    "aws_clients",
     "consumer",
     "load_settings",
 ]

@@ -136,6 +136,7 @@ class Consumer:
         self.mode = mode
         self._idempotency = idempotency
         self._sequences = sequences
+        self._told_state_returns = False
         self._tracer = tracer or NoTracer()
         self._metrics_sink = metrics_sink
         self._clock = clock
@@ -306,8 +307,16 @@ class Consumer:
     def _apply(self, envelope: Envelope, log: Any) -> Outcome:
         if self._sequences is not None and self._sequences.is_stale(envelope):
             return Outcome.STALE
-        if self._handle(envelope) is False:
+        applied = self._handle(envelope)
+        if applied is False:
             return Outcome.STALE if self.mode is Mode.STATE else Outcome.DUPLICATE
+        if applied is None and self.mode is Mode.STATE and not self._told_state_returns:
+            # The data stays right either way; only the counts would be wrong, silently.
+            self._told_state_returns = True
+            log.warning(
+                "state_handler_returned_none",
+                hint="return apply_if_newer(...)'s result: a skipped change then counts as StaleSkipped",
+            )
         self._advance(envelope, log)
         return Outcome.PROCESSED
 
@@ -387,11 +396,13 @@ class ConsumerHandler:
         skip_stale: bool = False,
         setup: Callable[[], object] | None = None,
         upcasters: Upcasters = UPCASTERS,
+        deprecated: str | None = None,
     ) -> None:
         self.handle = handle
         self.mode = mode
         self.claim_events = claim_events
         self.skip_stale = skip_stale
+        self.deprecated = deprecated
         self._setup = setup
         self._upcasters = upcasters
         self._runtime: Consumer | None = None
@@ -411,6 +422,13 @@ class ConsumerHandler:
         """Validate settings, configure logging and tracing, and wire the runtime."""
         settings = load_settings(RuntimeSettings, environ)
         configure_logging(settings.log_level)  # the SDK's loggers held at WARNING too
+        if self.deprecated is not None:
+            # Python hides DeprecationWarning outside tests; the log line is what an owner sees.
+            _log.warning(
+                "consumer_option_deprecated",
+                consumer=settings.consumer_name,
+                detail=self.deprecated,
+            )
         if self._setup is not None:
             self._setup()
         return Consumer.from_settings(
@@ -461,17 +479,21 @@ def consumer(
     ``idempotent`` is runtime 0.2's switch, kept for one release: ``True`` is
     ``SIDE_EFFECT``, ``False`` is ``NATURALLY_IDEMPOTENT``.
     """
+    deprecated = None
     if idempotent is not None:
         if mode is not None:
             raise TypeError("consumer() takes mode= or the older idempotent=, not both")
-        warnings.warn(
-            "consumer(idempotent=...) is deprecated since runtime 0.3.0: idempotent=True is "
-            "mode=Mode.SIDE_EFFECT, idempotent=False is mode=Mode.NATURALLY_IDEMPOTENT",
-            DeprecationWarning,
-            stacklevel=2,
-        )
         mode = Mode.SIDE_EFFECT if idempotent else Mode.NATURALLY_IDEMPOTENT
-    chosen = Mode(mode) if mode is not None else Mode.SIDE_EFFECT
+        deprecated = (
+            f"consumer(idempotent={idempotent}) is deprecated since runtime 0.3.0 and runs as "
+            f"mode=Mode.{mode.name}: write that instead"
+        )
+        warnings.warn(deprecated, DeprecationWarning, stacklevel=2)
+    try:
+        chosen = Mode(mode) if mode is not None else Mode.SIDE_EFFECT
+    except ValueError:
+        valid = ", ".join(f"Mode.{m.name} ({m.value!r})" for m in Mode)
+        raise ValueError(f"consumer(mode={mode!r}): the modes are {valid}") from None
     if not claim_events and chosen is not Mode.SIDE_EFFECT:
         raise TypeError(
             f"claim_events=False is for Mode.SIDE_EFFECT; a {chosen} consumer claims nothing"
@@ -489,6 +511,7 @@ def consumer(
             skip_stale=skip_stale,
             setup=setup,
             upcasters=upcasters,
+            deprecated=deprecated,
         )
 
     return wrap

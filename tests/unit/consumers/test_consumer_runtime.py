@@ -348,6 +348,19 @@ class TestStateMode:
         assert requests.operations == ["PutItem"] * 3
         assert len(state.seen) == 1
 
+    def test_a_handler_that_returns_nothing_is_told_once(self, consumer_env):
+        def forgetful(event: Envelope) -> None:
+            item = {"pk": {"S": event.subject}}
+            apply_if_newer(aws_clients().dynamodb, STATE_TABLE, event, item)  # result dropped
+
+        handler = consumer(mode=Mode.STATE)(forgetful)
+        assert handler.runtime  # built (and logging configured) before capturing
+
+        with capture_logs() as logs:
+            handler(an_sqs_event(*(an_sqs_record(an_envelope()) for _ in range(3))), FakeContext())
+
+        assert [e["event"] for e in logs].count("state_handler_returned_none") == 1
+
     def test_a_state_consumer_needs_no_idempotency_table(self, state, monkeypatch):
         monkeypatch.delenv("IDEMPOTENCY_TABLE")
         handler = a_handler(state, mode=Mode.STATE)

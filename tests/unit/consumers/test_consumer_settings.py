@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import BaseModel, Field
+from structlog.testing import capture_logs
 
 from consumers.runtime import ConfigurationError, Mode, RuntimeSettings, consumer, load_settings
 
@@ -150,3 +151,23 @@ class TestOptionsOfRuntime02:
     def test_only_a_side_effect_consumer_can_leave_claims_to_the_function(self):
         with pytest.raises(TypeError, match=r"claim_events=False is for Mode\.SIDE_EFFECT"):
             consumer(mode=Mode.NATURALLY_IDEMPOTENT, claim_events=False)
+
+
+class TestModeMistakes:
+    """A mistaken mode or a deprecated switch says what to write instead."""
+
+    def test_an_unknown_mode_lists_the_modes(self):
+        with pytest.raises(ValueError, match=r"Mode\.STATE \('state'\).*Mode\.SIDE_EFFECT"):
+            consumer(mode="STATE")  # type: ignore[arg-type]
+
+    def test_a_deprecated_switch_is_logged_at_cold_start(self, monkeypatch):
+        for name, value in VALID.items():
+            monkeypatch.setenv(name, value)
+        with pytest.warns(DeprecationWarning, match="deprecated since runtime 0.3.0"):
+            handler = consumer(idempotent=False)(lambda event: None)
+
+        with capture_logs() as logs:
+            handler.build()
+
+        [line] = [e for e in logs if e["event"] == "consumer_option_deprecated"]
+        assert "mode=Mode.NATURALLY_IDEMPOTENT" in line["detail"]
