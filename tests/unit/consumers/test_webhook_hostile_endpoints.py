@@ -93,6 +93,13 @@ class TestEventHeaders:
         assert header_value("order.\ud800") == "order.%ED%A0%80"
 
 
+# A drip of 100,000 bytes one every 20-50 ms would hold a request for 30-80 minutes, a
+# silent handshake for ever; ending within this bound proves the deadline cut it off. The
+# bound is wide on purpose: a loaded 2-core CI machine stretches a 0.5 s deadline to
+# several seconds, and this is a proof of the cut-off, not a speed figure.
+CUT_OFF_WITHIN_SECONDS = 30.0
+
+
 class TestDeadline:
     """One deadline bounds the whole request; dripping endpoints are cut off and retried."""
 
@@ -111,10 +118,10 @@ class TestDeadline:
             )
             elapsed = time.monotonic() - started
             # THEN the message is retried, the healthy endpoint has it, and the drip held
-            # the delivery about the deadline, not the 100 s its body would take
+            # the delivery from the deadline on, not the hour its bytes would take
             assert failed_ids(response) == [record["messageId"]]
             assert len(healthy.received) == 1
-            assert 0.5 <= elapsed < 3.0
+            assert 0.5 <= elapsed < CUT_OFF_WITHIN_SECONDS
 
     def test_the_transport_raises_timeout_at_the_deadline(self):
         with Receiver(answers=[dripped_status_line(every=0.02)]) as dripping:
@@ -122,7 +129,7 @@ class TestDeadline:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 transport.post(dripping.url(), b"{}", {}, timeout=0.3)
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
 
     def test_a_silent_tls_handshake_is_under_the_deadline_too(self):
         # GIVEN a port that accepts TCP connections and never says a word (no ServerHello)
@@ -134,7 +141,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"https://127.0.0.1:{port}/hook", b"{}", {}, timeout=0.3)
             # THEN it gives up at the deadline
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
 
     def test_an_endpoint_that_never_reads_cannot_stall_the_send(self):
         # GIVEN a port that accepts connections and never reads, and a body larger than
@@ -147,7 +154,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"http://127.0.0.1:{port}/hook", b"x" * 32_000_000, {}, timeout=0.3)
             # THEN sending stops at the deadline
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
 
 
 MALFORMED = {
