@@ -18,17 +18,17 @@ from fanout.local.ledger import (
     balanced,
     totals,
 )
-from fanout.local.observe import Outcome
+from fanout.local.observe import InvocationOutcome
 
 
 def _deliveries(hub: LocalHub, function: str) -> tuple[int, int]:
     """(messages handed to the function, successes beyond the first per event)."""
     from fanout.local.ledger import envelope_id_of  # noqa: PLC0415 - small helper
 
-    delivered = hub.log.count(Outcome.DELIVERED, function)
+    delivered = hub.log.count(InvocationOutcome.DELIVERED, function)
     per_event: Counter[str] = Counter()
     for event in hub.log.events:
-        if event.outcome is Outcome.SUCCEEDED and event.function == function:
+        if event.outcome is InvocationOutcome.SUCCEEDED and event.function == function:
             per_event.update(filter(None, (envelope_id_of(b) for b in event.bodies)))
     return delivered, sum(n - 1 for n in per_event.values())
 
@@ -58,7 +58,7 @@ def ledger_lines(
     ]
     router = checks.figures.get("router", {})
     router_function = hub.deployment.router.name
-    invocations = hub.log.count(Outcome.DELIVERED, router_function)
+    invocations = hub.log.count(InvocationOutcome.DELIVERED, router_function)
     lines.append(
         f"router: records in={router.get('records_in')} = published={router.get('published')} "
         f"+ router DLQ={router.get('router_dlq')} (failed-batch store={router.get('failed_batches')}); "
