@@ -360,7 +360,8 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
         raise ResolveError(f"no source queue known for {source.url}: pass --to QUEUE")
     with out.progress("redriving", None) as progress:
         redrive = Redrive(
-            sqs,
+            # Redrive retries every call itself: botocore's retries are off under it.
+            connection.single_attempt_client("sqs"),
             source,
             target,
             rate=args.rate,
@@ -543,10 +544,11 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
         return 0
     total = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
     with out.progress(f"backfilling {consumer.name}", total) as progress:
+        # Backfill retries every call itself: botocore's retries are off under it.
         run = Backfill(
-            dynamodb,
-            connection.client("sqs"),
-            connection.client("s3"),
+            connection.single_attempt_client("dynamodb"),
+            connection.single_attempt_client("sqs"),
+            connection.single_attempt_client("s3"),
             target,
             checkpoint,
             read_units_per_second=units,

@@ -57,6 +57,10 @@ class Redrive:
     A crash between the send and the delete leaves the message in the DLQ as well as in
     the destination: the next run sends it again (at-least-once; consumers de-duplicate
     by envelope id). Nothing is deleted before the destination acknowledged it.
+
+    Every SQS call it makes goes through ``retry`` (backoff with full jitter, and the
+    failed entries of a batch sent again): give it clients whose calls botocore does not
+    retry as well (``Connection.single_attempt_client``), or each attempt multiplies.
     """
 
     def __init__(
@@ -118,13 +122,15 @@ class Redrive:
     def _dead_letter_sources(self) -> list[str]:
         if self.source.source_url:
             return [self.source.source_url]
-        response = self._sqs.list_dead_letter_source_queues(QueueUrl=self.source.url)
+        response = self._retry.call(
+            lambda: self._sqs.list_dead_letter_source_queues(QueueUrl=self.source.url)
+        )
         return list(response.get("queueUrls", []))
 
     def _move_task_call(self, operation: str, **arguments: Any) -> dict[str, Any]:
         """One move-task API call; ``MoveTaskUnavailableError`` when the endpoint lacks it."""
         try:
-            return dict(getattr(self._sqs, operation)(**arguments))
+            return dict(self._retry.call(lambda: getattr(self._sqs, operation)(**arguments)))
         except NotImplementedError as exc:  # moto in decorator mode raises it in-process
             raise MoveTaskUnavailableError(str(exc)) from exc
         except ClientError as exc:
@@ -141,7 +147,7 @@ class Redrive:
         and any other ``ClientError`` (AccessDenied...) as it is.
         https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_StartMessageMoveTask.html
         """
-        source_arn = queue_arn_of(self._sqs, self.source.url)
+        source_arn = self._retry.call(lambda: queue_arn_of(self._sqs, self.source.url))
         latest = self._move_task_call("list_message_move_tasks", SourceArn=source_arn)
         for task in latest.get("Results", [])[:1]:
             if task.get("Status") in MOVE_TASK_ACTIVE:
@@ -155,7 +161,9 @@ class Redrive:
         if not (len(sources) == 1 and same_queue(sources[0], self.destination_url)):
             # Left out, SQS returns each message to the queue it came from: the same as
             # naming the DLQ's only source, and still right if it gains another one.
-            arguments["DestinationArn"] = queue_arn_of(self._sqs, self.destination_url)
+            arguments["DestinationArn"] = self._retry.call(
+                lambda: queue_arn_of(self._sqs, self.destination_url)
+            )
         if self._rate > 0:
             # Left out, SQS picks the rate from the backlog; at most 500 per second.
             arguments["MaxNumberOfMessagesPerSecond"] = max(
@@ -194,7 +202,9 @@ class Redrive:
         try:
             empty = 0
             while empty < 2 and not self._limit_reached(report):  # noqa: PLR2004
-                batch = receive(self._sqs, self.source.url, self._visibility)
+                batch = self._retry.call(
+                    lambda: receive(self._sqs, self.source.url, self._visibility)
+                )
                 fresh = [m for m in batch if m["MessageId"] not in held]
                 for message in batch:
                     if message["MessageId"] in held:
@@ -222,7 +232,7 @@ class Redrive:
             report.interrupted = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            release(self._sqs, self.source.url, held.values())
+            self._retry.call(lambda: release(self._sqs, self.source.url, held.values()))
         return report
 
     def _limit_reached(self, report: RedriveReport, pending: int = 0) -> bool:

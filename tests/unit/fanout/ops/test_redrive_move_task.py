@@ -296,7 +296,10 @@ class TestRedriveCommand:
     def command(self, queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Any:
         def run(tasks: MoveTasks, *argv: str) -> int:
             connection = Connection(region="us-east-1")
+            # The redrive starts the task on its single-attempt client, and the CLI
+            # follows it on the shared one: both answer from the same fake tasks.
             tasks.install(connection.client("sqs"))
+            tasks.install(connection.single_attempt_client("sqs"))
             consumer = ConsumerQueues(
                 "orders",
                 queues.source,
