@@ -14,15 +14,9 @@ from boto3.dynamodb.types import TypeDeserializer
 from consumers.runtime.settings import settings_environment
 from fanout.chaos.receiver import WEBHOOK_ENDPOINTS, WebhookReceiver
 from fanout.chaos.workload import REFUSED_MARK
-from fanout.local.faults import (
-    FaultPlan,
-)
+from fanout.local.faults import FaultPlan
 from fanout.local.hub import LocalHub
-from fanout.local.ledger import (
-    Row,
-    SourceRecord,
-    Status,
-)
+from fanout.local.ledger import Row, SourceRecord, Status
 
 CHECK_READERS: Final = 4
 

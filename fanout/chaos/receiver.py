@@ -17,9 +17,7 @@ from typing import Any, Final
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from fanout.chaos.certificates import self_signed_certificate
 from fanout.chaos.workload import REFUSED_MARK
-from fanout.local.faults import (
-    FaultPlan,
-)
+from fanout.local.faults import FaultPlan
 
 WEBHOOK_ENDPOINTS: Final = ("/hooks/a", "/hooks/b")
 

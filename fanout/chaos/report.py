@@ -7,24 +7,14 @@ from collections.abc import Sequence
 
 from fanout.chaos.checks import Checks
 from fanout.chaos.workload import Workload
-from fanout.local.faults import (
-    FaultPlan,
-    FaultRates,
-)
+from fanout.local.faults import FaultPlan, FaultRates
 from fanout.local.hub import LocalHub
-from fanout.local.ledger import (
-    Row,
-    Status,
-    balanced,
-    totals,
-)
+from fanout.local.ledger import Row, Status, balanced, envelope_id_of, totals
 from fanout.local.observe import InvocationOutcome
 
 
 def _deliveries(hub: LocalHub, function: str) -> tuple[int, int]:
     """(messages handed to the function, successes beyond the first per event)."""
-    from fanout.local.ledger import envelope_id_of  # noqa: PLC0415 - small helper
-
     delivered = hub.log.count(InvocationOutcome.DELIVERED, function)
     per_event: Counter[str] = Counter()
     for event in hub.log.events:

@@ -25,12 +25,7 @@ from fanout.local.faults import (
     sqs_copier,
 )
 from fanout.local.hub import LOCAL_SECRET_PREFIX, LocalHub
-from fanout.local.ledger import (
-    Row,
-    Subscriber,
-    account,
-    balanced,
-)
+from fanout.local.ledger import Row, Subscriber, account, balanced
 from fanout.local.queues import QueueSettings
 from fanout.local.streams import StreamSettings
 

@@ -10,9 +10,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from fanout.ops.output import NO_PROGRESS, Progress
-from fanout.ops.resolve import (
-    ResolveError,
-)
+from fanout.ops.resolve import ResolveError
 
 # Error codes meaning "this endpoint has no move task": an unknown action (older
 # LocalStack, other emulators), or SQS's UnsupportedOperation (the plain code, and the

@@ -8,11 +8,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from fanout.connection import queue_url_of
-from fanout.ops.resolve import (
-    ROUTER_DLQ_NAME,
-    Hub,
-    ResolveError,
-)
+from fanout.ops.resolve import ROUTER_DLQ_NAME, Hub, ResolveError
 
 Kind = Literal["consumer", "router", "queue"]
 

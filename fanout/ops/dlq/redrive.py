@@ -21,10 +21,7 @@ from fanout.ops.dlq.peek import receive, release
 from fanout.ops.dlq.queues import ResolvedDlq, same_queue
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import Retry, TokenBucket
-from fanout.ops.resolve import (
-    ResolveError,
-    queue_arn_of,
-)
+from fanout.ops.resolve import ResolveError, queue_arn_of
 from router.normalise import EntityRules
 from schemas.limits import SQS_SEND_BATCH_MAX_ENTRIES
 

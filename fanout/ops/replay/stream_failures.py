@@ -257,26 +257,15 @@ def _replay_batch(
         kind = "stream"
         info = batch.info
         if past_retention(info):
-            return BatchOutcome(
-                batch.where,
-                batch.condition,
-                kind,
-                int(info.get("batchSize") or 0),
-                status="lost",
-                detail=f"first record arrived {info.get('approximateArrivalOfFirstRecord')}, "
+            return _lost(
+                batch,
+                f"first record arrived {info.get('approximateArrivalOfFirstRecord')}, "
                 "past the stream's 24 h retention",
             )
         read = reread(connection.client("dynamodbstreams"), info)
         records, missing = read.records, read.missing
         if not records:
-            return BatchOutcome(
-                batch.where,
-                batch.condition,
-                kind,
-                int(info.get("batchSize") or 0),
-                status="lost",
-                detail=missing,
-            )
+            return _lost(batch, missing)
     outcome = BatchOutcome(batch.where, batch.condition, kind, len(records), detail=missing)
     if dry_run or router is None:
         outcome.status = "would-replay"
@@ -289,6 +278,12 @@ def _replay_batch(
     elif missing:
         outcome.status = "partly-replayed"
     return outcome
+
+
+def _lost(batch: FailedBatch, why: str | None) -> BatchOutcome:
+    """A stream batch none of whose records can be read again."""
+    size = int(batch.info.get("batchSize") or 0)
+    return BatchOutcome(batch.where, batch.condition, "stream", size, status="lost", detail=why)
 
 
 def _move_to_replayed(s3: Any, uri: str) -> None:
