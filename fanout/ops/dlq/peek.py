@@ -1,4 +1,15 @@
-"""Read a DLQ without consuming it: receive, decode, and make every message visible again."""
+"""Read a DLQ without consuming it: receive, decode, and make every message visible again.
+
+Peeking receives with a short visibility timeout and then sets each message's
+visibility back to 0. The trade-off (docs/operations.md): a receive with
+``VisibilityTimeout=0`` would leave messages visible, so one pass could return the
+same message many times and never walk the whole queue; hiding them while the pass
+runs walks each message once. The price: every peek adds one to each message's
+``ApproximateReceiveCount`` and hides it from other readers for a few seconds. On a
+DLQ (no redrive policy of its own) the count has no effect; on a source queue it
+counts towards ``maxReceiveCount``, so peeking a queue with a redrive policy needs
+``--force``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +26,7 @@ SQS_RECEIVE_MAX_MESSAGES: Final = 10
 
 
 def receive(sqs: Any, url: str, visibility: int, wait: int = 0) -> list[dict[str, Any]]:
+    """One ReceiveMessage of up to 10 messages, with every attribute, hidden for ``visibility`` s."""
     return list(
         sqs.receive_message(
             QueueUrl=url,
