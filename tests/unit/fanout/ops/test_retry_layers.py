@@ -20,10 +20,14 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ConnectionClosedError
 
+from fanout.cli import main
 from fanout.connection import Connection
+from fanout.ops import cli
 from fanout.ops.dlq.queues import ResolvedDlq
 from fanout.ops.dlq.redrive import Redrive
 from fanout.ops.pacing import Retry
+from fanout.ops.resolve import ConsumerQueues, Hub
+from router.publisher import Backoff
 
 ENDPOINT = "http://sqs.test.invalid"
 DLQ_URL = f"{ENDPOINT}/123456789012/orders-dlq"
@@ -105,6 +109,29 @@ class TestRedriveIsItsOwnRetryLayer:
         # AND the message was handed back to the DLQ, nothing deleted
         assert fake.attempts["ChangeMessageVisibilityBatch"] == 1
         assert fake.attempts["DeleteMessageBatch"] == 0
+
+    def test_the_redrive_command_gives_the_loop_a_client_botocore_does_not_retry(
+        self, connection: Connection, monkeypatch: pytest.MonkeyPatch
+    ):
+        # GIVEN the orders consumer's DLQ holding one message, and a destination whose
+        # every send drops, whichever client of the connection the command uses
+        fakes = [
+            FakeSqs(connection.client("sqs"), failing={"SendMessageBatch"}),
+            FakeSqs(connection.single_attempt_client("sqs"), failing={"SendMessageBatch"}),
+        ]
+        orders = ConsumerQueues("orders", QUEUE_URL, "arn:q", DLQ_URL, "arn:dlq")
+        hub = Hub(stack_name="fanout-hub", consumers=(orders,))
+        monkeypatch.setattr(cli, "connect", lambda _: (connection, hub))
+        # Attempts are what is counted here, not the waits between them.
+        monkeypatch.setattr(Backoff, "delay", lambda _self, _attempt: 0.0)
+
+        # WHEN `fanout dlq redrive orders --method loop` runs
+        code = main(["dlq", "redrive", "orders", "--method", "loop", "--rate", "0"])
+
+        # THEN it fails (exit 1) after the default Retry's attempts, not 3 times as many
+        assert code == 1
+        sends = sum(fake.attempts["SendMessageBatch"] for fake in fakes)
+        assert sends == Retry().attempts
 
 
 class TestOtherCallsKeepBotocoresLayer:
