@@ -19,7 +19,8 @@ import platform
 import sys
 import time
 
-from fanout.chaos import DEFAULT_RATES, Mix, run_chaos
+from fanout.chaos.runner import DEFAULT_RATES, run_chaos
+from fanout.chaos.workload import Mix
 from fanout.local.faults import FaultRates
 
 

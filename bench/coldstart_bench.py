@@ -23,8 +23,8 @@ bytes (Lambda's limit: 250 MB) and the zip Lambda would receive (limit: 50 MB).
 
 Import time alone flatters any code that defers work to its first invocation,
 so the router is also measured end to end, the working tree beside
-``--baseline-ref`` (its router/ and schemas/ from git, same dependencies), in
-fresh interpreters alternating between the two: import, init (``build_router``:
+``--baseline-ref REF`` when there is one (its router/ and schemas/ from git, same
+dependencies), in fresh interpreters alternating between the two: import, init (``build_router``:
 settings, logging, X-Ray patching, clients) and the first and second
 invocations of a 10-record batch against a moto server, with tracing on as
 deployed (``LAMBDA_TASK_ROOT`` set, so the X-Ray SDK takes its Lambda path, and
@@ -35,7 +35,12 @@ code, its libraries and the AWS SDK floor, which a minimal boto3 (or botocore)
 function that builds one SNS client also pays.
 
     uv run python bench/coldstart_bench.py [--runs 7] [--build-dir DIR] [--no-build]
-        [--baseline-ref 2103501] [--variant NAME=DIR] [--router-only]
+        [--baseline-ref REF] [--variant NAME=DIR] [--router-only]
+
+``REF`` is any git ref a reader can name: a release tag, ``main``, ``HEAD~5``. Left
+out, the baseline is the latest release tag (``git describe --tags --abbrev=0``);
+with no tag in the repository the working tree is measured alone. The output names
+the ref with the commit it resolved to.
 """
 
 from __future__ import annotations
@@ -64,8 +69,6 @@ FUNCTIONS = {
     "ProjectionConsumer/ConsumerFunction": "consumers.projection.app",
     "WebhookConsumer/ConsumerFunction": "consumers.webhook.app",
 }
-# The router before its cold-start work (botocore clients, lazy S3/SQS, no pydantic).
-BASELINE_REF = "2103501"
 # What the template gives each function; fake values, nothing is called at import.
 HANDLER_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -167,7 +170,7 @@ def run(
     build_dir: Path | None = None,
     *,
     build: bool = True,
-    baseline_ref: str = BASELINE_REF,
+    baseline_ref: str | None = None,
     extra: dict[str, Path] | None = None,
 ) -> dict[str, float]:
     """Print the import-time and size tables; returns medians by setting/module."""
@@ -307,6 +310,42 @@ PACKAGE_GROUPS = {
 }
 
 
+def git_out(*argv: str) -> str | None:
+    """A git command's output (stripped), None when it fails (git is only read)."""
+    done = subprocess.run(  # noqa: S603 - fixed git argv
+        ["git", *argv],  # noqa: S607 - git from PATH
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def latest_release_tag() -> str | None:
+    """The newest tag reachable from HEAD (``git describe --tags --abbrev=0``), if any."""
+    return git_out("describe", "--tags", "--abbrev=0")
+
+
+def what_ref_is(ref: str) -> str:
+    """``ref`` with the commit it resolves to: ``HEAD~5 = 2103501 (2026-11-30) One sam build...``."""
+    commit = git_out("log", "-1", "--format=%h (%cs) %s", ref)
+    if commit is None:
+        raise SystemExit(f"--baseline-ref {ref}: git does not know this ref")
+    return f"{ref} = {commit}"
+
+
+def baseline_variant(ref: str | None) -> dict[str, Path]:
+    """Print what the router is compared with; ``{ref: its code}``, or nothing without a ref."""
+    if ref is None:
+        header("Router cold start, end to end: the working tree alone (tracing on)")
+        print("# no --baseline-ref and no release tag: nothing to compare with")
+        return {}
+    header(f"Router cold start, end to end: working tree vs {ref} (tracing on)")
+    print(f"# baseline: {what_ref_is(ref)}")
+    return {ref: ref_tree(ref)}
+
+
 def ref_tree(ref: str) -> Path:
     """``router/`` and ``schemas/`` as committed at ``ref``, in a scratch folder (git is only read)."""
     archive = subprocess.run(  # noqa: S603 - fixed git argv
@@ -315,7 +354,7 @@ def ref_tree(ref: str) -> Path:
         capture_output=True,
         check=True,
     ).stdout
-    folder = Path(tempfile.mkdtemp(prefix=f"bench-{ref}-"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-ref-"))
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
     return folder
@@ -436,17 +475,16 @@ def router_cold_start(
     build_dir: Path,
     *,
     built: bool,
-    baseline_ref: str,
+    baseline_ref: str | None,
     extra: dict[str, Path] | None = None,
 ) -> dict[str, float]:
-    """Import + init + first invocation of the router, working tree vs ``baseline_ref``.
+    """Import + init + first invocation of the router, working tree vs ``baseline_ref`` (if any).
 
     ``extra`` adds variants: name -> a folder holding its own router/ and schemas/.
     """
-    header(f"Router cold start, end to end: working tree vs {baseline_ref} (tracing on)")
+    variants = {"now": ROOT, **baseline_variant(baseline_ref), **(extra or {})}
     scratch = Path(tempfile.mkdtemp(prefix="bench-coldstart-"))
     events = write_events(scratch)
-    variants = {"now": ROOT, baseline_ref: ref_tree(baseline_ref), **(extra or {})}
     # setting -> variant -> (folder, isolated, byte-code cache)
     settings: dict[str, dict[str, tuple[Path, bool, Path | None]]] = {
         "repo": {
@@ -619,7 +657,10 @@ def main() -> None:
     parser.add_argument("--build-dir", type=Path)
     parser.add_argument("--no-build", action="store_true", help="reuse --build-dir as it is")
     parser.add_argument(
-        "--baseline-ref", default=BASELINE_REF, help="git ref the router is compared with"
+        "--baseline-ref",
+        metavar="REF",
+        help="git ref the router is compared with (a tag, main, HEAD~5...); "
+        "default: the latest release tag, if there is one",
     )
     parser.add_argument(
         "--variant",
@@ -632,6 +673,9 @@ def main() -> None:
         "--router-only", action="store_true", help="skip the per-handler import table"
     )
     args = parser.parse_args()
+    args.baseline_ref = args.baseline_ref or latest_release_tag()
+    if args.baseline_ref:
+        what_ref_is(args.baseline_ref)  # an unknown ref stops the run before any build
     extra = {name: Path(folder) for name, _, folder in (v.partition("=") for v in args.variant)}
     if args.router_only:
         build_dir = args.build_dir or Path(tempfile.gettempdir()) / "fanout-bench-sam-build"

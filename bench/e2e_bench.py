@@ -31,7 +31,7 @@ from common import header, percentile, table, use_fake_aws
 
 from fanout.local.demo import parameters_for_demo
 from fanout.local.hub import LocalHub
-from fanout.local.observe import BatchEvent, Outcome
+from fanout.local.observe import BatchEvent, InvocationOutcome
 
 
 class Latencies:
@@ -43,7 +43,7 @@ class Latencies:
 
     def __call__(self, event: BatchEvent) -> None:
         """Record the first delivery of every message carrying ``written_at``."""
-        if event.outcome is not Outcome.DELIVERED or not event.bodies:
+        if event.outcome is not InvocationOutcome.DELIVERED or not event.bodies:
             return
         seen = time.time()
         for body, receives in zip(event.bodies, event.receive_counts, strict=False):

@@ -39,8 +39,11 @@ class Connection:
         self.region = region or self._session.region_name or "us-east-1"
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        # Our own backoff handles throttling on the data paths; botocore's standard
-        # mode keeps transient errors off the control-plane calls.
+        # One retry layer per call path. This shared config: botocore's standard mode
+        # (3 attempts) for every call nobody retries itself (resolving a stack, peek,
+        # status, replays). Calls ``fanout.ops.pacing.Retry`` wraps use
+        # ``single_attempt_client`` instead, so they are not retried twice over.
+        # https://docs.aws.amazon.com/boto3/latest/guide/retries.html
         self._config = Config(max_pool_connections=32, retries={"mode": "standard"})
 
     @property
@@ -66,8 +69,22 @@ class Connection:
         return self._cached(f"lambda-invoke-{read_timeout}", "lambda", invoke_config)
 
     def client(self, service: str) -> Any:
-        """The shared client for ``service``."""
+        """The shared client for ``service`` (botocore retries each call: standard mode)."""
         return self._cached(service, service)
+
+    def single_attempt_client(self, service: str) -> Any:
+        """A client for ``service`` whose calls botocore never retries: for our own retry loop.
+
+        Redrive and backfill wrap their calls in ``fanout.ops.pacing.Retry``, which
+        paces them with the operator's ``--rate`` and also re-sends the failed entries
+        of a batch (botocore never sees those: the call itself succeeded). Under
+        botocore's standard mode (3 attempts) each of its 8 attempts would be up to 3,
+        24 in all, with two backoffs stacked; so botocore's layer is off here
+        (``total_max_attempts`` 1 is the first attempt only) and ours is the one.
+        https://docs.aws.amazon.com/boto3/latest/guide/retries.html
+        """
+        single = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        return self._cached(f"{service}-single-attempt", service, single)
 
     def _cached(self, key: str, service: str, config: Config | None = None) -> Any:
         """The client kept under ``key``, built once: the connection's config, plus ``config``."""

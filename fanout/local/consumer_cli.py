@@ -159,10 +159,10 @@ class Progress:
     """The stack's queues: counters per function, and each failed invocation as one line."""
 
     def __init__(self) -> None:
-        from fanout.local.observe import EventLog, Outcome  # noqa: PLC0415 - heavy imports
+        from fanout.local.observe import EventLog, InvocationOutcome  # noqa: PLC0415 - heavy imports
 
         self._failed: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._retried = Outcome.RETRIED
+        self._retried = InvocationOutcome.RETRIED
         self.log = EventLog(also=self._note)
 
     def _note(self, event: Any) -> None:
@@ -181,7 +181,7 @@ class Progress:
         """One row per queue mapping of the stack: delivered, processed, failed, dead-lettered."""
         from fanout.connection import queue_url_of  # noqa: PLC0415 - heavy imports
         from fanout.local.demo import QueueStats  # noqa: PLC0415 - same
-        from fanout.local.observe import Outcome  # noqa: PLC0415 - same
+        from fanout.local.observe import InvocationOutcome  # noqa: PLC0415 - same
 
         sqs = consumer.connection.client("sqs")
         rows = []
@@ -203,9 +203,9 @@ class Progress:
             rows.append(
                 QueueStats(
                     _label(function),
-                    self.log.count(Outcome.DELIVERED, function.name),
-                    self.log.count(Outcome.SUCCEEDED, function.name),
-                    self.log.count(Outcome.RETRIED, function.name),
+                    self.log.count(InvocationOutcome.DELIVERED, function.name),
+                    self.log.count(InvocationOutcome.SUCCEEDED, function.name),
+                    self.log.count(InvocationOutcome.RETRIED, function.name),
                     dead,
                 )
             )

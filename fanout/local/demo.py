@@ -22,7 +22,7 @@ from boto3.dynamodb.types import TypeSerializer
 
 from fanout.local.hub import LOCAL_SECRET_PREFIX, LocalHub
 from fanout.local.ledger import Row, Status, Subscriber, account, balanced, totals
-from fanout.local.observe import Outcome
+from fanout.local.observe import InvocationOutcome
 
 # The webhook consumer is deployed for the demo with an endpoint that refuses
 # connections (port 9, "discard", closed on any laptop) and a throwaway secret,
@@ -170,18 +170,19 @@ def stats(hub: LocalHub, subscribers: Sequence[Subscriber]) -> list[QueueStats]:
     rows = [
         QueueStats(
             "router (stream)",
-            log.count(Outcome.DELIVERED, router),
-            log.count(Outcome.SUCCEEDED, router),
-            log.count(Outcome.RETRIED, router) + log.count(Outcome.BISECTED, router),
-            hub.depth(hub.router_dlq_url) + log.count(Outcome.DISCARDED, router),
+            log.count(InvocationOutcome.DELIVERED, router),
+            log.count(InvocationOutcome.SUCCEEDED, router),
+            log.count(InvocationOutcome.RETRIED, router)
+            + log.count(InvocationOutcome.BISECTED, router),
+            hub.depth(hub.router_dlq_url) + log.count(InvocationOutcome.DISCARDED, router),
         )
     ]
     rows.extend(
         QueueStats(
             s.label,
-            log.count(Outcome.DELIVERED, s.function),
-            log.count(Outcome.SUCCEEDED, s.function),
-            log.count(Outcome.RETRIED, s.function),
+            log.count(InvocationOutcome.DELIVERED, s.function),
+            log.count(InvocationOutcome.SUCCEEDED, s.function),
+            log.count(InvocationOutcome.RETRIED, s.function),
             hub.depth(s.dlq_url) if s.dlq_url else 0,
         )
         for s in subscribers

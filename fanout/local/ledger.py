@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from fanout.local.observe import BatchEvent, Outcome
+from fanout.local.observe import BatchEvent, InvocationOutcome
 from fanout.ops.filtering import FilterPolicy
 
 
@@ -94,7 +94,7 @@ class Evidence:
         """Envelope ids each consumer finished, from the emulator's SUCCEEDED facts."""
         wanted = set(consumers)
         for event in events:
-            if event.outcome is not Outcome.SUCCEEDED or event.function not in wanted:
+            if event.outcome is not InvocationOutcome.SUCCEEDED or event.function not in wanted:
                 continue
             for body in event.bodies:
                 envelope_id = envelope_id_of(body)

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class Outcome(StrEnum):
-    """What happened to (part of) a batch."""
+class InvocationOutcome(StrEnum):
+    """What an event-source mapping did with (part of) a batch it handed to a function.
+
+    Not the consumer runtime's per-message ``consumers.runtime.core.Outcome``.
+    """
 
     DELIVERED = "delivered"  # handed to the function (every attempt)
     SUCCEEDED = "succeeded"  # done: checkpointed past (stream) or deleted (queue)
@@ -26,7 +29,7 @@ class Outcome(StrEnum):
 class BatchEvent:
     """One outcome for some records of one mapping."""
 
-    outcome: Outcome
+    outcome: InvocationOutcome
     function: str
     source_arn: str
     identifiers: tuple[str, ...]
@@ -65,7 +68,7 @@ class EventLog:
         with self._lock:
             return list(self._events)
 
-    def identifiers(self, outcome: Outcome, function: str | None = None) -> list[str]:
+    def identifiers(self, outcome: InvocationOutcome, function: str | None = None) -> list[str]:
         """Every identifier reported with ``outcome`` (optionally for one function), in order."""
         return [
             identifier
@@ -74,7 +77,7 @@ class EventLog:
             for identifier in event.identifiers
         ]
 
-    def count(self, outcome: Outcome, function: str | None = None) -> int:
+    def count(self, outcome: InvocationOutcome, function: str | None = None) -> int:
         """How many records or messages were reported with ``outcome``."""
         return len(self.identifiers(outcome, function))
 

@@ -29,7 +29,7 @@ from fanout.aws_rules.sqs import is_fifo_queue
 from fanout.local.fifo import GroupsInFlight, acknowledged_out_of_order
 from fanout.local.invoker import Invocation, Invoker, reported_failures
 from fanout.local.model import FunctionSpec, MappingSpec
-from fanout.local.observe import BatchEvent, Observer, Outcome
+from fanout.local.observe import BatchEvent, InvocationOutcome, Observer
 from fanout.local.records import to_lambda_sqs_record
 from schemas.limits import SQS_SEND_BATCH_MAX_ENTRIES
 
@@ -166,7 +166,7 @@ class QueuePoller:
     def _deliver(self, messages: list[dict[str, Any]]) -> None:
         queue_arn = self.mapping.source_arn
         records = [to_lambda_sqs_record(m, queue_arn) for m in messages]
-        self._emit(Outcome.DELIVERED, messages)
+        self._emit(InvocationOutcome.DELIVERED, messages)
         invocation = self._invoke_in_order(messages, records)
         failed, reason = failed_message_ids(
             records, invocation, report_failures=self.mapping.reports_batch_item_failures
@@ -185,7 +185,7 @@ class QueuePoller:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in chunk],
             )
         if done:
-            self._emit(Outcome.SUCCEEDED, done)
+            self._emit(InvocationOutcome.SUCCEEDED, done)
         if kept:
             delay = self._settings.retry_visibility_seconds
             if delay is not None:
@@ -201,7 +201,7 @@ class QueuePoller:
                             for i, m in chunk
                         ],
                     )
-            self._emit(Outcome.RETRIED, kept, reason)
+            self._emit(InvocationOutcome.RETRIED, kept, reason)
 
     def _invoke_in_order(
         self, messages: Sequence[Mapping[str, Any]], records: list[dict[str, Any]]
@@ -223,7 +223,7 @@ class QueuePoller:
             self._groups.leave(messages)
 
     def _emit(
-        self, outcome: Outcome, messages: Sequence[Mapping[str, Any]], detail: str = ""
+        self, outcome: InvocationOutcome, messages: Sequence[Mapping[str, Any]], detail: str = ""
     ) -> None:
         self._observe(
             BatchEvent(

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from fanout.local.failure import DiscardedBatch, FailureCondition, FailureDestination
 from fanout.local.invoker import Invocation, Invoker, reported_failures
 from fanout.local.model import INFINITE, FunctionSpec, MappingSpec
-from fanout.local.observe import BatchEvent, Observer, Outcome
+from fanout.local.observe import BatchEvent, InvocationOutcome, Observer
 from fanout.local.records import sequence_of, to_lambda_image, to_lambda_stream_record
 
 # https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_GetRecords.html
@@ -247,7 +247,7 @@ class ShardPoller:
                 if not segment.records:
                     work.popleft()
                 continue
-            self._emit(Outcome.DELIVERED, segment.records)
+            self._emit(InvocationOutcome.DELIVERED, segment.records)
             invocation = self._invoker.invoke(self.function, {"Records": segment.records})
             segment.invokes += 1
             segment.last = invocation
@@ -257,12 +257,12 @@ class ShardPoller:
                 report_failures=self.mapping.reports_batch_item_failures,
             )
             if verdict.succeeded == len(segment.records):
-                self._emit(Outcome.SUCCEEDED, segment.records)
+                self._emit(InvocationOutcome.SUCCEEDED, segment.records)
                 work.popleft()
                 continue
             if verdict.succeeded is None and self._can_bisect(segment):
                 half = len(segment.records) // 2
-                self._emit(Outcome.BISECTED, segment.records, verdict.reason)
+                self._emit(InvocationOutcome.BISECTED, segment.records, verdict.reason)
                 work.popleft()
                 # Splitting does not consume the retry quota: both halves keep the count.
                 work.extendleft(
@@ -274,7 +274,7 @@ class ShardPoller:
                 continue
             done = verdict.succeeded or 0
             if done:
-                self._emit(Outcome.SUCCEEDED, segment.records[:done])
+                self._emit(InvocationOutcome.SUCCEEDED, segment.records[:done])
                 segment.records = segment.records[done:]
             segment.retries += 1
             if INFINITE < self.mapping.maximum_retry_attempts < segment.retries:
@@ -283,7 +283,7 @@ class ShardPoller:
                 )
                 work.popleft()
                 continue
-            self._emit(Outcome.RETRIED, segment.records, verdict.reason)
+            self._emit(InvocationOutcome.RETRIED, segment.records, verdict.reason)
             backoff = self._settings.retry_backoff_seconds * 2 ** min(segment.retries - 1, 10)
             stop.wait(min(backoff, self._settings.retry_backoff_max_seconds))
         if not work:
@@ -318,7 +318,7 @@ class ShardPoller:
         where = "no OnFailure destination: records dropped"
         if self._destination is not None:
             where = self._send(discarded)
-        self._emit(Outcome.DISCARDED, records, f"{condition}: {where}")
+        self._emit(InvocationOutcome.DISCARDED, records, f"{condition}: {where}")
 
     def _send(self, discarded: DiscardedBatch) -> str:
         """Deliver to the destination, retrying until it works: the shard must not skip unrecorded."""
@@ -333,7 +333,7 @@ class ShardPoller:
                 delay = min(delay * 2, self._settings.retry_backoff_max_seconds)
 
     def _emit(
-        self, outcome: Outcome, records: Sequence[Mapping[str, Any]], detail: str = ""
+        self, outcome: InvocationOutcome, records: Sequence[Mapping[str, Any]], detail: str = ""
     ) -> None:
         self._observe(
             BatchEvent(

@@ -283,7 +283,12 @@ def describe_target(
 
 
 class Backfill:
-    """Scans ``target.table`` and sends snapshots to ``target.queue_url``; resumable."""
+    """Scans ``target.table`` and sends snapshots to ``target.queue_url``; resumable.
+
+    Every call on ``dynamodb``, ``sqs`` and ``s3`` goes through ``retry``: give it
+    clients whose calls botocore does not retry as well
+    (``Connection.single_attempt_client``), or each attempt multiplies.
+    """
 
     def __init__(
         self,

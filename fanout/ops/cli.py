@@ -288,11 +288,13 @@ def run_status(args: argparse.Namespace, out: Output) -> int:
 @_guarded
 def run_peek(args: argparse.Namespace, out: Output) -> int:
     """``fanout dlq peek NAME``."""
-    from fanout.ops.dlq import MessageFilter, dead_letter_queue, peek  # noqa: PLC0415
+    from fanout.ops.dlq.decode import MessageFilter  # noqa: PLC0415
+    from fanout.ops.dlq.peek import peek  # noqa: PLC0415
+    from fanout.ops.dlq.queues import resolve_dlq  # noqa: PLC0415
 
     connection, hub = connect(args)
     sqs = connection.client("sqs")
-    queue = dead_letter_queue(hub, sqs, args.name)
+    queue = resolve_dlq(hub, sqs, args.name)
     if queue.kind == "queue" and not args.force:
         redrive = sqs.get_queue_attributes(QueueUrl=queue.url, AttributeNames=["RedrivePolicy"])
         if redrive["Attributes"].get("RedrivePolicy"):
@@ -340,19 +342,15 @@ def _rules(hub: Hub) -> Any:
 @_guarded
 def run_redrive(args: argparse.Namespace, out: Output) -> int:
     """``fanout dlq redrive NAME``."""
-    from fanout.ops.dlq import (  # noqa: PLC0415
-        MessageFilter,
-        MoveTaskInterruptedError,
-        Redrive,
-        dead_letter_queue,
-        destination_url,
-        follow_move_task,
-    )
+    from fanout.ops.dlq.decode import MessageFilter  # noqa: PLC0415
+    from fanout.ops.dlq.move_task import MoveTaskInterruptedError, follow_move_task  # noqa: PLC0415
+    from fanout.ops.dlq.queues import destination_url, resolve_dlq  # noqa: PLC0415
+    from fanout.ops.dlq.redrive import Redrive  # noqa: PLC0415
     from fanout.ops.resolve import queue_arn_of  # noqa: PLC0415
 
     connection, hub = connect(args)
     sqs = connection.client("sqs")
-    source = dead_letter_queue(hub, sqs, args.name)
+    source = resolve_dlq(hub, sqs, args.name)
     if source.kind == "router":
         raise ResolveError(
             "router dead letters are stream records, not envelopes: use `fanout replay poison`"
@@ -362,7 +360,8 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
         raise ResolveError(f"no source queue known for {source.url}: pass --to QUEUE")
     with out.progress("redriving", None) as progress:
         redrive = Redrive(
-            sqs,
+            # Redrive retries every call itself: botocore's retries are off under it.
+            connection.single_attempt_client("sqs"),
             source,
             target,
             rate=args.rate,
@@ -417,7 +416,7 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
 @_guarded
 def run_stream_failures(args: argparse.Namespace, out: Output) -> int:
     """``fanout replay stream-failures``."""
-    from fanout.ops.replay import replay_stream_failures  # noqa: PLC0415
+    from fanout.ops.replay.stream_failures import replay_stream_failures  # noqa: PLC0415
 
     connection, hub = connect(args)
     with _quiet_router_logs(), out.progress("replaying failed batches", None) as progress:
@@ -453,7 +452,7 @@ def run_stream_failures(args: argparse.Namespace, out: Output) -> int:
 @_guarded
 def run_poison(args: argparse.Namespace, out: Output) -> int:
     """``fanout replay poison``."""
-    from fanout.ops.replay import replay_poison  # noqa: PLC0415
+    from fanout.ops.replay.poison import replay_poison  # noqa: PLC0415
 
     connection, hub = connect(args)
     with _quiet_router_logs(), out.progress("replaying router dead letters", None) as progress:
@@ -545,10 +544,11 @@ def run_backfill(args: argparse.Namespace, out: Output) -> int:
         return 0
     total = dynamodb.describe_table(TableName=table)["Table"].get("ItemCount")
     with out.progress(f"backfilling {consumer.name}", total) as progress:
+        # Backfill retries every call itself: botocore's retries are off under it.
         run = Backfill(
-            dynamodb,
-            connection.client("sqs"),
-            connection.client("s3"),
+            connection.single_attempt_client("dynamodb"),
+            connection.single_attempt_client("sqs"),
+            connection.single_attempt_client("s3"),
             target,
             checkpoint,
             read_units_per_second=units,

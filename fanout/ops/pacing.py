@@ -3,6 +3,13 @@
 Redrive and backfill share these so that an operator's ``--rate`` means the same
 thing everywhere and a throttled call is retried the same way the router retries
 (``router.publisher.Backoff``: exponential backoff with full jitter).
+
+``Retry`` is the only retry layer of the calls it wraps: they are made with
+``Connection.single_attempt_client`` (botocore's own retries off), so ``Retry``
+retries what botocore's standard mode would have (its throttling and transient codes,
+HTTP 429/502/503/504, dropped connections), and a call is attempted at most
+``Retry.attempts`` times.
+https://docs.aws.amazon.com/boto3/latest/guide/retries.html
 """
 
 from __future__ import annotations
@@ -20,32 +27,49 @@ from router.publisher import Backoff
 
 T = TypeVar("T")
 
-# Codes worth another attempt on SQS, SNS, DynamoDB and S3: throttling and server trouble.
+# Codes worth another attempt on SQS, SNS, DynamoDB and S3: throttling and server trouble,
+# and every throttling or transient code botocore's standard mode retries (the layer
+# ``Retry`` replaces on the calls it wraps).
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/CommonErrors.html
 # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+# https://docs.aws.amazon.com/boto3/latest/guide/retries.html
 RETRYABLE_CODES: Final = frozenset(
     {
         "Throttling",
         "ThrottlingException",
         "ThrottledException",
         "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
         "AWS.SimpleQueueService.RequestThrottled",
         "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
         "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
         "SlowDown",
         "KMSThrottling",
         "InternalError",
         "InternalFailure",
+        "InternalServerError",
         "ServiceUnavailable",
         "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
     }
 )
+# Statuses retried whatever the code (a gateway's bare answer). A bare 500 is not: an
+# endpoint without an action (moto's server) answers one, and AWS's own 500s carry a
+# code above (InternalError, InternalFailure).
+RETRYABLE_STATUSES: Final = frozenset({429, 502, 503, 504})
 
 
 def retryable(exc: BaseException) -> bool:
     """True for throttling, server errors and dropped connections."""
     if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES
+        if exc.response.get("Error", {}).get("Code", "") in RETRYABLE_CODES:
+            return True
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") in RETRYABLE_STATUSES
     return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 

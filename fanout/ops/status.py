@@ -18,7 +18,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from fanout.connection import Connection
-from fanout.ops.replay import FAILURE_PREFIX
+from fanout.ops.replay.stream_failures import FAILURE_PREFIX
 from fanout.ops.resolve import Hub
 
 AGE_METRIC = "ApproximateAgeOfOldestMessage"

@@ -24,7 +24,7 @@ from fanout.local.esm import EmulatorSettings
 from fanout.local.faults import FaultyInvoker, faulted_function_clients
 from fanout.local.hub import LocalHub
 from fanout.local.ledger import Row, Status, Subscriber, account, balanced
-from fanout.local.observe import Outcome
+from fanout.local.observe import InvocationOutcome
 from fanout.local.queues import QueueSettings
 from fanout.local.records import sequence_of
 from fanout.local.streams import StreamSettings
@@ -121,7 +121,7 @@ def test_the_failed_message_went_back_with_the_later_updates_of_its_item(run: Fi
     retried = [
         [json.loads(body) for body in event.bodies]
         for event in run.hub.log.events
-        if event.outcome is Outcome.RETRIED and event.function == run.plan.function
+        if event.outcome is InvocationOutcome.RETRIED and event.function == run.plan.function
     ]
     (batch,) = [b for b in retried if failed in {e["id"] for e in b}]
     subject = next(e["subject"] for e in batch if e["id"] == failed)

@@ -33,7 +33,7 @@ from fanout.local.failure import DiscardedBatch, FailureCondition, s3_object_key
 from fanout.local.hub import LocalHub
 from fanout.local.queues import QueueSettings
 from fanout.local.streams import StreamSettings
-from fanout.ops.replay import DeployedRouter
+from fanout.ops.replay.router import DeployedRouter
 from fanout.ops.resolve import Hub, queue_arn_of, resolve
 from fanout.tail import Tail
 from router.deadletter import DeadLetterWriter

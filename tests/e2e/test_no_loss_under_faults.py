@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from fanout.chaos import DEFAULT_RATES, REFUSED_MARK, ChaosResult, run_chaos
+from fanout.chaos.runner import DEFAULT_RATES, ChaosResult, run_chaos
+from fanout.chaos.workload import REFUSED_MARK
 from fanout.local.faults import CRASH_ERROR, TIMEOUT_ERROR, FaultPlan, FaultRates, FaultyInvoker
 from fanout.local.invoker import CallableInvoker
 from fanout.local.ledger import Status, balanced

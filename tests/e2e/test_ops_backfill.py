@@ -33,7 +33,7 @@ from fanout.connection import Connection
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.hub import LocalHub
 from fanout.local.invoker import InProcessInvoker
-from fanout.local.observe import EventLog, Outcome
+from fanout.local.observe import EventLog, InvocationOutcome
 from fanout.local.queues import QueueSettings
 from fanout.ops.backfill import Backfill, Checkpoint, describe_target
 from fanout.ops.resolve import Hub, resolve
@@ -144,10 +144,10 @@ def wait_until_consumed(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # The event log is in memory; asking moto for the depth costs a scan of the queue.
-        if log.count(Outcome.SUCCEEDED) >= messages and hub.depth(queue_url) == 0:
+        if log.count(InvocationOutcome.SUCCEEDED) >= messages and hub.depth(queue_url) == 0:
             return
         time.sleep(0.5)
-    finished = log.count(Outcome.SUCCEEDED)
+    finished = log.count(InvocationOutcome.SUCCEEDED)
     raise AssertionError(
         f"the consumer finished {finished} of {messages} messages in {timeout:.0f} s;"
         f" {hub.depth(queue_url)} left on its queue"
@@ -214,7 +214,7 @@ def test_a_freshly_added_consumer_processes_a_resumed_backfill_completely(
     bodies = [
         body
         for event in deliveries.events
-        if event.outcome is Outcome.SUCCEEDED
+        if event.outcome is InvocationOutcome.SUCCEEDED
         for body in event.bodies
     ]
     envelopes = [parse_envelope(body) for body in bodies]
@@ -247,7 +247,7 @@ def test_an_item_over_the_message_limit_reaches_the_consumer_whole(
     notes = "n" * (SQS_MAX_MESSAGE_BYTES + 20_000)
     dynamodb.put_item(TableName="big-items", Item={"pk": {"S": "DOC#big"}, "notes": {"S": notes}})
     dynamodb.put_item(TableName="big-items", Item={"pk": {"S": "DOC#small"}, "notes": {"S": "x"}})
-    before = deliveries.count(Outcome.SUCCEEDED)
+    before = deliveries.count(InvocationOutcome.SUCCEEDED)
 
     # WHEN it is backfilled into the projection consumer
     report = backfill(hub, resolved, tmp_path / "big.json", table="big-items").run()
@@ -260,7 +260,7 @@ def test_an_item_over_the_message_limit_reaches_the_consumer_whole(
     sent = [
         parse_envelope(body)
         for event in deliveries.events
-        if event.outcome is Outcome.SUCCEEDED
+        if event.outcome is InvocationOutcome.SUCCEEDED
         for body in event.bodies
         if '"big-items"' in body
     ]

@@ -23,7 +23,8 @@ from fanout.cli import main
 from fanout.connection import Connection
 from fanout.local.demo import parameters_for_demo
 from fanout.local.hub import LocalHub
-from fanout.ops.dlq import Redrive, dead_letter_queue
+from fanout.ops.dlq.queues import resolve_dlq
+from fanout.ops.dlq.redrive import Redrive
 from fanout.ops.pacing import Retry
 from fanout.ops.resolve import Hub, resolve
 from router.normalise import EntityRules, to_outbound
@@ -211,7 +212,7 @@ def test_redrive_falls_back_to_the_loop_where_the_move_task_is_missing(env: Env)
     # GIVEN moto, which has no StartMessageMoveTask
     consumer = env.resolved.consumer("audit-log")
     ids = {redriven_by_queue(env, consumer.dlq_url, f"AUDIT#{n}") for n in range(3)}
-    source = dead_letter_queue(env.resolved, env.sqs, "audit-log")
+    source = resolve_dlq(env.resolved, env.sqs, "audit-log")
 
     # WHEN
     report = Redrive(env.sqs, source, consumer.queue_url).run("auto")
@@ -250,7 +251,7 @@ def test_redrive_interrupted_half_way_then_resumed_loses_nothing(env: Env):
         dead_letter(env, consumer.dlq_url, f"ITEM#{n:02d}", InvalidMessageError("downstream 503"))
         for n in range(25)
     }
-    source = dead_letter_queue(env.resolved, env.sqs, "projection")
+    source = resolve_dlq(env.resolved, env.sqs, "projection")
     faulty = Connection(endpoint_url=env.url, region=env.hub.region)
     SendFault(after_calls=2).install(faulty.client("sqs"))
 

@@ -8,7 +8,7 @@ error, and must not be listed for retry; an event that is not an SQS batch must
 fail the invocation (Lambda then retries it and the queue's redrive policy
 keeps it). No side effect may happen for any of them.
 
-The webhook consumer posts to a local HTTPS receiver (``fanout.chaos.WebhookReceiver``,
+The webhook consumer posts to a local HTTPS receiver (``fanout.chaos.receiver.WebhookReceiver``,
 a self-signed certificate trusted through OpenSSL's ``SSL_CERT_FILE``), so its good
 messages are really delivered and every request it makes is a side effect we see.
 """
@@ -26,7 +26,7 @@ import pytest
 from support.builders import FakeContext, load_event
 from support.secrets import a_stored_secret
 
-from fanout.chaos import WebhookReceiver
+from fanout.chaos.receiver import WebhookReceiver
 from fanout.local.faults import FaultPlan, FaultRates
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"

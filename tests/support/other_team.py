@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Final
 
 from fanout.local.hub import ConsumerStack, LocalHub
-from fanout.local.observe import Outcome
+from fanout.local.observe import InvocationOutcome
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 EXAMPLE: Final = ROOT / "examples" / "other-team"
@@ -58,7 +58,7 @@ def finished(hub: LocalHub, function: str) -> set[str]:
     return {
         envelope_id
         for event in hub.log.events
-        if event.outcome is Outcome.SUCCEEDED and event.function == function
+        if event.outcome is InvocationOutcome.SUCCEEDED and event.function == function
         for envelope_id in map(envelope_id_of, event.bodies)
         if envelope_id
     }
@@ -69,7 +69,7 @@ def bodies(hub: LocalHub, function: str) -> list[str]:
     return [
         body
         for event in hub.log.events
-        if event.outcome is Outcome.SUCCEEDED and event.function == function
+        if event.outcome is InvocationOutcome.SUCCEEDED and event.function == function
         for body in event.bodies
     ]
 
@@ -79,5 +79,5 @@ def failures(hub: LocalHub, function: str) -> list[str]:
     return [
         event.detail
         for event in hub.log.events
-        if event.outcome is Outcome.RETRIED and event.function == function
+        if event.outcome is InvocationOutcome.RETRIED and event.function == function
     ]

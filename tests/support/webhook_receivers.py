@@ -23,7 +23,7 @@ from consumers.webhook import app as webhook_app
 from consumers.webhook.addresses import Address
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.forwarder import Forwarder, WebhookSettings
-from fanout.chaos import self_signed_certificate
+from fanout.chaos.certificates import self_signed_certificate
 from support.secrets import a_stored_secret
 
 Answer = Callable[[BaseHTTPRequestHandler, threading.Event], None]

@@ -11,7 +11,7 @@ from support.webhook_receivers import LOOPBACK
 from consumers.webhook import transport as transport_module
 from consumers.webhook.addresses import AddressPolicy, parse_networks
 from consumers.webhook.transport import HttpTransport
-from fanout.chaos import WebhookReceiver
+from fanout.chaos.receiver import WebhookReceiver
 from fanout.local.faults import FaultPlan, FaultRates
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 import boto3
 import pytest
 
-from fanout.chaos import Mix, plan_operations
+from fanout.chaos.workload import Mix, plan_operations
 from fanout.local.server import MotoProcess
 
 

@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError
 from fanout.cli import main
 from fanout.local.consumer_cli import Progress, _serve, default_stack_name, parameter_overrides
 from fanout.local.demo import LiveView
-from fanout.local.observe import BatchEvent, Outcome
+from fanout.local.observe import BatchEvent, InvocationOutcome
 
 HUB = "123456789012"
 RUNNING = {
@@ -129,7 +129,7 @@ def test_the_stack_name_comes_from_samconfig(project):
 
 
 def failed(function: str, detail: str) -> BatchEvent:
-    return BatchEvent(Outcome.RETRIED, function, "arn:aws:sqs:::q", ("m-1",), detail)
+    return BatchEvent(InvocationOutcome.RETRIED, function, "arn:aws:sqs:::q", ("m-1",), detail)
 
 
 def test_each_failed_invocation_is_one_line_naming_the_consumer():

@@ -14,7 +14,7 @@ from local_hub_fakes import RecordingHandler, wait_until
 from fanout.connection import Connection
 from fanout.local.invoker import CallableInvoker
 from fanout.local.model import FunctionSpec, MappingSpec
-from fanout.local.observe import EventLog, Outcome
+from fanout.local.observe import EventLog, InvocationOutcome
 from fanout.local.queues import QueuePoller, QueueSettings
 
 CONSUMER = FunctionSpec(name="consumer", handler="consumers.audit_log.app.handler")
@@ -98,7 +98,7 @@ class TestDeletion:
         send(clients, url, "a", "b", "c")
         handler = RecordingHandler()
         with polling(clients, url, arn, handler) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 3, what="three successes")
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 3, what="three successes")
         assert sorted(handler.delivered) == ["a", "b", "c"]
         assert depth(clients, url) == 0
 
@@ -112,7 +112,7 @@ class TestDeletion:
         seen: list[dict[str, Any]] = []
         handler = RecordingHandler(seen.extend)
         with polling(clients, url, arn, handler) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 1)
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 1)
         (record,) = seen
         assert record["eventSource"] == "aws:sqs"
         assert record["eventSourceARN"] == arn
@@ -142,10 +142,10 @@ class TestFailures:
         handler = RecordingHandler(behave)
         settings = QueueSettings(wait_seconds=0)  # no shortening: the queue's own timeout rules
         with polling(clients, url, arn, handler, settings, batch_size=10) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 2, what="redelivery")
-        retried = next(e for e in log.events if e.outcome is Outcome.RETRIED)
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 2, what="redelivery")
+        retried = next(e for e in log.events if e.outcome is InvocationOutcome.RETRIED)
         assert sorted(retried.bodies) == ["a", "b"]
-        redelivered = [e for e in log.events if e.outcome is Outcome.DELIVERED][-1]
+        redelivered = [e for e in log.events if e.outcome is InvocationOutcome.DELIVERED][-1]
         assert set(redelivered.receive_counts) == {2}
 
     def test_partial_response_keeps_only_reported_messages(self, clients, unique):
@@ -160,8 +160,12 @@ class TestFailures:
         with polling(
             clients, url, arn, handler, function_response_types=("ReportBatchItemFailures",)
         ) as (_, log):
-            wait_until(lambda: log.count(Outcome.RETRIED) >= 2, what="two failed deliveries")
-        assert "good" in [b for e in log.events if e.outcome is Outcome.SUCCEEDED for b in e.bodies]
+            wait_until(
+                lambda: log.count(InvocationOutcome.RETRIED) >= 2, what="two failed deliveries"
+            )
+        assert "good" in [
+            b for e in log.events if e.outcome is InvocationOutcome.SUCCEEDED for b in e.bodies
+        ]
         assert handler.delivered.count("good") == 1
         assert handler.delivered.count("bad") >= 2
 
@@ -173,10 +177,10 @@ class TestFailures:
         with polling(
             clients, url, arn, handler, function_response_types=("ReportBatchItemFailures",)
         ) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 1)
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 1)
         assert handler.delivered == ["only", "only"]
         assert "not in the batch" in next(
-            e.detail for e in log.events if e.outcome is Outcome.RETRIED
+            e.detail for e in log.events if e.outcome is InvocationOutcome.RETRIED
         )
 
     def test_redrive_policy_moves_a_poison_message_to_the_dlq(self, clients, unique):
@@ -205,7 +209,7 @@ class TestBatching:
         send(clients, url, *[str(i) for i in range(5)])
         handler = RecordingHandler()
         with polling(clients, url, arn, handler, batch_size=2) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 5)
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 5)
         assert max(len(b) for b in handler.batches) == 2
 
     def test_window_gathers_more_than_one_receive(self, clients, unique):
@@ -215,7 +219,7 @@ class TestBatching:
         with polling(
             clients, url, arn, handler, batch_size=25, maximum_batching_window_seconds=1
         ) as (_, log):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 25)
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 25)
         assert len(handler.batches[0]) > 10  # more than one ReceiveMessage can return
 
 
@@ -230,5 +234,5 @@ class TestMaximumConcurrency:
             poller,
             log,
         ):
-            wait_until(lambda: log.count(Outcome.SUCCEEDED) == 8, what="all eight")
+            wait_until(lambda: log.count(InvocationOutcome.SUCCEEDED) == 8, what="all eight")
         assert poller.peak_in_flight == 2

@@ -15,7 +15,7 @@ from fanout.connection import Connection
 from fanout.local.failure import FailureDestination
 from fanout.local.invoker import CallableInvoker
 from fanout.local.model import FunctionSpec, MappingSpec
-from fanout.local.observe import EventLog, Outcome
+from fanout.local.observe import EventLog, InvocationOutcome
 from fanout.local.streams import ShardPoller, StreamSettings
 
 FAST = StreamSettings(poll_interval_seconds=0.01, retry_backoff_seconds=0.0)
@@ -138,7 +138,7 @@ class TestReportBatchItemFailures:
             function_response_types=("ReportBatchItemFailures",),
         )
         assert handler.batches == [[seq(i) for i in range(5)], [seq(3), seq(4)]]
-        assert log.identifiers(Outcome.SUCCEEDED) == [seq(i) for i in range(5)]
+        assert log.identifiers(InvocationOutcome.SUCCEEDED) == [seq(i) for i in range(5)]
 
     def test_several_failures_resume_at_the_lowest(self):
         def behave(records):
@@ -181,7 +181,7 @@ class TestReportBatchItemFailures:
         )
         log = run_to_end(handler, [stream_record(0)])
         assert handler.batches == [[seq(0)]]
-        assert log.identifiers(Outcome.SUCCEEDED) == [seq(0)]
+        assert log.identifiers(InvocationOutcome.SUCCEEDED) == [seq(0)]
 
 
 class TestRetriesAndDestination:
@@ -191,7 +191,7 @@ class TestRetriesAndDestination:
         handler = RecordingHandler(failing_on(1))
         log = run_to_end(handler, [stream_record(0), stream_record(1)], maximum_retry_attempts=2)
         assert len(handler.batches) == 3  # the first attempt and two retries
-        assert log.identifiers(Outcome.DISCARDED) == [seq(0), seq(1)]
+        assert log.identifiers(InvocationOutcome.DISCARDED) == [seq(0), seq(1)]
         assert "RetryAttemptsExhausted" in log.events[-1].detail
 
     def test_shard_moves_on_after_a_discard(self):
@@ -199,8 +199,8 @@ class TestRetriesAndDestination:
         log = run_to_end(
             handler, [stream_record(0), stream_record(1)], batch_size=1, maximum_retry_attempts=0
         )
-        assert log.identifiers(Outcome.DISCARDED) == [seq(0)]
-        assert log.identifiers(Outcome.SUCCEEDED) == [seq(1)]
+        assert log.identifiers(InvocationOutcome.DISCARDED) == [seq(0)]
+        assert log.identifiers(InvocationOutcome.SUCCEEDED) == [seq(1)]
 
     def test_old_records_are_discarded_without_invoking(self):
         handler = RecordingHandler()
@@ -210,9 +210,9 @@ class TestRetriesAndDestination:
             maximum_record_age_seconds=60,
         )
         assert handler.batches == [[seq(1)]]
-        assert log.identifiers(Outcome.DISCARDED) == [seq(0)]
+        assert log.identifiers(InvocationOutcome.DISCARDED) == [seq(0)]
         assert "RecordAgeExceeded" in next(
-            e.detail for e in log.events if e.outcome is Outcome.DISCARDED
+            e.detail for e in log.events if e.outcome is InvocationOutcome.DISCARDED
         )
 
 
@@ -234,8 +234,8 @@ class TestBisect:
             [seq(2)],
             [seq(3)],
         ]
-        assert log.identifiers(Outcome.DISCARDED) == [seq(2)]
-        assert sorted(log.identifiers(Outcome.SUCCEEDED)) == [seq(0), seq(1), seq(3)]
+        assert log.identifiers(InvocationOutcome.DISCARDED) == [seq(2)]
+        assert sorted(log.identifiers(InvocationOutcome.SUCCEEDED)) == [seq(0), seq(1), seq(3)]
 
     def test_splitting_does_not_consume_the_retry_quota(self):
         handler = RecordingHandler(failing_on(1))

@@ -10,14 +10,10 @@ import pytest
 from support.builders import TABLE_ARN, a_stream_record, ddb
 
 from fanout.ops.backfill import Checkpoint, snapshot_outbound
-from fanout.ops.dlq import (
-    MessageFilter,
-    decode_consumer_message,
-    decode_router_message,
-    pack_for_send,
-)
+from fanout.ops.dlq.decode import MessageFilter, decode_consumer_message, decode_router_message
+from fanout.ops.dlq.pack import pack_for_send
 from fanout.ops.pacing import TokenBucket
-from fanout.ops.replay import past_retention
+from fanout.ops.replay.stream_failures import past_retention
 from router.normalise import EntityRules, to_outbound
 from schemas import parse_envelope
 

@@ -21,14 +21,14 @@ from consumers.runtime.deadletter import dead_letter_of
 from fanout.cli import main
 from fanout.connection import Connection
 from fanout.ops import cli
-from fanout.ops.dlq import (
-    DeadLetterQueue,
-    MessageFilter,
+from fanout.ops.dlq.decode import MessageFilter
+from fanout.ops.dlq.move_task import (
     MoveTaskInterruptedError,
     MoveTaskRunningError,
-    Redrive,
     follow_move_task,
 )
+from fanout.ops.dlq.queues import ResolvedDlq
+from fanout.ops.dlq.redrive import Redrive
 from fanout.ops.resolve import ConsumerQueues, Hub, ResolveError, queue_arn_of
 
 DEAD_LETTERS = 5
@@ -47,8 +47,8 @@ class Queues:
         return queue_arn_of(self.sqs, url)
 
     @property
-    def dead_letter_queue(self) -> DeadLetterQueue:
-        return DeadLetterQueue("orders", self.dlq, "consumer", self.source)
+    def resolved_dlq(self) -> ResolvedDlq:
+        return ResolvedDlq("orders", self.dlq, "consumer", self.source)
 
     def depth(self, url: str) -> int:
         attributes = self.sqs.get_queue_attributes(
@@ -110,7 +110,7 @@ class TestStartingTheMoveTask:
     def test_back_to_the_source_queue_leaves_the_destination_to_sqs(self, queues: Queues):
         tasks = MoveTasks().install(queues.sqs)
 
-        report = Redrive(queues.sqs, queues.dead_letter_queue, queues.source, rate=50).run()
+        report = Redrive(queues.sqs, queues.resolved_dlq, queues.source, rate=50).run()
 
         assert report.method == "move-task"
         (started,) = tasks.params_of("StartMessageMoveTask")
@@ -121,7 +121,7 @@ class TestStartingTheMoveTask:
     def test_another_queue_is_named_as_the_destination(self, queues: Queues):
         tasks = MoveTasks().install(queues.sqs)
 
-        Redrive(queues.sqs, queues.dead_letter_queue, queues.other, rate=20).run("move-task")
+        Redrive(queues.sqs, queues.resolved_dlq, queues.other, rate=20).run("move-task")
 
         (started,) = tasks.params_of("StartMessageMoveTask")
         assert started == {
@@ -136,7 +136,7 @@ class TestStartingTheMoveTask:
     def test_the_rate_is_within_what_sqs_accepts(self, queues: Queues, rate: float, sent: Any):
         tasks = MoveTasks().install(queues.sqs)
 
-        Redrive(queues.sqs, queues.dead_letter_queue, queues.source, rate=rate).run()
+        Redrive(queues.sqs, queues.resolved_dlq, queues.source, rate=rate).run()
 
         (started,) = tasks.params_of("StartMessageMoveTask")
         # Left out (rate 0), SQS chooses the rate from the backlog.
@@ -147,7 +147,7 @@ class TestStartingTheMoveTask:
         tasks.running(queues.arn(queues.dlq))
 
         with pytest.raises(MoveTaskRunningError, match="one per queue"):
-            Redrive(queues.sqs, queues.dead_letter_queue, queues.source).run()
+            Redrive(queues.sqs, queues.resolved_dlq, queues.source).run()
 
         assert tasks.params_of("StartMessageMoveTask") == []
         assert queues.depth(queues.dlq) == DEAD_LETTERS
@@ -162,7 +162,7 @@ class TestStartingTheMoveTask:
         MoveTasks(start_error=(code, status)).install(queues.sqs)
 
         with pytest.raises(ClientError, match=code):
-            Redrive(queues.sqs, queues.dead_letter_queue, queues.source).run()
+            Redrive(queues.sqs, queues.resolved_dlq, queues.source).run()
 
         # Nothing moved by another path behind the operator's back.
         assert queues.depth(queues.dlq) == DEAD_LETTERS
@@ -172,7 +172,7 @@ class TestStartingTheMoveTask:
         self, queues: Queues
     ):
         # moto itself: no hooks, StartMessageMoveTask is not implemented
-        report = Redrive(queues.sqs, queues.dead_letter_queue, queues.source, rate=0).run()
+        report = Redrive(queues.sqs, queues.resolved_dlq, queues.source, rate=0).run()
 
         assert report.method == "loop"
         assert report.loop_because is not None
@@ -184,13 +184,13 @@ class TestStartingTheMoveTask:
         # moto's server answers an unimplemented action with an HTML 500: botocore's code "500"
         MoveTasks(start_error=("500", 500)).install(queues.sqs)
 
-        report = Redrive(queues.sqs, queues.dead_letter_queue, queues.source, rate=0).run()
+        report = Redrive(queues.sqs, queues.resolved_dlq, queues.source, rate=0).run()
 
         assert (report.method, report.moved) == ("loop", DEAD_LETTERS)
 
     def test_move_task_on_an_endpoint_without_it_is_an_error(self, queues: Queues):
         with pytest.raises(ResolveError, match="no StartMessageMoveTask"):
-            Redrive(queues.sqs, queues.dead_letter_queue, queues.source).run("move-task")
+            Redrive(queues.sqs, queues.resolved_dlq, queues.source).run("move-task")
         assert queues.depth(queues.dlq) == DEAD_LETTERS
 
     def test_what_a_move_task_cannot_do_runs_the_loop_without_asking_for_one(self, queues: Queues):
@@ -198,7 +198,7 @@ class TestStartingTheMoveTask:
 
         report = Redrive(
             queues.sqs,
-            queues.dead_letter_queue,
+            queues.resolved_dlq,
             queues.source,
             rate=0,
             message_filter=MessageFilter(error_text="nothing matches this"),
@@ -211,7 +211,7 @@ class TestStartingTheMoveTask:
         with pytest.raises(ResolveError, match="--type/--error"):
             Redrive(
                 queues.sqs,
-                queues.dead_letter_queue,
+                queues.resolved_dlq,
                 queues.source,
                 message_filter=MessageFilter(type_pattern="order.*"),
             ).run("move-task")
@@ -219,7 +219,7 @@ class TestStartingTheMoveTask:
     def test_a_queue_that_is_no_queues_dlq_is_moved_by_the_loop(self, queues: Queues):
         # StartMessageMoveTask only accepts DLQs whose sources are SQS queues.
         tasks = MoveTasks().install(queues.sqs)
-        plain = DeadLetterQueue("replays", queues.other, "queue")
+        plain = ResolvedDlq("replays", queues.other, "queue")
         queues.sqs.send_message(QueueUrl=queues.other, MessageBody="{}")
 
         report = Redrive(queues.sqs, plain, queues.source, rate=0).run()
@@ -236,7 +236,7 @@ class TestFollowingTheMoveTask:
 
     def start(self, queues: Queues, tasks: MoveTasks) -> str:
         tasks.install(queues.sqs)
-        report = Redrive(queues.sqs, queues.dead_letter_queue, queues.source).run("move-task")
+        report = Redrive(queues.sqs, queues.resolved_dlq, queues.source).run("move-task")
         assert report.task_handle is not None
         return report.task_handle
 
@@ -296,7 +296,10 @@ class TestRedriveCommand:
     def command(self, queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Any:
         def run(tasks: MoveTasks, *argv: str) -> int:
             connection = Connection(region="us-east-1")
+            # The redrive starts the task on its single-attempt client, and the CLI
+            # follows it on the shared one: both answer from the same fake tasks.
             tasks.install(connection.client("sqs"))
+            tasks.install(connection.single_attempt_client("sqs"))
             consumer = ConsumerQueues(
                 "orders",
                 queues.source,
@@ -430,7 +433,7 @@ class TestFifo:
         return got
 
     def test_every_message_keeps_its_group_and_order_and_has_a_deduplication_id(self, fifo: Queues):
-        dlq = DeadLetterQueue("orders", fifo.dlq, "consumer", fifo.source)
+        dlq = ResolvedDlq("orders", fifo.dlq, "consumer", fifo.source)
 
         report = Redrive(fifo.sqs, dlq, fifo.source, rate=0).run()
 
@@ -449,7 +452,7 @@ class TestFifo:
         assert fifo.depth(fifo.dlq) == 0
 
     def test_a_rerun_after_a_crash_between_send_and_delete_sends_no_duplicate(self, fifo: Queues):
-        dlq = DeadLetterQueue("orders", fifo.dlq, "consumer", fifo.source)
+        dlq = ResolvedDlq("orders", fifo.dlq, "consumer", fifo.source)
         crashing = boto3.client("sqs")
 
         def crash(**_: Any) -> None:
@@ -470,7 +473,7 @@ class TestFifo:
     def test_a_move_task_is_not_asked_to_cross_queue_types(self, fifo: Queues):
         tasks = MoveTasks().install(fifo.sqs)
         standard = fifo.sqs.create_queue(QueueName="standard")["QueueUrl"]
-        dlq = DeadLetterQueue("orders", fifo.dlq, "consumer", fifo.source)
+        dlq = ResolvedDlq("orders", fifo.dlq, "consumer", fifo.source)
 
         with pytest.raises(ResolveError, match="both FIFO or both standard"):
             Redrive(fifo.sqs, dlq, standard).run("move-task")

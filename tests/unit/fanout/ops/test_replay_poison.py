@@ -26,7 +26,8 @@ from support.sqs_receipts import latest_handles_only
 from fanout.cli import main
 from fanout.connection import Connection
 from fanout.ops import cli
-from fanout.ops.replay import RouterAnswer, replay_poison
+from fanout.ops.replay.poison import replay_poison
+from fanout.ops.replay.router import RouterAnswer
 from fanout.ops.resolve import Hub
 from router.deadletter import DeadLetterWriter
 from router.normalise import EntityRules, sequence_number_of, to_outbound

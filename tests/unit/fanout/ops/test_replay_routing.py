@@ -8,7 +8,7 @@ from typing import Any
 
 from support.builders import a_stream_record
 
-from fanout.ops.replay import (
+from fanout.ops.replay.router import (
     INVOKE_PAYLOAD_BUDGET,
     ROUTE_BATCH,
     RouterAnswer,

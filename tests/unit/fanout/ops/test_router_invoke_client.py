@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from fanout.connection import Connection
-from fanout.ops.replay import DeployedRouter
+from fanout.ops.replay.router import DeployedRouter
 from fanout.ops.resolve import Hub
 
 
