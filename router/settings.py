@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, get_args
 
-from router.errors import ConfigurationError
-from schemas.limits import (
+from hubcommon.limits import (
     S3_BUCKET_NAME_PATTERN,
     SNS_DEFAULT_MAX_MESSAGE_BYTES,
     SNS_MAX_MESSAGE_BYTES_CEILING,
     SNS_MIN_MESSAGE_BYTES,
 )
-from schemas.logs import LogLevel
+from hubcommon.logs import LogLevel
+from router.errors import ConfigurationError
 
 # Whole-value patterns (re.fullmatch: unlike `$`, no trailing newline slips through).
 _TOPIC_ARN: Final = re.compile(

@@ -30,8 +30,8 @@ from consumers.runtime.errors import PermanentError
 from consumers.runtime.keys import RECORD_TTL_SECONDS
 from consumers.runtime.settings import load_settings
 from consumers.runtime.state import apply_if_newer
+from hubcommon.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
 from schemas import Envelope
-from schemas.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -19,8 +19,8 @@ from consumers.runtime.errors import (
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.runtime.state import apply_if_newer
+from hubcommon.lambda_shapes import BatchResponse, LambdaContext
 from schemas import UPCASTERS, Envelope, Upcasters
-from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
 # here). Raise it on every change of the runtime or of the envelope contract it ships.

@@ -45,10 +45,10 @@ from consumers.runtime.observability import (
 )
 from consumers.runtime.reading import EnvelopeReader
 from consumers.runtime.settings import RuntimeSettings, load_settings
+from hubcommon.lambda_shapes import BatchResponse, LambdaContext
+from hubcommon.limits import LAMBDA_MAX_TIMEOUT_SECONDS
+from hubcommon.logs import configure_logging
 from schemas import UPCASTERS, Envelope, Upcasters
-from schemas.lambda_shapes import BatchResponse, LambdaContext
-from schemas.limits import LAMBDA_MAX_TIMEOUT_SECONDS
-from schemas.logs import configure_logging
 
 # A handler returns None, or False to say it applied nothing (``apply_if_newer``
 # found newer state; an object already written): counted, not an error.

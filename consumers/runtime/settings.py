@@ -15,12 +15,12 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from consumers.runtime.errors import ConfigurationError
-from schemas.limits import S3_BUCKET_NAME_PATTERN
-from schemas.logs import LogLevel
+from hubcommon.limits import S3_BUCKET_NAME_PATTERN
+from hubcommon.logs import LogLevel
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
-# A whole setting must be a bucket name (AWS's naming rules, schemas.limits).
+# A whole setting must be a bucket name (AWS's naming rules, hubcommon.limits).
 BUCKET_NAME_PATTERN = rf"^{S3_BUCKET_NAME_PATTERN}$"
 
 

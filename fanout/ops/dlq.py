@@ -44,9 +44,9 @@ from fanout.ops.resolve import (
     ResolveError,
     queue_arn_of,
 )
+from hubcommon.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, to_outbound
-from schemas.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
 SQS_RECEIVE_MAX_MESSAGES: Final = 10
