@@ -21,7 +21,7 @@ import botocore.session
 from botocore.config import Config
 
 from hubcommon.logs import configure_logging
-from router.claimcheck import ClaimCheck
+from router.claimcheck import ClaimCheckWriter
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
@@ -96,7 +96,7 @@ def build_router() -> Router:
             settings.max_message_bytes,
             concurrency=settings.publish_concurrency,
         ),
-        ClaimCheck(s3, settings.payload_bucket),
+        ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
     )
 

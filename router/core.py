@@ -12,7 +12,7 @@ import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hubcommon.lambda_shapes import BatchResponse
-from router.claimcheck import ClaimCheck
+from router.claimcheck import ClaimCheckWriter
 from router.deadletter import DeadLetterWriter
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, Outbound, sequence_number_of, to_outbound
@@ -53,7 +53,7 @@ class Router:
         self,
         settings: Settings,
         publisher: SnsPublisher,
-        claim_check: ClaimCheck,
+        claim_check: ClaimCheckWriter,
         dead_letters: DeadLetterWriter,
     ) -> None:
         self._settings = settings

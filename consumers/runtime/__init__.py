@@ -10,21 +10,17 @@ See ``docs/writing-a-consumer.md``.
 """
 
 from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Mode, Outcome, consumer
-from consumers.runtime.errors import (
-    ConfigurationError,
-    InvalidMessageError,
-    PermanentError,
-    RefusedPointerError,
-)
+from consumers.runtime.errors import InvalidMessageError, PermanentError, RefusedPointerError
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.runtime.state import apply_if_newer
+from hubcommon.errors import ConfigurationError
 from hubcommon.lambda_shapes import BatchResponse, LambdaContext
 from schemas import UPCASTERS, Envelope, Upcasters
 
 # The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
 # here). Raise it on every change of the runtime or of the envelope contract it ships.
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = [
     "UPCASTERS",

@@ -68,7 +68,7 @@ from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
 from hubcommon.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 from router.batching import pack_batches
-from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheck
+from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheckWriter
 from router.normalise import EntityRules, Outbound, pointer_body, to_outbound
 from router.settings import Settings
 
@@ -305,7 +305,7 @@ class Backfill:
         self._dynamodb = dynamodb
         self._sqs = sqs
         self._claim_check = (
-            ClaimCheck(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
+            ClaimCheckWriter(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
             if target.payload_bucket
             else None
         )

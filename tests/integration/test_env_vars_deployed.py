@@ -21,7 +21,7 @@ from consumers.runtime.settings import RuntimeSettings, load_settings
 from fanout import env_vars, stack
 from fanout.cli import main
 from fanout.connection import Connection
-from router.errors import ConfigurationError
+from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
 WEBHOOK = {

@@ -38,7 +38,7 @@ from fanout import env_vars, local_invoke, stack
 from fanout.build import sam_build_locally
 from fanout.cli import main
 from fanout.stack import StackError, check_rules, load_template, parameter_values
-from router.errors import ConfigurationError
+from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from hubcommon.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
-from router.claimcheck import ClaimCheck
+from router.claimcheck import ClaimCheckWriter
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.publisher import Backoff, SnsPublisher
@@ -157,7 +157,7 @@ def a_memory_hub(
     router = Router(
         settings,
         publisher,
-        ClaimCheck(s3, BUCKET),  # type: ignore[arg-type]
+        ClaimCheckWriter(s3, BUCKET),  # type: ignore[arg-type]
         DeadLetterWriter(sqs, DLQ_URL, s3, BUCKET),  # type: ignore[arg-type]
     )
     return MemoryHub(router, sns, sqs, s3)
