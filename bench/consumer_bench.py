@@ -4,13 +4,15 @@ For each in-repo consumer (projection, webhook, audit log), three contenders run
 SAME handler code on the SAME messages, against one moto server in a child process:
 
 (a) new runtime      - the consumer as consumers/ wires it (``handler.build``): the
-                       projection in ``Mode.STATE``, the webhook (with its per-endpoint
-                       ledger) and the audit log in ``Mode.NATURALLY_IDEMPOTENT``.
-(b) previous runtime - runtime 0.2.0's per-message requests: the claim and completion
-                       (``Mode.SIDE_EFFECT``) and, for the projection, 0.2.0's stale
-                       check and sequence mark around the handler
-                       (bench/previous_runtime.py); the audit log was
-                       ``idempotent=False`` at 0.2.0 (``Mode.NATURALLY_IDEMPOTENT``).
+                       projection in ``Mode.STATE``, the webhook in ``Mode.SIDE_EFFECT``
+                       with its per-endpoint claims (``claim_events=False``), the audit
+                       log in ``Mode.NATURALLY_IDEMPOTENT``.
+(b) previous runtime - runtime 0.2.0's per-message requests, as the current runtime still
+                       makes them when asked with 0.2.0's switches: the claim and
+                       completion of every event (``Mode.SIDE_EFFECT``) and, for the
+                       projection, the stale check and sequence mark (``skip_stale``);
+                       the audit log was ``idempotent=False`` at 0.2.0
+                       (``Mode.NATURALLY_IDEMPOTENT``).
 (c) Powertools       - the handler under Powertools for AWS Lambda's idempotency
                        utility, ``idempotent_function`` with ``DynamoDBPersistenceLayer``
                        keyed on the envelope id (``event_key_jmespath="id"``), the runtime
@@ -74,7 +76,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from capacity import item_size, read_units, write_units
-from previous_runtime import SequenceGuard, skipping_stale
 from support.builders import FakeContext, a_stream_record
 from support.deliveries import raw_delivery
 
@@ -372,13 +373,16 @@ def build(contender: str, spec: Spec, environ: Mapping[str, str]) -> Consumer:
     clients = aws_clients()
     handle: Callable[[Envelope], bool | None] = spec.handler.handle
     if contender == PREVIOUS:
-        # 0.2.0's claim and completion are what SIDE_EFFECT does; its stale check and
-        # sequence mark wrap the handler. idempotent=False at 0.2.0 wrote nothing.
-        if spec.stale_guard_at_0_2_0:
-            guard = SequenceGuard(environ["IDEMPOTENCY_TABLE"], spec.name, clients.dynamodb)
-            handle = skipping_stale(handle, guard)
+        # 0.2.0's idempotent=True is SIDE_EFFECT claiming every event, its skip_stale the
+        # runtime's sequence guard; idempotent=False at 0.2.0 wrote nothing.
         mode = Mode.SIDE_EFFECT if spec.claims_at_0_2_0 else Mode.NATURALLY_IDEMPOTENT
-        return Consumer.from_settings(handle, settings, clients=clients, mode=mode)
+        return Consumer.from_settings(
+            handle,
+            settings,
+            clients=clients,
+            mode=mode,
+            skip_stale=spec.stale_guard_at_0_2_0,
+        )
     layer = DynamoDBPersistenceLayer(
         table_name=environ["IDEMPOTENCY_TABLE"], key_attr="pk", boto3_client=clients.dynamodb
     )

@@ -99,14 +99,16 @@ PIPE_POLLS_PER_SECOND: Final = 4
 
 
 class Mode(StrEnum):
-    """What a consumer's runtime does per message, which is what it costs."""
+    """The consumer runtime's modes (``consumers.runtime.Mode``), priced by what each does per message."""
 
     STATE = "state"
     """Read models, caches, indexes: one conditional PutItem of the new image (stale-safe)."""
     SIDE_EFFECT = "side_effect"
-    """Webhooks, payments, e-mail: per endpoint a claim (PutItem) and a completion (UpdateItem)."""
+    """Webhooks, payments, e-mail: per effect claimed, a claim (PutItem) and a completion
+    (UpdateItem); one effect is the runtime's claim of the event, several are the
+    function's own claims (``claim_events=False``: the webhook's endpoints)."""
     NATURALLY_IDEMPOTENT = "naturally_idempotent"
-    """No DynamoDB: one S3 object per envelope id, written with If-None-Match (the audit log)."""
+    """No DynamoDB: the effect is idempotent by itself (the audit log's S3 object per id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,8 @@ class Consumer:
     name: str
     mode: Mode
     match_fraction: float = 1.0  # share of events its filter policy lets through
-    endpoints: int = 1  # side_effect: calls out per message, each with its own ledger record
+    effects: int = 1  # side_effect: effects per message, each claimed (2 writes) and called out
+    s3_puts: int = 0  # objects the consumer writes to S3 per message (the audit log: 1)
     batch: int | None = None  # messages per invocation; None: Load.consumer_batch
 
     @property
@@ -127,10 +130,11 @@ class Consumer:
 
 # As template.yaml deploys them: the projection keeps a read model, the webhook posts to
 # its URL (one endpoint, BatchSize 5), the audit log writes one S3 object per event.
+# tests/unit/fanout/test_cost.py holds each mode equal to its handler's.
 IN_REPO_CONSUMERS: Final = (
     Consumer("projection", Mode.STATE),
-    Consumer("webhook", Mode.SIDE_EFFECT, endpoints=1, batch=5),
-    Consumer("audit-log", Mode.NATURALLY_IDEMPOTENT),
+    Consumer("webhook", Mode.SIDE_EFFECT, effects=1, batch=5),
+    Consumer("audit-log", Mode.NATURALLY_IDEMPOTENT, s3_puts=1),
 )
 
 
@@ -278,25 +282,30 @@ def per_message(consumer: Consumer, load: Load) -> PerMessage:
             dynamodb_requests=1,
             write_units=write_units(load.item_kb + load.state_columns_kb),
             read_units=0,
-            s3_puts=0,
+            s3_puts=consumer.s3_puts,
             s3_gets=s3_gets,
             calls_out=0,
         )
     if consumer.mode is Mode.SIDE_EFFECT:
-        # Per endpoint: the claim (PutItem) and the completion (UpdateItem), or on failure
+        # Per effect: the claim (PutItem) and the completion (UpdateItem), or on failure
         # the release (DeleteItem) instead of the completion: two writes either way.
-        requests = 2 * consumer.endpoints
+        requests = 2 * consumer.effects
         return PerMessage(
             dynamodb_requests=requests,
             write_units=requests * write_units(load.ledger_record_kb),
             read_units=0,
-            s3_puts=0,
+            s3_puts=consumer.s3_puts,
             s3_gets=s3_gets,
-            calls_out=consumer.endpoints,
+            calls_out=consumer.effects,
         )
-    # Idempotent by its own key: one conditional S3 PUT of the envelope, no DynamoDB.
+    # Idempotent by its own effect: no DynamoDB; what it writes to S3, if anything.
     return PerMessage(
-        dynamodb_requests=0, write_units=0, read_units=0, s3_puts=1, s3_gets=s3_gets, calls_out=0
+        dynamodb_requests=0,
+        write_units=0,
+        read_units=0,
+        s3_puts=consumer.s3_puts,
+        s3_gets=s3_gets,
+        calls_out=0,
     )
 
 
@@ -377,12 +386,9 @@ def consumer_lines(consumer: Consumer, load: Load) -> list[LineItem]:
             )
         )
     if consumer.mode is Mode.SIDE_EFFECT:
-        # One record per message and endpoint, kept until its TTL (TTL deletes are free).
+        # One record per message and effect, kept until its TTL (TTL deletes are free).
         records = (
-            load.events_per_day
-            * consumer.match_fraction
-            * consumer.endpoints
-            * load.ledger_ttl_days
+            load.events_per_day * consumer.match_fraction * consumer.effects * load.ledger_ttl_days
         )
         stored = dynamodb_gb(records, load.ledger_record_kb)
         items.append(
@@ -405,7 +411,7 @@ def consumer_lines(consumer: Consumer, load: Load) -> list[LineItem]:
             / GB
         )
         items += [
-            LineItem("S3 PUTs (one object per event)", puts, "requests", puts * S3_PER_PUT, name),
+            LineItem("S3 PUTs (objects written)", puts, "requests", puts * S3_PER_PUT, name),
             LineItem(
                 "S3 storage (objects kept)", kept_gb, "GB-month", kept_gb * S3_PER_GB_MONTH, name
             ),
@@ -569,13 +575,13 @@ DESIGNS: Final = (
 def describe(consumer: Consumer, load: Load) -> str:
     """``projection: state, match 1, per message 2 WRU, 0 RRU, 0 S3 requests``."""
     need = per_message(consumer, load)
-    endpoints = (
-        f", {consumer.endpoints} endpoint{'s' if consumer.endpoints != 1 else ''}"
+    effects = (
+        f", {consumer.effects} effect{'s' if consumer.effects != 1 else ''} claimed"
         if consumer.mode is Mode.SIDE_EFFECT
         else ""
     )
     return (
-        f"{consumer.name}: {consumer.mode.value}{endpoints}, match {consumer.match_fraction:g};"
+        f"{consumer.name}: {consumer.mode.value}{effects}, match {consumer.match_fraction:g};"
         f" per message {need.write_units} WRU, {need.read_units} RRU,"
         f" {need.s3_puts + need.s3_gets} S3 request{'' if need.s3_puts + need.s3_gets == 1 else 's'}"
     )
@@ -687,7 +693,8 @@ def bill(load: Load) -> dict[str, Any]:
                 "name": consumer.name,
                 "mode": consumer.mode.value,
                 "match_fraction": consumer.match_fraction,
-                "endpoints": consumer.endpoints if consumer.mode is Mode.SIDE_EFFECT else None,
+                "effects": consumer.effects if consumer.mode is Mode.SIDE_EFFECT else None,
+                "s3_puts": consumer.s3_puts,
                 "batch": consumer.batch or load.consumer_batch,
                 "per_message": asdict(per_message(consumer, load)),
                 "lines": [asdict(item) for item in consumers if item.consumer == consumer.name],
@@ -703,51 +710,58 @@ class CostInputError(ValueError):
     """A flag's value the model cannot price; its message is the one line shown to the user."""
 
 
-CONSUMER_SYNTAX: Final = "NAME:MODE[:MATCH_FRACTION[:ENDPOINTS]]"
+CONSUMER_SYNTAX: Final = "NAME:MODE[:MATCH_FRACTION][:effects=N][:s3_puts=N]"
 
 
 def parse_consumer(text: str, default_match: float) -> Consumer:
-    """``search:state:0.2`` or ``billing:side_effect:1:3`` -> a ``Consumer``; ``CostInputError`` if not."""
+    """``search:state:0.2`` or ``billing:side_effect:effects=3`` -> a ``Consumer``; ``CostInputError`` if not."""
     parts = text.split(":")
     modes = ", ".join(m.value for m in Mode)
-    if not 2 <= len(parts) <= 4 or not parts[0]:  # noqa: PLR2004 - the syntax's bounds
+    if len(parts) < 2 or not parts[0]:  # noqa: PLR2004 - NAME and MODE at least
         raise CostInputError(f"--consumer {text!r}: expected {CONSUMER_SYNTAX}")
     name, mode_text, *rest = parts
     try:
         mode = Mode(mode_text)
     except ValueError:
         raise CostInputError(f"--consumer {text!r}: mode must be one of {modes}") from None
-    try:
-        match = float(rest[0]) if rest else default_match
-    except ValueError:
-        raise CostInputError(f"--consumer {text!r}: match fraction must be a number") from None
-    endpoints = 1
-    if len(rest) == 2:  # noqa: PLR2004 - MATCH_FRACTION and ENDPOINTS
-        if mode is not Mode.SIDE_EFFECT:
-            raise CostInputError(f"--consumer {text!r}: only side_effect consumers have endpoints")
+    match = default_match
+    if rest and "=" not in rest[0]:
         try:
-            endpoints = int(rest[1])
+            match = float(rest.pop(0))
         except ValueError:
-            raise CostInputError(f"--consumer {text!r}: endpoints must be a whole number") from None
-    consumer = Consumer(name, mode, match, endpoints)
+            raise CostInputError(f"--consumer {text!r}: match fraction must be a number") from None
+    counts = {"effects": 1, "s3_puts": 0}
+    for option in rest:
+        key, _, value = option.partition("=")
+        if key not in counts or not value:
+            raise CostInputError(f"--consumer {text!r}: expected {CONSUMER_SYNTAX}")
+        try:
+            counts[key] = int(value)
+        except ValueError:
+            raise CostInputError(f"--consumer {text!r}: {key} must be a whole number") from None
+    if counts["effects"] != 1 and mode is not Mode.SIDE_EFFECT:
+        raise CostInputError(f"--consumer {text!r}: only side_effect consumers claim effects")
+    consumer = Consumer(name, mode, match, effects=counts["effects"], s3_puts=counts["s3_puts"])
     check_consumer(consumer, text)
     return consumer
 
 
 def check_consumer(consumer: Consumer, text: str) -> None:
-    """``CostInputError`` for a match fraction outside 0..1 or fewer than one endpoint."""
+    """``CostInputError`` for a match fraction outside 0..1, no effect, or negative S3 PUTs."""
     if not 0 <= consumer.match_fraction <= 1:
         raise CostInputError(f"--consumer {text!r}: match fraction must be between 0 and 1")
-    if consumer.endpoints < 1:
-        raise CostInputError(
-            f"--consumer {text!r}: a side_effect consumer needs 1 endpoint or more"
-        )
+    if consumer.effects < 1:
+        raise CostInputError(f"--consumer {text!r}: a side_effect consumer claims 1 effect or more")
+    if consumer.s3_puts < 0:
+        raise CostInputError(f"--consumer {text!r}: s3_puts must be 0 or more")
 
 
 def consumers_from(args: argparse.Namespace) -> tuple[Consumer, ...]:
     """The consumers the flags describe: ``--consumer``s, ``--consumers N``, or the in-repo three."""
     if args.consumer and args.consumers is not None:
         raise CostInputError("give --consumer (each one described) or --consumers N, not both")
+    if args.consumer_mode is not None and args.consumers is None:
+        raise CostInputError("--consumer-mode is the mode of --consumers N; give both, or neither")
     if not 0 <= args.match_fraction <= 1:
         raise CostInputError("--match-fraction must be between 0 and 1")
     if args.consumer:
@@ -755,7 +769,7 @@ def consumers_from(args: argparse.Namespace) -> tuple[Consumer, ...]:
     elif args.consumers is not None:
         if args.consumers < 1:
             raise CostInputError("--consumers must be 1 or more")
-        mode = Mode(args.consumer_mode)
+        mode = Mode(args.consumer_mode or Mode.STATE.value)
         chosen = tuple(
             Consumer(f"consumer-{n}", mode, args.match_fraction)
             for n in range(1, args.consumers + 1)
@@ -843,10 +857,13 @@ def register(subcommands: Any) -> None:
         action="append",
         metavar=CONSUMER_SYNTAX,
         help=(
-            "one consumer (repeat for each): MODE is state, side_effect or naturally_idempotent; "
-            "MATCH_FRACTION the share of events it receives (default --match-fraction); "
-            "ENDPOINTS, side_effect only, the calls out per message (default 1). "
-            "E.g. search:state:0.2, billing:side_effect:1:3"
+            "one consumer (repeat for each): MODE is the runtime's mode, state, side_effect or "
+            "naturally_idempotent; MATCH_FRACTION the share of events it receives (default "
+            "--match-fraction); effects=N, side_effect only, the effects claimed one by one per "
+            "message (default 1, the runtime's claim of the event; the webhook claims one per "
+            "endpoint); s3_puts=N the objects it writes to S3 per message (default 0; the audit "
+            "log 1). E.g. search:state:0.2, billing:side_effect:effects=3, "
+            "archive:naturally_idempotent:s3_puts=1"
         ),
     )
     parser.add_argument(
@@ -858,8 +875,8 @@ def register(subcommands: Any) -> None:
     parser.add_argument(
         "--consumer-mode",
         choices=[m.value for m in Mode],
-        default=Mode.STATE.value,
-        help="the mode of the --consumers N generic consumers (default: %(default)s)",
+        default=None,
+        help="the mode of the --consumers N generic consumers (default: state)",
     )
     parser.add_argument(
         "--match-fraction",
@@ -910,7 +927,7 @@ def register(subcommands: Any) -> None:
         type=float,
         default=defaults.side_effect_ms_per_call,
         metavar="MS",
-        help="Lambda time per side-effect call out, per endpoint (default: %(default)s)",
+        help="Lambda time per side-effect call out, per effect (default: %(default)s)",
     )
     parser.add_argument(
         "--table-items",
@@ -931,7 +948,7 @@ def register(subcommands: Any) -> None:
         type=float,
         default=defaults.audit_retention_days,
         metavar="DAYS",
-        help="days of naturally_idempotent S3 objects kept (default: %(default)s)",
+        help="days the objects a consumer writes to S3 (s3_puts) are kept (default: %(default)s)",
     )
     parser.add_argument(
         "--shards",

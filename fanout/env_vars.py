@@ -13,7 +13,7 @@ read from where they already exist:
   stops at 100 resources:
   https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackResources.html).
   A nested application is an ``AWS::CloudFormation::Stack`` resource whose physical id
-  is the child stack's id; ``fanout.stack`` (the local deployer) creates it as a
+  is the child stack's id; ``fanout.deploy`` (the local deployer) creates it as a
   separate stack instead (``nested_stack_name``), found from the template's
   ``AWS::Serverless::Application`` resources.
 
@@ -46,15 +46,15 @@ from urllib.parse import urlsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from fanout.connection import Connection
+from fanout.deploy.deployer import nested_stack_name
+from fanout.deploy.template import NESTED_STACK, TEMPLATE, load_template
 from fanout.local_invoke import lifted_path
 from fanout.ops.resolve import describe_stack
-from fanout.stack import TEMPLATE, load_template, nested_stack_name
 
 EnvVars = dict[str, dict[str, str]]
 """Function full path -> its environment variables (the ``--env-vars`` file)."""
 
 DEFAULT_OUTPUT: Final = Path("env.json")
-NESTED_STACK: Final = "AWS::CloudFormation::Stack"
 FUNCTION: Final = "AWS::Lambda::Function"
 _APPLICATIONS: Final = frozenset({"AWS::Serverless::Application", NESTED_STACK})
 ENDPOINT_VARIABLE: Final = "AWS_ENDPOINT_URL"

@@ -51,7 +51,8 @@ from typing import Any, Final
 
 import yaml
 
-from fanout.stack import StackError, _references, load_template
+from fanout.deploy.exceptions import StackError
+from fanout.deploy.template import load_template, references
 
 TEMPLATE_NAME: Final = "local-invoke.yaml"
 """The file this module writes in the build folder (samconfig.toml's local_invoke names it)."""
@@ -137,7 +138,7 @@ def _dependents(resources: Mapping[str, Any], removed: set[str]) -> set[str]:
             logical_id
             for logical_id, resource in resources.items()
             if logical_id not in gone
-            and (_references(resource) & gone or set(_listed(resource.get("DependsOn"))) & gone)
+            and (references(resource) & gone or set(_listed(resource.get("DependsOn"))) & gone)
         }
         if not more:
             return gone

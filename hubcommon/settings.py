@@ -28,6 +28,7 @@ from hubcommon.errors import ConfigurationError
 from hubcommon.logs import LogLevel
 
 T = TypeVar("T")
+N = TypeVar("N", int, float)
 
 _VARIABLE: Final = "variable"
 _CHECK: Final = "check"
@@ -62,34 +63,36 @@ def length(low: int, high: int) -> Callable[[str], str]:
     return check
 
 
-def integer(low: int, high: int) -> Callable[[str], int]:
-    """A whole number from ``low`` to ``high``."""
-
-    def check(value: str) -> int:
+def _number(
+    parse: Callable[[str], N], what: str, fits: Callable[[N], bool], bounds: str
+) -> Callable[[str], N]:
+    def check(value: str) -> N:
         try:
-            number = int(value)
+            number = parse(value)
         except ValueError:
-            raise ValueError("is not a whole number") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
+            raise ValueError(f"is not {what}") from None
+        if not fits(number):
+            raise ValueError(bounds)
         return number
 
     return check
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high``."""
+    return _number(
+        int, "a whole number", lambda n: low <= n <= high, f"must be between {low} and {high}"
+    )
 
 
 def seconds(above: float, at_most: float) -> Callable[[str], float]:
-    """A number of seconds greater than ``above`` and at most ``at_most``."""
-
-    def check(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError("is not a number") from None
-        if not above < number <= at_most:  # NaN fails both comparisons
-            raise ValueError(f"must be over {above:g} and at most {at_most:g}")
-        return number
-
-    return check
+    """A number of seconds greater than ``above`` and at most ``at_most`` (NaN fails both)."""
+    return _number(
+        float,
+        "a number",
+        lambda n: above < n <= at_most,
+        f"must be over {above:g} and at most {at_most:g}",
+    )
 
 
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})

@@ -12,14 +12,21 @@ kind of consumer (docs/writing-a-consumer.md, "Choosing a mode"):
 
 - ``Mode.STATE``: the runtime writes nothing; the handler's one write is
   conditional on the stored sequence (``apply_if_newer``).
-- ``Mode.SIDE_EFFECT``: a claim and a completion, two writes, no read.
+- ``Mode.SIDE_EFFECT``: a claim and a completion, two writes, no read; or,
+  with ``claim_events=False``, the function claims each of its effects itself
+  (the webhook: one claim per endpoint).
 - ``Mode.NATURALLY_IDEMPOTENT``: the runtime writes nothing; the handler's
   effect is idempotent by itself (one S3 object per envelope id).
+
+``skip_stale=True`` adds runtime 0.2's sequence guard (a consistent read and an
+update per message) for a state sink that cannot make its own write conditional
+on the sequence (a cache or index outside DynamoDB).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from enum import StrEnum
@@ -45,6 +52,7 @@ from consumers.runtime.observability import (
 )
 from consumers.runtime.reading import EnvelopeReader
 from consumers.runtime.settings import RuntimeSettings, load_settings
+from consumers.runtime.staleness import SequenceGuard
 from hubcommon.errors import ConfigurationError
 from hubcommon.lambda_shapes import BatchResponse, LambdaContext
 from hubcommon.limits import LAMBDA_MAX_TIMEOUT_SECONDS
@@ -74,7 +82,8 @@ class Mode(StrEnum):
 
     SIDE_EFFECT = "side_effect"
     """Webhooks, payments, e-mail: each envelope id runs at most once. The runtime
-    claims it with a leased conditional put and completes it: two writes, no read."""
+    claims it with a leased conditional put and completes it: two writes, no read.
+    With ``claim_events=False`` the function claims each effect itself instead."""
 
     NATURALLY_IDEMPOTENT = "naturally_idempotent"
     """The effect is idempotent by itself (one object per envelope id, an upsert
@@ -111,6 +120,7 @@ class Consumer:
         dead_letters: DeadLetterQueue,
         mode: Mode = Mode.SIDE_EFFECT,
         idempotency: IdempotencyStore | None = None,
+        sequences: SequenceGuard | None = None,
         tracer: Tracer | None = None,
         metrics_sink: MetricsSink = stdout_sink,
         clock: Callable[[], float] = time.time,
@@ -120,10 +130,13 @@ class Consumer:
         self.name = name
         self._reader = reader
         self._dead_letters = dead_letters
-        if mode is Mode.SIDE_EFFECT and idempotency is None:
-            raise ValueError("a side-effect consumer needs an IdempotencyStore to claim events")
+        if mode is not Mode.SIDE_EFFECT and idempotency is not None:
+            raise ValueError(f"only a side-effect consumer claims events, not a {mode} one")
+        if mode is Mode.STATE and sequences is not None:
+            raise ValueError("a state consumer's own write is its stale guard")
         self.mode = mode
-        self._idempotency = idempotency if mode is Mode.SIDE_EFFECT else None
+        self._idempotency = idempotency
+        self._sequences = sequences
         self._tracer = tracer or NoTracer()
         self._metrics_sink = metrics_sink
         self._clock = clock
@@ -137,14 +150,19 @@ class Consumer:
         *,
         clients: AwsClients,
         mode: Mode = Mode.SIDE_EFFECT,
+        claim_events: bool = True,
+        skip_stale: bool = False,
         upcasters: Upcasters = UPCASTERS,
         tracer: Tracer | None = None,
     ) -> Consumer:
         """Wire the runtime from validated settings; raises ``ConfigurationError``."""
-        idempotency = None
-        if mode is Mode.SIDE_EFFECT:
+        idempotency = sequences = None
+        if mode is Mode.SIDE_EFFECT and claim_events:
             table = settings.require_table("a side-effect consumer claims each event there")
             idempotency = IdempotencyStore(table, settings.consumer_name, clients.dynamodb)
+        if skip_stale:
+            table = settings.require_table("the stale-event guard is on for this consumer")
+            sequences = SequenceGuard(table, settings.consumer_name, clients.dynamodb)
         store = S3PayloadStore(clients.s3)
         # The hub's claim checks live in its own bucket only; TRUSTED_PAYLOAD_BUCKETS
         # widens what other producers' extended-client pointers may name, never that.
@@ -163,6 +181,7 @@ class Consumer:
             dead_letters=DeadLetterQueue(clients.sqs, settings.dlq_url),
             mode=mode,
             idempotency=idempotency,
+            sequences=sequences,
             tracer=tracer,
         )
 
@@ -271,7 +290,7 @@ class Consumer:
                 log.info("event_in_progress_elsewhere", outcome=Outcome.IN_PROGRESS)
                 return Outcome.IN_PROGRESS
         try:
-            outcome = self._apply(envelope)
+            outcome = self._apply(envelope, log)
         except ConfigurationError:
             self._release(claim, log)
             raise
@@ -285,10 +304,21 @@ class Consumer:
         self._complete(claim, log)
         return outcome
 
-    def _apply(self, envelope: Envelope) -> Outcome:
+    def _apply(self, envelope: Envelope, log: Any) -> Outcome:
+        if self._sequences is not None and self._sequences.is_stale(envelope):
+            return Outcome.STALE
         if self._handle(envelope) is False:
             return Outcome.STALE if self.mode is Mode.STATE else Outcome.DUPLICATE
+        self._advance(envelope, log)
         return Outcome.PROCESSED
+
+    def _advance(self, envelope: Envelope, log: Any) -> None:
+        if self._sequences is None:
+            return
+        try:
+            self._sequences.advance(envelope)
+        except Exception as error:  # noqa: BLE001 - the work is done; the mark only speeds up skipping
+            log.warning("sequence_mark_failed", error=error_summary(error))
 
     def _complete(self, claim: Claim | None, log: Any) -> None:
         if claim is None or self._idempotency is None:
@@ -354,11 +384,15 @@ class ConsumerHandler:
         handle: Handle,
         *,
         mode: Mode,
+        claim_events: bool = True,
+        skip_stale: bool = False,
         setup: Callable[[], object] | None = None,
         upcasters: Upcasters = UPCASTERS,
     ) -> None:
         self.handle = handle
         self.mode = mode
+        self.claim_events = claim_events
+        self.skip_stale = skip_stale
         self._setup = setup
         self._upcasters = upcasters
         self._runtime: Consumer | None = None
@@ -385,6 +419,8 @@ class ConsumerHandler:
             settings,
             clients=aws_clients(),
             mode=self.mode,
+            claim_events=self.claim_events,
+            skip_stale=self.skip_stale,
             upcasters=self._upcasters,
             tracer=XRayTracer(),
         )
@@ -402,22 +438,14 @@ class ConsumerHandler:
             clear()
 
 
-# Runtime 0.2's switches, each with what replaces it: a handler written for 0.2 fails
-# at import with this text rather than silently losing a guarantee on a newer layer.
-_REMOVED_OPTIONS: Final = {
-    "idempotent": "idempotent=True is mode=Mode.SIDE_EFFECT (the default); "
-    "idempotent=False is mode=Mode.NATURALLY_IDEMPOTENT",
-    "skip_stale": "skip_stale=True is mode=Mode.STATE, with the handler's write made through "
-    "consumers.runtime.apply_if_newer",
-}
-
-
 def consumer(
     *,
-    mode: Mode = Mode.SIDE_EFFECT,
+    mode: Mode | None = None,
+    claim_events: bool = True,
+    skip_stale: bool = False,
     setup: Callable[[], object] | None = None,
     upcasters: Upcasters = UPCASTERS,
-    **removed: object,
+    idempotent: bool | None = None,
 ) -> Callable[[Handle], ConsumerHandler]:
     """Decorator: ``handle(event: Envelope) -> None`` becomes a Lambda SQS handler.
 
@@ -425,23 +453,41 @@ def consumer(
     costs (``Mode``): ``SIDE_EFFECT`` (the default, and safe for any function)
     claims each envelope id in IDEMPOTENCY_TABLE so it runs at most once;
     ``STATE`` and ``NATURALLY_IDEMPOTENT`` leave that to the function's own
-    write and touch no table. ``setup`` runs once at cold start, after the runtime's own settings are
-    valid: build your own clients and validate your own settings there.
+    write and touch no table. ``claim_events=False`` (``SIDE_EFFECT`` only): the
+    function claims each of its effects itself, as the webhook does per endpoint.
+    ``skip_stale``: skip a change older than one already applied to the same item
+    (a consistent read and an update per message; not in ``STATE``, whose write
+    already does it). ``setup`` runs once at cold start, after the runtime's own
+    settings are valid: build your own clients and validate your own settings there.
+    ``idempotent`` is runtime 0.2's switch, kept for one release: ``True`` is
+    ``SIDE_EFFECT``, ``False`` is ``NATURALLY_IDEMPOTENT``.
     """
-
-    for option in removed:
-        replacement = _REMOVED_OPTIONS.get(option)
-        if replacement is None:
-            raise TypeError(f"consumer() got an unexpected keyword argument {option!r}")
+    if idempotent is not None:
+        if mode is not None:
+            raise TypeError("consumer() takes mode= or the older idempotent=, not both")
+        warnings.warn(
+            "consumer(idempotent=...) is deprecated since runtime 0.3.0: idempotent=True is "
+            "mode=Mode.SIDE_EFFECT, idempotent=False is mode=Mode.NATURALLY_IDEMPOTENT",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        mode = Mode.SIDE_EFFECT if idempotent else Mode.NATURALLY_IDEMPOTENT
+    chosen = Mode(mode) if mode is not None else Mode.SIDE_EFFECT
+    if not claim_events and chosen is not Mode.SIDE_EFFECT:
         raise TypeError(
-            f"consumer({option}=...) was removed in runtime 0.3.0: {replacement} "
-            "(docs/writing-a-consumer.md, 'Choosing a mode')"
+            f"claim_events=False is for Mode.SIDE_EFFECT; a {chosen} consumer claims nothing"
+        )
+    if skip_stale and chosen is Mode.STATE:
+        raise TypeError(
+            "skip_stale is for sinks that cannot write conditionally; in Mode.STATE use apply_if_newer"
         )
 
     def wrap(handle: Handle) -> ConsumerHandler:
         return ConsumerHandler(
             handle,
-            mode=Mode(mode),
+            mode=chosen,
+            claim_events=claim_events,
+            skip_stale=skip_stale,
             setup=setup,
             upcasters=upcasters,
         )

@@ -29,3 +29,9 @@ def bounded(part: str) -> str:
 def idempotency_key(consumer: str, envelope_id: str) -> str:
     """The record that says whether ``consumer`` handled ``envelope_id``."""
     return f"idempotency#{consumer}#{bounded(envelope_id)}"
+
+
+def sequence_key(consumer: str, source: str, subject: str) -> str:
+    """The mark holding the highest sequence ``consumer`` applied for one item of one table."""
+    digest = hashlib.sha256(f"{source}\n{subject}".encode()).hexdigest()
+    return f"sequence#{consumer}#{digest}"

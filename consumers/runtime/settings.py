@@ -9,11 +9,13 @@ of misbehaving per message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 from hubcommon import settings as declared
 from hubcommon.errors import ConfigurationError
@@ -33,10 +35,35 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
     Empty values count as unset: CloudFormation renders an omitted optional value as "".
     Members of ``CONSUMER_CONFIG`` count as variables too (a set variable wins).
     Raises ``ConfigurationError`` listing every bad variable by name.
+
+    A pydantic model whose field aliases are the variable names (runtime 0.3's way) is
+    still read, with a ``DeprecationWarning``: a team's function keeps working when a
+    redeploy picks up a newer runtime layer.
     """
-    return declared.load_settings(
-        model, settings_environment(os.environ if environ is None else environ)
-    )
+    values = settings_environment(os.environ if environ is None else environ)
+    if not dataclasses.is_dataclass(model) and hasattr(model, "model_validate"):
+        warnings.warn(
+            f"{model.__name__} is a pydantic model: declare settings as a frozen dataclass of"
+            " hubcommon.settings.variable(...) fields (docs/writing-a-consumer.md)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cast("SettingsT", _load_pydantic(model, values))
+    return declared.load_settings(model, values)
+
+
+def _load_pydantic(model: Any, values: dict[str, str]) -> Any:
+    """Runtime 0.3's settings: a pydantic model validated from the variables."""
+    from pydantic import ValidationError  # noqa: PLC0415 - only for models written for 0.3
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or model.__name__}: {issue['msg']}"
+            for issue in error.errors(include_url=False)
+        )
+        raise ConfigurationError(f"{model.__name__}: {problems}") from None
 
 
 CONSUMER_CONFIG = "CONSUMER_CONFIG"

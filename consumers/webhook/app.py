@@ -32,10 +32,10 @@ def build_forwarder(
         name = f"{runtime.consumer_name}@{IdempotencyLedger.endpoint_id(endpoint)}"
         return IdempotencyStore(table, name, dynamodb)
 
-    # A delivery's lease covers every endpoint's POST once, plus slack (for name
-    # resolution and the ledger's writes): each POST ends by its deadline
-    # (consumers.webhook.transport), however slowly an endpoint answers.
-    lease = settings.timeout_seconds * len(settings.urls) + 30
+    # Each endpoint is claimed just before its own POST, so a lease covers one POST,
+    # plus slack for name resolution and the ledger's writes: the POST ends by its
+    # deadline (consumers.webhook.transport), however slowly the endpoint answers.
+    lease = settings.timeout_seconds + 30
     return Forwarder(settings, ledger=IdempotencyLedger(store, lease))
 
 
@@ -45,11 +45,10 @@ def forwarder() -> Forwarder:
     return build_forwarder()
 
 
-# Each endpoint's delivery is claimed and completed in the forwarder's own ledger:
-# the side-effect protocol per endpoint (two writes each), so that one endpoint's
-# failure never resends to the others. A runtime claim of the whole event on top
-# would only add two writes per message.
-@consumer(mode=Mode.NATURALLY_IDEMPOTENT, setup=forwarder)
+# Each endpoint's delivery is a side effect claimed and completed on its own (the
+# forwarder's ledger, two writes per endpoint), so one endpoint's failure never resends
+# to the others; a runtime claim of the whole event on top would only add two writes.
+@consumer(mode=Mode.SIDE_EFFECT, claim_events=False, setup=forwarder)
 def handler(event: Envelope) -> bool:
     """Forward every event to every endpoint; False when every endpoint already had it."""
     return forwarder().deliver(event)

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from consumers.runtime.errors import PermanentError
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
+from consumers.runtime.observability import error_summary
 from consumers.runtime.settings import load_settings
 from consumers.webhook.addresses import (
     ALLOWED_NETWORKS_VARIABLE,
@@ -45,6 +47,8 @@ from hubcommon.errors import ConfigurationError
 from hubcommon.settings import comma_list, matching, seconds, text, variable
 from schemas import Envelope
 from schemas.codec import envelope_json
+
+_log = structlog.get_logger("consumers.webhook")
 
 CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = "fanout-hub-webhook/1"
@@ -290,15 +294,30 @@ class Forwarder:
             attempted = True
             outcome = self._post(url, body, envelope)
             if outcome is None:
-                self._ledger.delivered(url, token)
+                self._record(self._ledger.delivered, url, token, "webhook_delivery_mark_failed")
                 continue
-            self._ledger.failed(url, token)
+            self._record(self._ledger.failed, url, token, "webhook_claim_release_failed")
             (retry if outcome[0] else rejected).append(f"endpoint {name}: {outcome[1]}")
         if retry:
             raise WebhookRetryableError("; ".join(retry + rejected))
         if rejected:
             raise WebhookRejectedError("; ".join(rejected))
         return attempted
+
+    @staticmethod
+    def _record(mark: Callable[[str, str], None], url: str, token: str, event: str) -> None:
+        """Write the ledger's outcome of one POST; a failed write must not cost the other endpoints.
+
+        A lost delivery mark leaves the claim to expire: a later copy of the event
+        then posts to that endpoint again (at least once is what the ledger can promise
+        when its own write fails). A lost release makes the retry wait out the lease.
+        """
+        try:
+            mark(url, token)
+        except Exception as error:  # noqa: BLE001 - logged; the lease bounds the consequence
+            _log.warning(
+                event, endpoint=IdempotencyLedger.endpoint_id(url), error=error_summary(error)
+            )
 
     def _post(self, url: str, body: bytes, envelope: Envelope) -> tuple[bool, str] | None:
         """None when delivered, else (retryable, reason)."""

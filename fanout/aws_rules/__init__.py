@@ -2,7 +2,7 @@
 
 moto (and the local emulator) accept configurations AWS refuses. These rules refuse
 them locally with AWS's error code and text, naming the resource; each rule's docstring
-links the AWS page that states it. ``fanout.stack`` applies them to every stack it
+links the AWS page that states it. ``fanout.deploy`` applies them to every stack it
 creates, ``fanout.local.model.MappingSpec`` to every mapping it is given.
 
 One module per service, as in moto: ``cloudformation`` (stack parameters), ``lambda_``

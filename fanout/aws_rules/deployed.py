@@ -1,4 +1,4 @@
-"""Rules checked on a created stack tree, over the resolved resources ``fanout.stack`` returns."""
+"""Rules checked on a created stack tree, over the resolved resources ``fanout.deploy`` returns."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from fanout.aws_rules.sns import DEFAULT_MAXIMUM_MESSAGE_SIZE, check_large_topic
 from fanout.aws_rules.sqs import check_dead_letter_queue_type, is_fifo_queue
 
 if TYPE_CHECKING:
-    from fanout.stack import DeployedStack
+    from fanout.deploy.models import DeployedStack
 
 
 def check_deployed(stack: DeployedStack) -> None:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from fanout.aws_rules import AwsRuleError
+from fanout.deploy.exceptions import StackError
 from fanout.local import put
 from fanout.local.esm import EmulatorSettings
 from fanout.local.queues import QueueSettings
-from fanout.stack import StackError
 
 DEFAULT_LOG: Final = Path(tempfile.gettempdir()) / "fanout-local-hub.log"
 
@@ -206,16 +206,24 @@ def run_invoke(args: argparse.Namespace) -> int:
             return 2
         invoker = InProcessInvoker(state["handler_environment"], region=state["region"])
         return _print_invocation(invoker.invoke(function, event))
-    with LocalHub(
+    hub = LocalHub(
         args.endpoint_url,
         region=args.region,
         template=args.template,
         parameters=_parameters(args.parameter),
         start_emulator=False,
-    ) as hub:
+    )
+    try:
+        hub.start()
         function = hub.deployment.function(args.function)
         invoker = InProcessInvoker(hub.handler_environment(), region=args.region)
         return _print_invocation(invoker.invoke(function, event))
+    except (StackError, AwsRuleError) as exc:
+        # A non-local endpoint, or what AWS would refuse: say what, in one line.
+        print(f"fanout local invoke: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        hub.stop()
 
 
 def _print_invocation(invocation: Any) -> int:

@@ -26,7 +26,8 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from fanout.connection import Connection
-from fanout.stack import NESTED_STACK, load_template, nested_stack_name
+from fanout.deploy.deployer import nested_stack_name
+from fanout.deploy.template import NESTED_STACK, load_template
 
 MAKE_OUTPUT_TAIL: Final = 12
 """Lines of a failed build's output quoted in its error."""
@@ -59,7 +60,7 @@ def _run(argv: list[str], what: str, cwd: Path | None = None) -> None:
 def build_layers(template_path: Path, into: Path) -> dict[str, str]:
     """Build each local layer of the template that names a build method, under ``into``.
 
-    Returns each built layer's source folder (as ``fanout.stack`` records it) to the
+    Returns each built layer's source folder (as ``fanout.deploy`` records it) to the
     folder to put on a function's import path instead. Raises ``LayerBuildError``.
     """
     template_path = template_path.resolve()
@@ -117,7 +118,7 @@ def build_layers(template_path: Path, into: Path) -> dict[str, str]:
 
 
 def stack_names(template_path: Path, stack_name: str) -> list[str]:
-    """The stack and the child stacks ``fanout.stack.deploy`` makes for its nested applications."""
+    """The stack and the child stacks ``fanout.deploy.deployer.deploy`` makes for its nested applications."""
     resources = load_template(template_path).get("Resources") or {}
     children = [
         nested_stack_name(stack_name, logical_id)

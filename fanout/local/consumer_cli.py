@@ -22,7 +22,7 @@ from typing import Any, Final, TextIO
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from fanout.aws_rules import AwsRuleError
-from fanout.stack import StackError
+from fanout.deploy.exceptions import StackError
 
 PROG: Final = "fanout local deploy-consumer"
 ACCOUNT_ID: Final = re.compile(r"[0-9]{12}")

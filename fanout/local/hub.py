@@ -1,7 +1,8 @@
 """The local hub: an endpoint, the stack from template.yaml, and the emulator driving it.
 
-``LocalHub`` works against any endpoint: the embedded moto server (default),
-LocalStack, or a real account (``endpoint_url=None`` with ``embedded=False``).
+``LocalHub`` works against a local endpoint: the embedded moto server (default) or
+LocalStack on this machine (``endpoint_url``). Any other endpoint is refused with
+``NotLocalEndpointError``: an AWS account is deployed to with ``sam deploy``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from botocore.exceptions import ClientError
 
 from fanout.connection import Connection, queue_url_of
 from fanout.crossaccount import AccountConnections
+from fanout.deploy.deployer import delete as delete_stack
+from fanout.deploy.deployer import deploy as deploy_stack
+from fanout.deploy.deployer import require_local_endpoint
+from fanout.deploy.models import DeployedStack
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
 from fanout.local.access import LocalAccess, check_queue_subscriptions
 from fanout.local.consumer import build_layers, live_stacks, remove_leftover, stack_names
@@ -35,9 +40,6 @@ from fanout.local.observe import EventLog, Observer, ignore
 from fanout.local.records import sequence_of, to_lambda_stream_record
 from fanout.local.server import FAKE_CREDENTIALS, MotoEndpoint, MotoProcess, local_session
 from fanout.local.streams import BotoShardReader, key_fingerprint
-from fanout.stack import DeployedStack
-from fanout.stack import delete as delete_stack
-from fanout.stack import deploy as deploy_stack
 
 # Where `fanout local up` leaves the running hub's endpoint and functions, so that
 # `fanout local invoke` and `fanout tail` can find it from another terminal.
@@ -92,7 +94,7 @@ def from_stack(
     layer_folders: Mapping[str, str] | None = None,
     built: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """The emulator's view of a ``fanout.stack`` deployment.
+    """The emulator's view of a ``fanout.deploy`` deployment.
 
     A function's layers are found in the stack's own ``layer_folders`` and in
     ``layer_folders`` (those other stacks published: the hub's runtime layer); a
@@ -129,7 +131,7 @@ def from_stack(
 def deploy(
     clients: Connection, template: Path, parameters: Mapping[str, str] | None = None
 ) -> Deployment:
-    """Create the template's resources at the clients' endpoint with ``fanout.stack``."""
+    """Create the template's resources at the clients' (local) endpoint with ``fanout.deploy``."""
     stack = deploy_stack(
         template,
         parameters=dict(parameters or {}),
@@ -137,40 +139,6 @@ def deploy(
         region=clients.region,
     )
     return from_stack(stack)
-
-
-def drop_secure_transport_denials(clients: Connection) -> list[str]:
-    """Remove ``aws:SecureTransport`` denials from bucket policies on the embedded moto server.
-
-    moto evaluates bucket policies without their conditions, so the template's
-    "deny unless HTTPS" statement denies every object request over moto's plain
-    HTTP endpoint. Only the embedded server gets this; LocalStack and AWS keep them.
-    Returns the buckets changed.
-    """
-    s3 = clients.client("s3")
-    changed: list[str] = []
-    for bucket in s3.list_buckets().get("Buckets", []):
-        name = bucket["Name"]
-        try:
-            policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
-        except s3.exceptions.ClientError:
-            continue  # no policy
-        kept = [
-            statement
-            for statement in policy.get("Statement", [])
-            if not (
-                statement.get("Effect") == "Deny"
-                and "aws:SecureTransport" in json.dumps(statement.get("Condition", {}))
-            )
-        ]
-        if len(kept) == len(policy.get("Statement", [])):
-            continue
-        if kept:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({**policy, "Statement": kept}))
-        else:
-            s3.delete_bucket_policy(Bucket=name)
-        changed.append(name)
-    return changed
 
 
 def publish_local_kit(clients: Connection, outputs: Mapping[str, str]) -> str | None:
@@ -204,10 +172,6 @@ def store_local_secrets(clients: Connection, parameters: Mapping[str, str]) -> d
     return resolved
 
 
-# The child's entry point: moto's own server, minus two costs it pays on every request.
-# werkzeug logs each request (the embedded endpoint silences it the same way), and moto
-# finds the service a request is for by listing its package directory from disk (a
-# listdir and an isdir per service) although that list never changes while it runs.
 class LocalHub:
     """Start, run and inspect the whole hub; a context manager."""
 
@@ -215,7 +179,6 @@ class LocalHub:
         self,
         endpoint_url: str | None = None,
         *,
-        embedded: bool = True,
         region: str = "us-east-1",
         template: Path | str = "template.yaml",
         parameters: Mapping[str, str] | None = None,
@@ -226,12 +189,14 @@ class LocalHub:
         start_emulator: bool = True,
         moto_process: bool = False,
     ) -> None:
-        """``moto_process``: run the embedded moto server in a child process (long runs)."""
+        """``endpoint_url``: LocalStack (or a moto server) on this machine; None starts the
+        embedded moto server. ``moto_process``: run that server in a child process (long runs).
+        """
         self._moto_process = moto_process
         self._handler_output = handler_output
         self._start_emulator = start_emulator
         self._endpoint_url = endpoint_url
-        self._embedded = embedded and endpoint_url is None
+        self._embedded = endpoint_url is None
         self.region = region
         self.template = Path(template)
         self.parameters = dict(parameters or {})
@@ -246,7 +211,7 @@ class LocalHub:
 
     @property
     def endpoint_url(self) -> str | None:
-        """The endpoint every client and handler talks to (None: the SDK's default, AWS)."""
+        """The endpoint every client and handler talks to (None until the embedded one starts)."""
         return self._endpoint_url
 
     def handler_environment(self) -> dict[str, str]:
@@ -268,15 +233,15 @@ class LocalHub:
         # aws-sam-translator reads the region from the environment, not from arguments.
         os.environ.setdefault("AWS_DEFAULT_REGION", self.region)
         self.clients = Connection(endpoint_url=self._endpoint_url, region=self.region)
+        require_local_endpoint(self.clients)  # before anything is created there
         self.parameters = store_local_secrets(self.clients, self.parameters)
         self.deployment = deploy(self.clients, self.template, self.parameters)
         self.kit_url = publish_local_kit(self.clients, self.deployment.outputs)
         self.access: LocalAccess | None = None
         identities: dict[str, dict[str, str]] = {}
         if self._server is not None:
-            drop_secure_transport_denials(self.clients)
             # moto evaluates no policy and cannot run a function: the hub does both
-            # (LocalStack and an account do them themselves, with real credentials).
+            # (LocalStack does them itself).
             SERVED[str(self._endpoint_url)] = None  # held by self.access
             self.access = LocalAccess.start(
                 self.clients, self.deployment.functions, self.deployment.outputs, self.topic_arn
@@ -617,8 +582,8 @@ def serve_running_hub(state: Mapping[str, Any], output: TextIO | None = None) ->
     An ``Invoke`` of one of its functions runs the handler here, under the function's
     role, and the calls of its roles and of the operator are checked against the
     template's policies (``fanout.local.access``). None when this process already
-    serves that hub, or the hub is not on the embedded moto server (LocalStack and an
-    account run functions and evaluate policies themselves).
+    serves that hub, or the hub is not on the embedded moto server (LocalStack runs
+    functions and evaluates policies itself).
     """
     endpoint = str(state["endpoint_url"])
     if endpoint in SERVED or not state.get("embedded"):
@@ -708,7 +673,7 @@ def deploy_consumer_stack(
     ``sam build`` builds it (``fanout.local.consumer``). A stack of that name already
     in the account (a run that did not finish) is deleted first, with its queues'
     subscriptions to ``hub_topic_arn``. Raises ``LayerBuildError``, what
-    ``fanout.stack.deploy`` raises, and ``DeliveryRefusedError`` if a queue subscribed
+    ``fanout.deploy.deployer.deploy`` raises, and ``DeliveryRefusedError`` if a queue subscribed
     to the hub's topic does not admit it.
     """
     home = access.clients

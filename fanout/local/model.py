@@ -1,7 +1,7 @@
 """What the local hub emulates: functions to invoke and event source mappings to drive.
 
 These are the emulator's own small shapes. ``fanout.local.hub`` fills them from
-the deployed template (``fanout.stack``); tests build them by hand. Every
+the deployed template (``fanout.deploy``); tests build them by hand. Every
 setting the emulator obeys comes from here, never from a constant in a poller,
 so a change to the template's ``Events`` properties changes local behaviour.
 """

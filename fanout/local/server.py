@@ -138,7 +138,7 @@ def share_parameters_through_ram() -> None:
 
     moto's list of shareable resource types predates it ("You cannot share the selected
     resource type"): https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-shared-parameters.html
-    The advanced tier it requires is checked by the deployer (``fanout.stack``).
+    The advanced tier it requires is checked by the deployer (``fanout.deploy``).
     """
     from moto.ram.models import ResourceShare  # noqa: PLC0415 - only a local moto server
 

@@ -23,7 +23,7 @@ the router's publication would give the consumer. Its fields:
   second backfill is delivered again);
 - ``time`` is when the run started scanning (the scan is not a point-in-time read);
 - ``sequence`` is forty zeros: a snapshot is older than every stream change, so a
-  consumer that keeps the newest ``sequence`` (the projection, the stale-event guard)
+  consumer that keeps the newest ``sequence`` (a ``Mode.STATE`` consumer, ``skip_stale``)
   never lets a snapshot overwrite a change it already applied, and any change made
   after the scan wins over the snapshot.
 

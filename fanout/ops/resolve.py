@@ -10,7 +10,7 @@ the local hub alike:
   ``FilterPolicyScope`` parameters are its subscription's (backfill applies them). On an account a nested
   stack is a resource of type ``AWS::CloudFormation::Stack`` of the root stack
   (``ListStackResources``, the paginated form of ``DescribeStackResources``); the
-  local hub (``fanout.stack``) creates each as its own stack named
+  local hub (``fanout.deploy``) creates each as its own stack named
   ``<stack>-<LogicalId>``, so stacks with that prefix whose ``TopicArn`` parameter is
   this hub's topic are taken as well;
 - the router's settings are its function's environment (``GetFunctionConfiguration``),

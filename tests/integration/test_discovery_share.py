@@ -13,9 +13,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from fanout import stack
 from fanout.connection import Connection
 from fanout.crossaccount import shared_with_account
+from fanout.deploy import deployer
+from fanout.deploy.exceptions import StackError
 
 HUB_ACCOUNT = "123456789012"  # moto's default account
 TEAM_ACCOUNT = "210987654321"
@@ -36,8 +37,8 @@ def _region(monkeypatch: pytest.MonkeyPatch) -> None:
 def hubs():
     """Two hubs in one moto: one sharing with TEAM_ACCOUNT, one sharing with nobody."""
     with mock_aws():
-        stack.deploy(stack_name="shared", parameters={"ConsumerAccountIds": TEAM_ACCOUNT})
-        stack.deploy(stack_name="plain")
+        deployer.deploy(stack_name="shared", parameters={"ConsumerAccountIds": TEAM_ACCOUNT})
+        deployer.deploy(stack_name="plain")
         yield Connection(region="us-east-1")
 
 
@@ -96,5 +97,5 @@ Resources:
 def test_a_standard_parameter_cannot_be_shared(tmp_path: Path):
     template = tmp_path / "template.yaml"
     template.write_text(STANDARD_SHARED)
-    with mock_aws(), pytest.raises(stack.StackError, match="advanced-tier"):
-        stack.deploy(template, stack_name="team")
+    with mock_aws(), pytest.raises(StackError, match="advanced-tier"):
+        deployer.deploy(template, stack_name="team")

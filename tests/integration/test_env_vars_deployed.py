@@ -1,6 +1,6 @@
 """``fanout env-vars`` gives ``sam local invoke`` every function's real environment.
 
-From a stack that ``fanout.stack.deploy`` created in moto (``--stack-name``), and from
+From a stack that ``fanout.deploy.deployer.deploy`` created in moto (``--stack-name``), and from
 a running local hub's state file (``fanout local up``). Either way the router's
 variables pass the router's own cold-start check and each consumer's pass the
 consumer runtime's, where the built template's unresolved ``!Ref``s
@@ -18,9 +18,11 @@ from moto import mock_aws
 from support.secrets import UNREAD_SECRET_ARN
 
 from consumers.runtime.settings import RuntimeSettings, load_settings
-from fanout import env_vars, stack
+from fanout import env_vars
 from fanout.cli import main
 from fanout.connection import Connection
+from fanout.deploy import deployer
+from fanout.deploy.models import DeployedStack
 from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
@@ -46,10 +48,10 @@ def deployed():
     Class scope: the mock ends before the local hub's tests talk to a real moto server.
     """
     with mock_aws():
-        yield stack.deploy(stack_name="hub", parameters=WEBHOOK)
+        yield deployer.deploy(stack_name="hub", parameters=WEBHOOK)
 
 
-def _assert_usable(found: dict[str, dict[str, str]], deployed: stack.DeployedStack) -> None:
+def _assert_usable(found: dict[str, dict[str, str]], deployed: DeployedStack) -> None:
     assert set(found) == FUNCTIONS
     for path, function in deployed.all_functions().items():
         assert found[path] == dict(function.environment), path

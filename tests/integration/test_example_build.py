@@ -21,7 +21,7 @@ import pytest
 from support.fresh_clone import clone_head, without_project_tooling
 
 from consumers.runtime import __version__ as runtime_version
-from fanout.stack import load_template
+from fanout.deploy.template import load_template
 
 SAM = Path(sys.executable).parent / "sam"
 

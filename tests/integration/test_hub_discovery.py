@@ -1,7 +1,7 @@
 """Another stack finds the hub through Parameter Store, and another account is granted
 exactly what a consumer needs: subscribe, and read claim checks.
 
-The parameters and policies are read from the stack ``fanout.stack.deploy`` creates in
+The parameters and policies are read from the stack ``fanout.deploy.deployer.deploy`` creates in
 moto. moto does not evaluate resource policies, so the cross-account decisions are made
 by the repository's evaluator (``fanout.local.policy``) on the deployed policies: the
 hub's side (the resource policy) is what this stack controls; the consumer account's
@@ -22,7 +22,9 @@ from moto import mock_aws
 from support.templates import resources_for
 
 from consumers.runtime import __version__ as runtime_version
-from fanout import stack
+from fanout.deploy import deployer
+from fanout.deploy.models import DeployedStack
+from fanout.deploy.template import load_template
 from fanout.local.policy import (
     SECURE_TRANSPORT,
     Decision,
@@ -31,7 +33,6 @@ from fanout.local.policy import (
     evaluate,
     evaluate_cross_account,
 )
-from fanout.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "template.yaml"
@@ -63,13 +64,13 @@ def _region(monkeypatch: pytest.MonkeyPatch) -> None:
 def granted():
     """The hub deployed with one consumer account."""
     with mock_aws():
-        yield stack.deploy(stack_name="hub", parameters={"ConsumerAccountIds": OTHER_ACCOUNT})
+        yield deployer.deploy(stack_name="hub", parameters={"ConsumerAccountIds": OTHER_ACCOUNT})
 
 
 @pytest.fixture(scope="module")
 def organization_hub(granted):
     """A second hub, granting ORGANIZATION, in the same moto as ``granted``."""
-    return stack.deploy(stack_name="org", parameters={"ConsumerOrganizationId": ORGANIZATION})
+    return deployer.deploy(stack_name="org", parameters={"ConsumerOrganizationId": ORGANIZATION})
 
 
 def statements_naming(resources: dict[str, Any], account: str) -> list[dict[str, Any]]:
@@ -143,8 +144,8 @@ class TestDiscoveryParameters:
 
     def test_deleting_the_stack_deletes_its_parameters(self, granted):
         # GIVEN another hub next to the module's one WHEN it is deleted
-        other = stack.deploy(stack_name="gone")
-        stack.delete(other)
+        other = deployer.deploy(stack_name="gone")
+        deployer.delete(other)
         # THEN its parameters are gone and the module hub's stay
         ssm = boto3.client("ssm")
         assert ssm.get_parameters_by_path(Path="/fanout-hub/gone/")["Parameters"] == []
@@ -186,7 +187,7 @@ class TestNoGrantByDefault:
 
     def test_deployed_hub_grants_nothing_to_another_account(self):
         with mock_aws():
-            hub = stack.deploy(stack_name="plain")
+            hub = deployer.deploy(stack_name="plain")
             topic = hub.outputs["TopicArn"]
             policy = boto3.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"][
                 "Policy"
@@ -323,7 +324,7 @@ class TestRuntimeLayerGrants:
     """
 
     @staticmethod
-    def layer_policy(hub: stack.DeployedStack) -> dict[str, Any]:
+    def layer_policy(hub: DeployedStack) -> dict[str, Any]:
         layer_arn = hub.outputs["ConsumerRuntimeLayerArn"]
         name, version = layer_arn.rsplit(":", 2)[-2:]
         policy = boto3.client("lambda").get_layer_version_policy(
@@ -332,7 +333,7 @@ class TestRuntimeLayerGrants:
         return json.loads(policy)
 
     def test_each_listed_account_may_get_the_layer_version(self, granted):
-        three = stack.deploy(
+        three = deployer.deploy(
             stack_name="three",
             parameters={"ConsumerAccountIds": "111111111111,222222222222,333333333333"},
         )

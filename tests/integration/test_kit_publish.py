@@ -1,8 +1,10 @@
 """The hub publishes the consumer kit as an immutable, versioned artifact other accounts can read.
 
-Deployed with ``fanout.stack.deploy`` in moto. moto does not evaluate bucket policies,
-so who may read the kit is decided by ``fanout.local.policy`` on the deployed policy;
-CloudFormation reads a nested stack's ``TemplateURL`` with the deployer's permissions:
+Deployed with ``fanout.deploy.deployer.deploy`` in moto. moto cannot decide who may read
+an object (it matches no statement's principal against the caller, and evaluates no
+condition but ``StringEquals``), so who may read the kit is decided by
+``fanout.local.policy`` on the deployed policy; CloudFormation reads a nested stack's
+``TemplateURL`` with the deployer's permissions:
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-template.html
 """
 
@@ -13,10 +15,11 @@ import pytest
 from moto import mock_aws
 
 from consumers.runtime import __version__ as runtime_version
-from fanout import stack
 from fanout.cli import main
 from fanout.connection import Connection
 from fanout.crossaccount import account_root
+from fanout.deploy import deployer
+from fanout.deploy.template import TEMPLATE, load_template
 from fanout.kit import (
     KIT_TEMPLATE,
     KitVersionExistsError,
@@ -40,7 +43,7 @@ def _region(monkeypatch: pytest.MonkeyPatch) -> None:
 def hub():
     """The hub granting TEAM_ACCOUNT, in a moto of its own."""
     with mock_aws():
-        yield stack.deploy(stack_name="hub", parameters={"ConsumerAccountIds": TEAM_ACCOUNT})
+        yield deployer.deploy(stack_name="hub", parameters={"ConsumerAccountIds": TEAM_ACCOUNT})
 
 
 def kit_read(bucket: str, key: str, account: str) -> Decision:
@@ -68,8 +71,9 @@ class TestArtifactsBucket:
         assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
     def test_the_template_denies_plain_http(self):
-        # The deployer drops this statement locally (moto sees every request as HTTP).
-        resources = stack.load_template(stack.TEMPLATE)["Resources"]
+        # The deployer drops this statement locally (moto_gaps.without_tls_denials: moto would
+        # deny every object request with it).
+        resources = load_template(TEMPLATE)["Resources"]
         statements = resources["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
         deny = statements[0]
         assert (deny["Effect"], deny["Action"]) == ("Deny", "s3:*")
@@ -97,7 +101,7 @@ class TestArtifactsBucket:
 
     def test_without_consumer_accounts_no_other_account_reads_it(self):
         with mock_aws():
-            plain = stack.deploy(stack_name="plain")
+            plain = deployer.deploy(stack_name="plain")
             bucket = plain.outputs["ArtifactsBucketName"]
             s3 = boto3.client("s3")
             # Only the TLS denial is left, which the deployer drops locally: no policy.

@@ -18,8 +18,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from fanout import stack
 from fanout.connection import Connection
+from fanout.deploy import deployer
+from fanout.deploy.models import DeployedStack
 from fanout.local.access import Authorizer, Identity, PolicyStore, installed, role_key
 from fanout.local.policy import Principal
 
@@ -30,7 +31,7 @@ WEBHOOK_CONSUMER = "WebhookConsumer/ConsumerFunction"
 
 @dataclass
 class Deployed:
-    hub: stack.DeployedStack
+    hub: DeployedStack
     authorizer: Authorizer
     webhook_secret: str
     other_secret: str
@@ -55,7 +56,7 @@ def deployed() -> Iterator[Deployed]:
         secrets = boto3.client("secretsmanager", region_name=REGION)
         webhook = secrets.create_secret(Name=WEBHOOK_SECRET_NAME, SecretString="k" * 32)["ARN"]
         other = secrets.create_secret(Name="another/secret", SecretString="x")["ARN"]
-        hub = stack.deploy(
+        hub = deployer.deploy(
             stack_name="hub",
             parameters={"WebhookUrls": "https://hooks.example.com/in", "WebhookSecretArn": webhook},
         )

@@ -34,10 +34,12 @@ from consumers.audit_log.archive import AuditSettings
 from consumers.projection.view import ProjectionSettings
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.webhook.forwarder import WebhookEnvironment
-from fanout import env_vars, local_invoke, stack
+from fanout import env_vars, local_invoke
 from fanout.build import sam_build_locally
 from fanout.cli import main
-from fanout.stack import StackError, check_rules, load_template, parameter_values
+from fanout.deploy import deployer
+from fanout.deploy.exceptions import StackError
+from fanout.deploy.template import check_rules, load_template, parameter_values
 from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
@@ -143,7 +145,7 @@ def env_file(tmp_path_factory):
     """``fanout env-vars --stack-name hub`` for the whole template created in moto."""
     target = tmp_path_factory.mktemp("env") / "env.json"
     with mock_aws():
-        stack.deploy(stack_name="hub", parameters=WEBHOOK)
+        deployer.deploy(stack_name="hub", parameters=WEBHOOK)
         assert (
             main(["env-vars", "--stack-name", "hub", "--region", "us-east-1", "-o", str(target)])
             == 0

@@ -1,6 +1,6 @@
 """A template AWS would refuse fails the local deploy with AWS's error text; template.yaml passes.
 
-moto creates all of these without complaint (or with its own wording); ``fanout.stack``
+moto creates all of these without complaint (or with its own wording); ``fanout.deploy``
 refuses each with the code and message AWS answers with and the resource's path. The
 rules, with their AWS pages, are in ``fanout.aws_rules``; their edges are unit-tested in
 ``tests/unit/fanout/test_aws_rules.py``. Each test here deploys a small template in moto.
@@ -16,8 +16,8 @@ import pytest
 from support import templates as t
 from support.secrets import UNREAD_SECRET_ARN
 
-from fanout import stack
 from fanout.aws_rules import AwsRuleError
+from fanout.deploy import deployer
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "consumers" / "kit" / "template.yaml"
@@ -31,7 +31,7 @@ QUEUE_ARN = {"Fn::GetAtt": ["Queue", "Arn"]}
 def refused(template: Path, **parameters: str) -> str:
     """The message of the refusal the local deploy raises for ``template``."""
     with pytest.raises(AwsRuleError) as caught:
-        stack.deploy(template, stack_name="rules", parameters=parameters)
+        deployer.deploy(template, stack_name="rules", parameters=parameters)
     return str(caught.value)
 
 
@@ -41,7 +41,7 @@ class TestRealTemplates:
 
     def test_template_yaml_passes_every_rule(self):
         # GIVEN template.yaml with every consumer, standard mode WHEN it is deployed locally
-        deployed = stack.deploy(stack_name="hub", parameters=WEBHOOK)
+        deployed = deployer.deploy(stack_name="hub", parameters=WEBHOOK)
         # THEN no rule refused it, and the rules saw every mapping, queue and subscription
         assert len(deployed.all_event_source_mappings()) == 4
         assert len(deployed.all_subscriptions()) == 3
@@ -209,7 +209,7 @@ class TestQueueAndTopicRules:
                 "Subscription": t.subscription("Topic", "sqs", QUEUE_ARN),
             },
         )
-        deployed = stack.deploy(template, stack_name="rules")
+        deployed = deployer.deploy(template, stack_name="rules")
         assert deployed.subscriptions["Subscription"].topic_arn.endswith("hub.fifo")
 
     def test_fifo_subscription_redriving_to_standard_queue(self, tmp_path):

@@ -1,4 +1,4 @@
-"""template.yaml, translated and created in moto through ``fanout.stack``, has the promised shape.
+"""template.yaml, translated and created in moto through ``fanout.deploy``, has the promised shape.
 
 The stack is created once per module (moto decorator mode); each test reads the
 live resources: queues, subscriptions, mappings, functions, alarms.
@@ -20,8 +20,11 @@ from consumers.audit_log.archive import AuditSettings
 from consumers.projection.view import ProjectionSettings
 from consumers.runtime import __version__ as runtime_version
 from consumers.webhook.forwarder import WebhookEnvironment
-from fanout import events, stack
-from fanout.stack import load_template
+from fanout import events
+from fanout.deploy import deployer
+from fanout.deploy.exceptions import StackError
+from fanout.deploy.models import RedrivePolicy
+from fanout.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMERS = ("AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer")
@@ -36,7 +39,7 @@ QUEUE_RETENTION_SECONDS = {"Queue": 4 * 24 * 3600, "DeadLetterQueue": 14 * 24 * 
 @pytest.fixture(scope="module")
 def deployed():
     with mock_aws():
-        yield stack.deploy(stack_name="hub", parameters=WEBHOOK)
+        yield deployer.deploy(stack_name="hub", parameters=WEBHOOK)
 
 
 def drain(url: str) -> list[dict]:
@@ -62,7 +65,7 @@ class TestConsumerQueues:
     def test_queue_redrives_to_its_own_dlq(self, deployed, consumer):
         kit = deployed.nested[consumer]
         queue, dlq = kit.queues["Queue"], kit.queues["DeadLetterQueue"]
-        assert queue.redrive_policy == stack.RedrivePolicy(dlq.arn, 5)
+        assert queue.redrive_policy == RedrivePolicy(dlq.arn, 5)
         assert dlq.redrive_policy is None
         assert dlq.attributes["MessageRetentionPeriod"] == str(14 * 24 * 3600)
         assert queue.attributes["SqsManagedSseEnabled"] == "true"
@@ -439,13 +442,13 @@ class TestParameters:
 
     def test_webhook_consumer_is_left_out_without_urls(self):
         with mock_aws():
-            hub = stack.deploy(stack_name="plain")
+            hub = deployer.deploy(stack_name="plain")
         assert set(hub.nested) == {"AuditLogConsumer", "ProjectionConsumer"}
         assert "WebhookQueueUrl" not in hub.outputs
 
     def test_webhook_urls_need_a_secret(self):
-        with mock_aws(), pytest.raises(stack.StackError, match="WebhookSecretArn is required"):
-            stack.deploy(
+        with mock_aws(), pytest.raises(StackError, match="WebhookSecretArn is required"):
+            deployer.deploy(
                 stack_name="nosecret", parameters={"WebhookUrls": "https://hooks.example.com/x"}
             )
 
@@ -458,7 +461,7 @@ class TestParameters:
                 BillingMode="PAY_PER_REQUEST",
                 StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
             )["TableDescription"]
-            hub = stack.deploy(
+            hub = deployer.deploy(
                 stack_name="existing", parameters={"SourceStreamArn": table["LatestStreamArn"]}
             )
         assert "DemoTable" not in hub.physical_ids
@@ -467,7 +470,7 @@ class TestParameters:
 
     def test_starting_position_and_record_age_are_parameters(self):
         with mock_aws():
-            hub = stack.deploy(
+            hub = deployer.deploy(
                 stack_name="latest",
                 parameters={"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": "86400"},
             )
@@ -477,7 +480,7 @@ class TestParameters:
 
     def test_router_reserved_concurrency_when_asked(self):
         with mock_aws():
-            hub = stack.deploy(
+            hub = deployer.deploy(
                 stack_name="reserved", parameters={"RouterReservedConcurrency": "10"}
             )
             router = hub.functions["RouterFunction"].name
@@ -507,15 +510,15 @@ class TestProduction:
     """Stage=prod reads an existing stream, has an alarm destination, never a demo table."""
 
     def test_prod_refuses_to_create_the_demo_table(self):
-        with mock_aws(), pytest.raises(stack.StackError, match="needs SourceStreamArn"):
-            stack.deploy(
+        with mock_aws(), pytest.raises(StackError, match="needs SourceStreamArn"):
+            deployer.deploy(
                 stack_name="prod",
                 parameters={"Stage": "prod", "AlarmEmail": "oncall@example.com"},
             )
 
     def test_prod_refuses_no_alarm_destination(self):
-        with mock_aws(), pytest.raises(stack.StackError, match="needs AlarmTopicArn or AlarmEmail"):
-            stack.deploy(
+        with mock_aws(), pytest.raises(StackError, match="needs AlarmTopicArn or AlarmEmail"):
+            deployer.deploy(
                 stack_name="prod",
                 parameters={"Stage": "prod", "SourceStreamArn": existing_stream("prod-no-alarms")},
             )
@@ -536,7 +539,7 @@ class TestProduction:
                 "SourceStreamArn": existing_stream("prod-orders"),
                 "AlarmTopicArn": alarms,
             }
-            hub = stack.deploy(stack_name="fanout-hub-prod", parameters=overrides)
+            hub = deployer.deploy(stack_name="fanout-hub-prod", parameters=overrides)
         assert "DemoTable" not in hub.physical_ids
         assert "AlarmTopic" not in hub.physical_ids
         (mapping,) = hub.event_source_mappings
@@ -581,7 +584,7 @@ class TestEndpoint:
         try:
             host, port = server.get_host_and_port()
             endpoint = f"http://{host}:{port}"
-            hub = stack.deploy(stack_name="served", endpoint_url=endpoint)
+            hub = deployer.deploy(stack_name="served", endpoint_url=endpoint)
             sqs = boto3.client("sqs", endpoint_url=endpoint)
             urls = sqs.list_queues(QueueNamePrefix="served-")["QueueUrls"]
             assert len(urls) == len(hub.all_queues()) == 5

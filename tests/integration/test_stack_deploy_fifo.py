@@ -1,4 +1,4 @@
-"""``FifoMode=true`` deploys through ``fanout.stack`` with the settings AWS requires of a FIFO hub.
+"""``FifoMode=true`` deploys through ``fanout.deploy`` with the settings AWS requires of a FIFO hub.
 
 AWS rules checked here, each from its page:
 
@@ -23,7 +23,8 @@ from moto import mock_aws
 from support.secrets import UNREAD_SECRET_ARN
 from support.templates import KIT_LAYERS
 
-from fanout import stack
+from fanout.deploy import deployer
+from fanout.deploy.exceptions import StackError
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT = ROOT / "consumers" / "kit" / "template.yaml"
@@ -45,7 +46,7 @@ KIT_PARAMETERS = {
 @pytest.fixture(scope="module")
 def deployed():
     with mock_aws():
-        yield stack.deploy(stack_name="fifo", parameters=FIFO)
+        yield deployer.deploy(stack_name="fifo", parameters=FIFO)
 
 
 def moto_topic(arn: str):
@@ -107,7 +108,7 @@ class TestMappings:
 
     def test_standard_mode_keeps_its_batching_window(self):
         with mock_aws():
-            hub = stack.deploy(stack_name="standard")
+            hub = deployer.deploy(stack_name="standard")
         for consumer in ("AuditLogConsumer", "ProjectionConsumer"):
             (mapping,) = hub.nested[consumer].event_source_mappings
             assert not mapping.source_arn.endswith(".fifo")
@@ -119,8 +120,8 @@ class TestKitRules:
 
     def test_fifo_batch_size_above_ten_is_refused(self):
         with mock_aws():
-            with pytest.raises(stack.StackError, match="FifoBatchSize") as refused:
-                stack.deploy(
+            with pytest.raises(StackError, match="FifoBatchSize") as refused:
+                deployer.deploy(
                     KIT,
                     stack_name="kit-fifo-11",
                     parameters={**KIT_PARAMETERS, "FifoMode": "true", "BatchSize": "11"},
@@ -137,7 +138,7 @@ class TestKitRules:
                 Name="hub.fifo" if fifo == "true" else "hub",
                 Attributes={"FifoTopic": "true"} if fifo == "true" else {},
             )["TopicArn"]
-            kit = stack.deploy(
+            kit = deployer.deploy(
                 KIT,
                 # A FIFO queue's generated name is cut to SQS's 80 characters (moto cuts a
                 # standard one itself, so two queues of a long stack name would collide there).

@@ -1,6 +1,6 @@
 """Every shipped event in events/ runs through its real handler against the stack from template.yaml.
 
-The stack is created in moto by ``fanout.stack``; each handler gets exactly the
+The stack is created in moto by ``fanout.deploy``; each handler gets exactly the
 environment the template gives its function, so these tests also prove the
 template's wiring (env names, queue and bucket references) fits the code.
 """
@@ -14,7 +14,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from fanout import events, stack
+from fanout import events
+from fanout.deploy import deployer
 from schemas import parse_envelope
 
 
@@ -33,7 +34,7 @@ class Context:
 @pytest.fixture(scope="module")
 def hub():
     with mock_aws():
-        yield stack.deploy(stack_name="events")
+        yield deployer.deploy(stack_name="events")
 
 
 def load(*parts: str) -> dict:

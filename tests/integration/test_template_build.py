@@ -38,7 +38,7 @@ from support.fresh_clone import clone_head, without_project_tooling
 from support.lambda_opt import merge_layers
 
 from fanout.build import sam_build_locally
-from fanout.stack import load_template
+from fanout.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLING = ("moto", "pytest", "fanout", "tests", "_pytest", "rich", "samtranslator", "cfnlint")

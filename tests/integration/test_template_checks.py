@@ -74,7 +74,7 @@ class TestSamConfig:
     def test_environments(self):
         import tomllib
 
-        from fanout.stack import load_template
+        from fanout.deploy.template import load_template
 
         config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
         parameters = set(load_template(ROOT / "template.yaml")["Parameters"])

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from support.templates import KIT_LAYERS, resources_for
 
-from fanout.stack import load_template
+from fanout.deploy.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 HUB = ROOT / "template.yaml"

@@ -43,9 +43,9 @@ from consumers.webhook.forwarder import (
     WebhookSettings,
 )
 from consumers.webhook.transport import Deadline, HttpTransport
+from fanout.deploy.template import load_template
 from fanout.local.demo import DEMO_PARAMETERS
 from fanout.local.hub import LOCAL_WEBHOOK_ENV
-from fanout.stack import load_template
 from hubcommon.errors import ConfigurationError
 from schemas import parse_envelope
 

@@ -2,7 +2,7 @@
 create it for given parameters (``resources_for``), without creating it.
 
 Each builder returns plain dicts (CloudFormation's long-form intrinsics); ``write``
-puts a template in a folder as JSON, which ``fanout.stack.load_template`` reads.
+puts a template in a folder as JSON, which ``fanout.deploy.template.load_template`` reads.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fanout.stack import (
+from fanout.deploy.template import (
     evaluate_conditions,
     load_template,
     parameter_values,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from consumers.runtime import consumer
+from consumers.webhook import app as webhook_app
 from consumers.webhook.addresses import Address
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.forwarder import Forwarder, WebhookSettings
@@ -223,4 +224,7 @@ def ledgered(monkeypatch: Any, *endpoints: Receiver, timeout: float = 2.0) -> An
     monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)
     monkeypatch.setenv("WEBHOOK_TIMEOUT_SECONDS", str(timeout))
     monkeypatch.setenv("WEBHOOK_SECRET_ARN", a_stored_secret(SIGNING_KEY))
-    return consumer()(build_forwarder(require_https=False).deliver)
+    deployed = webhook_app.handler  # the deployed decorator's mode and claims
+    return consumer(mode=deployed.mode, claim_events=deployed.claim_events)(
+        build_forwarder(require_https=False).deliver
+    )

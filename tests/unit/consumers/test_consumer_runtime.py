@@ -424,6 +424,54 @@ class TestStateMode:
         assert letter["MessageAttributes"]["fanout-error-type"]["StringValue"] == "PermanentError"
 
 
+class TestStaleGuard:
+    """skip_stale: a sink that cannot write conditionally still never applies an older change."""
+
+    def test_an_older_change_after_a_newer_one_is_skipped(self, recorder):
+        handler = consumer(skip_stale=True)(recorder)
+        keys = {"pk": "ORDER#17", "sk": "META"}
+        older = an_envelope(keys=keys, sequence="300000000000000000001")
+        newer = an_envelope(keys=keys, sequence="300000000000000000002")
+
+        handler(an_sqs_event(an_sqs_record(newer)), FakeContext())
+        response = handler(an_sqs_event(an_sqs_record(older)), FakeContext())
+
+        assert failed_ids(response) == []
+        assert [e.sequence for e in recorder.seen] == [json.loads(newer)["sequence"]]
+
+    def test_it_costs_a_read_and_an_update_beside_the_claim(self, recorder):
+        handler = consumer(skip_stale=True)(recorder)
+        requests = DynamoDBRequests()
+
+        handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+        assert requests.operations == ["PutItem", "GetItem", "UpdateItem", "UpdateItem"]
+
+    def test_without_claims_it_guards_a_naturally_idempotent_sink(self, recorder, monkeypatch):
+        handler = consumer(mode=Mode.NATURALLY_IDEMPOTENT, skip_stale=True)(recorder)
+        keys = {"pk": "ORDER#18", "sk": "META"}
+        newer = an_envelope(keys=keys, sequence="300000000000000000002")
+        older = an_envelope(keys=keys, sequence="300000000000000000001")
+
+        handler(an_sqs_event(an_sqs_record(newer), an_sqs_record(older)), FakeContext())
+
+        assert [e.sequence for e in recorder.seen] == [json.loads(newer)["sequence"]]
+
+
+class TestFunctionHeldClaims:
+    """SIDE_EFFECT with claim_events=False: the function claims its effects, the runtime nothing."""
+
+    def test_the_runtime_makes_no_request(self, recorder):
+        handler = consumer(mode=Mode.SIDE_EFFECT, claim_events=False)(recorder)
+        body = an_envelope()
+        requests = DynamoDBRequests()
+
+        handler(an_sqs_event(an_sqs_record(body), an_sqs_record(body)), FakeContext())
+
+        assert requests.operations == []
+        assert len(recorder.seen) == 2  # the function's own claims decide, not the runtime
+
+
 class TestObservability:
     """Logs and metrics say what happened to every message."""
 

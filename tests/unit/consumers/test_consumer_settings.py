@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from pydantic import BaseModel, Field
 
 from consumers.runtime import ConfigurationError, Mode, RuntimeSettings, consumer, load_settings
 from hubcommon.settings import boolean, integer, matching, variable
@@ -65,6 +66,23 @@ class TestRuntimeSettings:
         )
 
         assert settings.allowed_payload_buckets == {"fanout-hub-payloads", "a-b-c", "d-e-f"}
+
+    def test_a_pydantic_model_written_for_runtime_03_still_loads_with_a_warning(self):
+        # GIVEN settings written for runtime 0.3: a pydantic model aliased to the variables
+        class OldSettings(BaseModel):
+            url: str = Field(alias="PARTNER_URL")
+            retries: int = Field(default=3, alias="PARTNER_RETRIES")
+
+        # WHEN the consumer loads them on this runtime
+        with pytest.warns(DeprecationWarning, match="hubcommon.settings.variable"):
+            settings = load_settings(OldSettings, {**VALID, "PARTNER_URL": "https://a"})
+        # THEN they are read as before, and a bad one is still named
+        assert (settings.url, settings.retries) == ("https://a", 3)
+        with (
+            pytest.warns(DeprecationWarning, match="OldSettings"),
+            pytest.raises(ConfigurationError, match="PARTNER_RETRIES"),
+        ):
+            load_settings(OldSettings, {**VALID, "PARTNER_URL": "x", "PARTNER_RETRIES": "many"})
 
     def test_a_model_that_is_not_declared_with_variables_is_refused(self):
         class Loose:
@@ -160,17 +178,32 @@ class TestConsumerConfig:
         )
 
 
-class TestRemovedOptions:
-    """A handler written for runtime 0.2 fails at import with what replaces its switch."""
+class TestOptionsOfRuntime02:
+    """A handler written for runtime 0.2 keeps its guarantees on a newer runtime layer."""
 
     @pytest.mark.parametrize(
-        ("option", "replacement"),
-        [("idempotent", "Mode.NATURALLY_IDEMPOTENT"), ("skip_stale", "apply_if_newer")],
+        ("idempotent", "mode"),
+        [(True, Mode.SIDE_EFFECT), (False, Mode.NATURALLY_IDEMPOTENT)],
     )
-    def test_a_removed_switch_names_its_replacement(self, option, replacement):
-        with pytest.raises(TypeError, match=f"removed in runtime 0.3.0.*{replacement}"):
-            consumer(**{option: False})
+    def test_idempotent_still_works_and_names_its_mode(self, idempotent, mode):
+        with pytest.warns(DeprecationWarning, match=f"Mode.{mode.name}"):
+            handler = consumer(idempotent=idempotent)(lambda event: None)
 
-    def test_an_unknown_keyword_is_a_plain_type_error(self):
-        with pytest.raises(TypeError, match="unexpected keyword argument 'retries'"):
-            consumer(retries=3)
+        assert handler.mode is mode
+
+    def test_skip_stale_keeps_its_meaning(self):
+        handler = consumer(skip_stale=True)(lambda event: None)
+
+        assert (handler.mode, handler.skip_stale) == (Mode.SIDE_EFFECT, True)
+
+    def test_mode_and_idempotent_together_are_refused(self):
+        with pytest.raises(TypeError, match="not both"):
+            consumer(mode=Mode.STATE, idempotent=True)
+
+    def test_a_state_consumer_refuses_the_sequence_guard(self):
+        with pytest.raises(TypeError, match="apply_if_newer"):
+            consumer(mode=Mode.STATE, skip_stale=True)
+
+    def test_only_a_side_effect_consumer_can_leave_claims_to_the_function(self):
+        with pytest.raises(TypeError, match=r"claim_events=False is for Mode\.SIDE_EFFECT"):
+            consumer(mode=Mode.NATURALLY_IDEMPOTENT, claim_events=False)

@@ -23,6 +23,8 @@ from support.webhook_receivers import (
 )
 
 from consumers.runtime import ConfigurationError, consumer
+from consumers.runtime.clients import aws_clients
+from consumers.runtime.idempotency import IdempotencyStore
 from consumers.webhook.app import build_forwarder
 from consumers.webhook.app import handler as webhook_handler
 from consumers.webhook.forwarder import WebhookEnvironment
@@ -144,6 +146,43 @@ class TestSeveralEndpoints:
             assert failed_ids(second) == []
             assert len(good.received) == 1
             assert len(flaky.received) == 2
+
+    def test_a_lost_delivery_mark_does_not_cost_the_other_endpoints(
+        self, consumer_env, fresh_handlers, monkeypatch
+    ):
+        with Receiver() as first, Receiver() as second:
+            handler = ledgered(monkeypatch, first, second)
+            marks = {"calls": 0}
+            real_complete = IdempotencyStore.complete
+
+            def throttled_once(store: IdempotencyStore, claim: Any) -> bool:
+                marks["calls"] += 1
+                if marks["calls"] == 1:
+                    raise ConnectionError("the ledger's table is throttled")
+                return real_complete(store, claim)
+
+            monkeypatch.setattr(IdempotencyStore, "complete", throttled_once)
+
+            response = handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+            assert failed_ids(response) == []
+            assert (len(first.received), len(second.received)) == (1, 1)
+
+    def test_each_endpoint_costs_its_own_claim_and_completion(
+        self, consumer_env, fresh_handlers, monkeypatch
+    ):
+        with Receiver() as first, Receiver() as second:
+            handler = ledgered(monkeypatch, first, second)
+            sent: list[str] = []
+            aws_clients().dynamodb.meta.events.register(
+                "before-send.dynamodb.*",
+                lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode()),
+            )
+
+            handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
+
+            operations = [target.split(".")[-1] for target in sent]
+            assert operations == ["PutItem", "UpdateItem", "PutItem", "UpdateItem"]
 
 
 class TestSettings:

@@ -25,8 +25,8 @@ from fanout.aws_rules import (
     check_visibility_timeout,
 )
 from fanout.aws_rules.lambda_ import check_environment_size
+from fanout.deploy.template import load_template
 from fanout.local.model import MappingSpec
-from fanout.stack import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -8,6 +8,7 @@ S3 Standard $0.005 per 1,000 PUTs, $0.0004 per 1,000 GETs, $0.023 per GB-month.
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -244,7 +245,7 @@ class TestSideEffectConsumer:
         return Load(
             events_per_day=1_000_000,
             item_kb=1,
-            consumers=(Consumer("pay", Mode.SIDE_EFFECT, endpoints=endpoints),),
+            consumers=(Consumer("pay", Mode.SIDE_EFFECT, effects=endpoints),),
         )
 
     def test_two_writes_of_one_unit_per_endpoint_and_no_reads(self):
@@ -271,13 +272,23 @@ class TestSideEffectConsumer:
 
 
 class TestNaturallyIdempotentConsumer:
-    """No DynamoDB at all: one S3 object per event, kept in S3 Standard."""
+    """No DynamoDB at all; the audit log's one S3 object per event, kept in S3 Standard."""
 
     LOAD = Load(
         events_per_day=1_000_000,
         item_kb=1,
-        consumers=(Consumer("audit", Mode.NATURALLY_IDEMPOTENT),),
+        consumers=(Consumer("audit", Mode.NATURALLY_IDEMPOTENT, s3_puts=1),),
     )
+
+    def test_a_consumer_that_writes_nothing_costs_no_request(self):
+        # examples/other-team logs each event: naturally idempotent, nothing written.
+        load = Load(
+            events_per_day=1_000_000,
+            item_kb=1,
+            consumers=(Consumer("log", Mode.NATURALLY_IDEMPOTENT),),
+        )
+        mine = lines_of(cost.consumer_side(load), "log")
+        assert not [i for i in mine if "DynamoDB" in i.component or "S3" in i.component]
 
     def test_has_no_dynamodb_line(self):
         mine = lines_of(cost.consumer_side(self.LOAD), "audit")
@@ -337,7 +348,7 @@ class TestDefaultConsumers:
     LOAD = Load(events_per_day=1_000_000, item_kb=1)
 
     def test_the_in_repo_three_in_their_modes(self):
-        assert [(c.name, c.mode, c.endpoints) for c in self.LOAD.consumers] == [
+        assert [(c.name, c.mode, c.effects) for c in self.LOAD.consumers] == [
             ("projection", Mode.STATE, 1),
             ("webhook", Mode.SIDE_EFFECT, 1),
             ("audit-log", Mode.NATURALLY_IDEMPOTENT, 1),
@@ -365,7 +376,7 @@ class TestCommand:
         assert "fanout-hub (router Lambda + SNS)" in text
         assert "EventBridge Pipes + event bus" in text
         assert "projection: state, match 1; per message 2 WRU, 0 RRU, 0 S3 requests" in text
-        assert "webhook: side_effect, 1 endpoint" in text
+        assert "webhook: side_effect, 1 effect claimed" in text
         assert "audit-log: naturally_idempotent" in text
         assert text.count("subtotal") == 3
         assert "By mode" in text
@@ -387,15 +398,15 @@ class TestCommand:
                 "--consumer",
                 "search:state:0.2",
                 "--consumer",
-                "billing:side_effect:1:3",
+                "billing:side_effect:effects=3",
                 "--consumer",
-                "archive:naturally_idempotent",
+                "archive:naturally_idempotent:0.5:s3_puts=1",
             ]
         )
         assert cost.load_from(args).consumers == (
             Consumer("search", Mode.STATE, 0.2),
-            Consumer("billing", Mode.SIDE_EFFECT, 1.0, 3),
-            Consumer("archive", Mode.NATURALLY_IDEMPOTENT, 1.0),
+            Consumer("billing", Mode.SIDE_EFFECT, 1.0, effects=3),
+            Consumer("archive", Mode.NATURALLY_IDEMPOTENT, 0.5, s3_puts=1),
         )
 
     def test_n_generic_consumers_in_one_mode(self):
@@ -437,7 +448,7 @@ class TestCommand:
         consumers = {c["name"]: c for c in bill["consumers"]}
         assert list(consumers) == ["projection", "webhook", "audit-log"]
         assert consumers["projection"]["per_message"]["write_units"] == 2
-        assert consumers["webhook"]["endpoints"] == 1
+        assert consumers["webhook"]["effects"] == 1
         assert consumers["audit-log"]["per_message"]["s3_puts"] == 1
         assert sum(c["usd"] for c in consumers.values()) == pytest.approx(hub["consumer_side_usd"])
         assert [m["mode"] for m in bill["by_mode"]] == [m.value for m in Mode]
@@ -451,8 +462,11 @@ class TestCommand:
             (["--consumer", "billing:exactly_once"], "mode must be one of"),
             (["--consumer", "search:state:1.5"], "between 0 and 1"),
             (["--consumer", "search:state:-0.1"], "between 0 and 1"),
-            (["--consumer", "pay:side_effect:1:0"], "1 endpoint or more"),
-            (["--consumer", "search:state:1:2"], "only side_effect consumers have endpoints"),
+            (["--consumer", "pay:side_effect:1:effects=0"], "1 effect or more"),
+            (
+                ["--consumer", "search:state:1:effects=2"],
+                "only side_effect consumers claim effects",
+            ),
             (["--consumer", "a:state", "--consumer", "a:state"], "unique"),
             (["--consumers", "0"], "--consumers must be 1 or more"),
             (["--consumers", "2", "--consumer", "a:state"], "not both"),
@@ -477,3 +491,23 @@ class TestCommand:
         code, _ = run(*[w for pair in base.items() for w in pair])
         assert code == 2
         assert capsys.readouterr().err.startswith(f"fanout cost: {flags[0]} must")
+
+
+class TestInRepoConsumers:
+    """The bill's in-repo consumers are priced in the modes their handlers declare."""
+
+    @pytest.mark.parametrize("consumer", cost.IN_REPO_CONSUMERS, ids=lambda c: c.name)
+    def test_each_mode_is_its_handlers(self, consumer):
+        package = consumer.name.replace("-", "_")
+        handler = importlib.import_module(f"consumers.{package}.app").handler
+
+        assert consumer.mode.value == handler.mode.value
+        # One claimed effect is the runtime's claim of the event, or the webhook's one endpoint.
+        assert consumer.mode is not Mode.SIDE_EFFECT or consumer.effects == 1
+
+    def test_consumer_mode_needs_consumers(self):
+        args = build_parser().parse_args(
+            ["cost", "--events-per-day", "1", "--item-kb", "1", "--consumer-mode", "state"]
+        )
+        with pytest.raises(cost.CostInputError, match="--consumer-mode is the mode of --consumers"):
+            cost.load_from(args)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from fanout import local_invoke
+from fanout.deploy.template import load_template
 from fanout.local_invoke import LocalInvokeError, lifted_id, lifted_path, local_invoke_template
-from fanout.stack import load_template
 
 
 def _kit(handler: Any = None, **variables: Any) -> dict[str, Any]:
