@@ -65,10 +65,6 @@ EVENT_TYPE_HEADER: Final = "X-Fanout-Event-Type"
 SECRET_ARN_PATTERN: Final = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+"  # noqa: S105 - an ARN pattern, not a secret
 
 
-def _networks(value: str) -> tuple[IPNetwork, ...]:
-    return parse_networks(value)
-
-
 @dataclass(frozen=True, slots=True)
 class WebhookEnvironment:
     """What the webhook function's environment holds: endpoints and the secret's ARN, never the secret."""
@@ -81,7 +77,7 @@ class WebhookEnvironment:
         "WEBHOOK_TIMEOUT_SECONDS", seconds(0, MAX_TIMEOUT_SECONDS), default=5.0
     )
     allowed_networks: tuple[IPNetwork, ...] = variable(
-        ALLOWED_NETWORKS_VARIABLE, _networks, default=()
+        ALLOWED_NETWORKS_VARIABLE, parse_networks, default=()
     )
 
     @classmethod
