@@ -29,14 +29,14 @@ lint: setup ## ruff lint + format check
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 
-typecheck: setup ## mypy (strict on router/, consumers/, schemas/)
+typecheck: setup ## mypy (strict on router/, consumers/, schemas/, hubcommon/)
 	$(RUN) mypy
 
 unit: setup ## pytest only
 	$(RUN) pytest -n 2 --dist loadscope || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
 
 security: setup ## bandit on deployed code and tooling (every skip is a justified inline nosec)
-	$(RUN) bandit -c pyproject.toml -r router consumers schemas fanout -q
+	$(RUN) bandit -c pyproject.toml -r router consumers schemas hubcommon fanout -q
 
 audit: setup ## pip-audit of the locked dependencies (needs a vulnerability service; not part of test)
 	$(UV) export --frozen --no-hashes --no-emit-project | $(RUN) pip-audit -r /dev/stdin --disable-pip --no-deps --strict
@@ -74,30 +74,28 @@ bench-consumers: setup ## consumer runtime cost only: DynamoDB/S3 requests, capa
 # exports the lock and installs the wheels for the Lambda platform.
 BUILD := UV="$(UV)" python3 -m fanout.build
 
-# The router ships the parts of schemas/ it imports: not the envelope models (pydantic),
-# since it writes envelopes as text (router/normalise.py).
-ROUTER_SCHEMAS := schemas.codec schemas.lambda_shapes schemas.limits schemas.logs
-
+# The router ships hubcommon/ and the one module of schemas/ it imports (codec): not the
+# envelope models (pydantic), since it writes envelopes as text (router/normalise.py).
 build-RouterFunction: $(UV)
-	$(BUILD) --group router router $(ROUTER_SCHEMAS) --into "$(ARTIFACTS_DIR)"
+	$(BUILD) --group router router hubcommon schemas.codec --into "$(ARTIFACTS_DIR)"
 
 # This repository's consumers (every package under consumers/, a scaffolded one included)
 # as one code layer (template.yaml, ConsumersCodeLayer): their packages alone;
-# consumers.runtime, schemas and the dependencies are ConsumerRuntimeLayer's. The kit's
+# consumers.runtime, schemas, hubcommon and the dependencies are ConsumerRuntimeLayer's. The kit's
 # function itself builds from consumers/kit/function/Makefile.
 build-ConsumersCodeLayer: $(UV)
 	$(BUILD) consumers --exclude consumers.runtime --into "$(ARTIFACTS_DIR)/python"
 
-# The consumer runtime as a wheel any Python project can install (consumers/runtime and
-# schemas, its own dependencies: packaging/runtime/pyproject.toml). Standard library and
+# The consumer runtime as a wheel any Python project can install (consumers/runtime,
+# schemas and hubcommon, its own dependencies: packaging/runtime/pyproject.toml). Standard library and
 # uv only, like the function builds.
-runtime-wheel: $(UV) ## build the consumer runtime wheel into dist/ (consumers/runtime + schemas)
+runtime-wheel: $(UV) ## build the consumer runtime wheel into dist/ (consumers/runtime, schemas, hubcommon)
 	UV="$(UV)" python3 -m fanout.runtime_wheel --out-dir "$(ROOT)/dist"
 
 # The consumer runtime layer: the runtime and its pinned dependencies under python/,
 # which Lambda adds to sys.path (template.yaml, ConsumerRuntimeLayer).
 build-ConsumerRuntimeLayer: $(UV)
-	$(BUILD) --group consumer consumers.runtime schemas --into "$(ARTIFACTS_DIR)/python"
+	$(BUILD) --group consumer consumers.runtime schemas hubcommon --into "$(ARTIFACTS_DIR)/python"
 
 # `sam local invoke` runs what samconfig.toml's [default.local_invoke.parameters] names:
 # this build, for x86_64 (native on x86_64 hosts; Docker Desktop emulates it on Apple

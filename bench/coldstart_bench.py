@@ -293,7 +293,7 @@ FLOOR_SCRIPTS = {
 }
 # Top-level packages grouped for the import split; anything else is the standard library.
 PACKAGE_GROUPS = {
-    "router + schemas (our code)": ("router", "schemas"),
+    "router + schemas + hubcommon (our code)": ("router", "schemas", "hubcommon"),
     "AWS SDK (boto3, botocore, s3transfer, urllib3, dateutil, jmespath, six)": (
         "boto3",
         "botocore",

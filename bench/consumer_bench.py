@@ -93,8 +93,8 @@ from consumers.runtime import (
 from consumers.runtime.clients import aws_clients
 from consumers.webhook import app as webhook_app
 from consumers.webhook.transport import Response
+from hubcommon.logs import configure_logging
 from router.normalise import EntityRules, to_outbound
-from schemas.logs import configure_logging
 
 DEFAULT_MESSAGES = 50  # about a minute on 2 cores: 9 contender runs, each twice
 BATCH_SIZE = 10  # what an SQS event source mapping hands a function by default

@@ -59,7 +59,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from botocore.config import Config
 from support.builders import FakeContext, a_batch
 
-from router.claimcheck import ClaimCheck
+from router.claimcheck import ClaimCheckWriter
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
@@ -140,7 +140,7 @@ class Hub:
         self.router = Router(
             self.settings,
             self.publisher,
-            ClaimCheck(s3, self.settings.payload_bucket),
+            ClaimCheckWriter(s3, self.settings.payload_bucket),
             DeadLetterWriter(sqs, dlq, s3, self.settings.payload_bucket),
         )
         self.processor = BatchProcessor(event_type=EventType.DynamoDBStreams)

@@ -4,7 +4,7 @@
 ``python3 -m fanout.build --group GROUP --into $ARTIFACTS_DIR PACKAGE_OR_MODULE...``:
 it copies only the named Python packages (sub-folders without ``__init__.py``, caches and
 anything else that is not part of a package are left behind) or single modules
-(``schemas.logs``: the package's ``__init__.py`` and that module), and installs the
+(``hubcommon.logs``: the package's ``__init__.py`` and that module), and installs the
 locked closure of one dependency group of ``pyproject.toml`` (the function's own list)
 for the Lambda runtime and architecture. The artifact therefore imports its handler with
 nothing else on ``sys.path``, carries no dev tooling and no package its code does not
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "packages",
         nargs="+",
-        help="packages or modules to ship, e.g. consumers schemas, or router schemas.logs",
+        help="packages or modules to ship, e.g. consumers schemas, or router hubcommon.logs",
     )
     parser.add_argument(
         "--group",

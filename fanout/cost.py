@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any, Final, TextIO
 
-from schemas.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES, SNS_PUBLISH_BATCH_MAX_ENTRIES
+from hubcommon.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES, SNS_PUBLISH_BATCH_MAX_ENTRIES
 
 # Prices: us-east-1, on-demand, as published on the pages below, read 2026-11-27
 # (DynamoDB's on 2026-12-07, DYNAMODB_PRICES_READ).

@@ -1,9 +1,9 @@
-"""Build the consumer runtime wheel: ``consumers/runtime`` and ``schemas``, nothing else.
+"""Build the consumer runtime wheel: ``consumers/runtime``, ``schemas`` and ``hubcommon``, nothing else.
 
 ``make runtime-wheel`` runs ``python3 -m fanout.runtime_wheel --out-dir dist``. The
 wheel's project (``packaging/runtime/pyproject.toml``: its name, its own dependencies,
 its version read from ``consumers/runtime/__init__.py``) is built from a scratch folder
-holding that file and a copy of the two packages, so no other part of this repository
+holding that file and a copy of the three packages, so no other part of this repository
 (router, the example consumers, tooling, tests) can end up in it. Standard library only,
 like ``fanout.build``, whose package copy (no caches, no non-package folders) it reuses.
 """
@@ -22,7 +22,7 @@ from fanout.build import ROOT, copy_package, uv_executable
 
 PROJECT: Final = ROOT / "packaging" / "runtime" / "pyproject.toml"
 # `consumers.runtime` brings consumers/__init__.py with it, not the example consumers.
-PACKAGES: Final = ("consumers.runtime", "schemas")
+PACKAGES: Final = ("consumers.runtime", "schemas", "hubcommon")
 
 
 def build_runtime_wheel(out_dir: Path, uv: str | None = None) -> Path:

@@ -20,22 +20,22 @@ from typing import TYPE_CHECKING, Any, cast
 import botocore.session
 from botocore.config import Config
 
-from router.claimcheck import ClaimCheck
+from hubcommon.logs import configure_logging
+from router.claimcheck import ClaimCheckWriter
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
 from router.observability import configure_tracing
 from router.publisher import SnsPublisher
 from router.settings import Settings
-from schemas.logs import configure_logging
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
+    from hubcommon.lambda_shapes import BatchResponse, LambdaContext
     from router.events import StreamEvent
-    from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # Short timeouts: a hung connection must not eat the invocation; our own retry
 # loop (bounded by the deadline) takes over from botocore's few quick retries.
@@ -96,7 +96,7 @@ def build_router() -> Router:
             settings.max_message_bytes,
             concurrency=settings.publish_concurrency,
         ),
-        ClaimCheck(s3, settings.payload_bucket),
+        ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
     )
 

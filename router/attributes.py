@@ -19,13 +19,13 @@ from decimal import Decimal, InvalidOperation
 from json.encoder import encode_basestring
 from typing import Any, Final
 
-from router.errors import PoisonRecordError, path_step
-from schemas.limits import (
+from hubcommon.limits import (
     DYNAMODB_NUMBER_MAX_DIGITS,
     DYNAMODB_NUMBER_MAX_EXPONENT,
     DYNAMODB_NUMBER_MIN_EXPONENT,
     SQS_MESSAGE_CHARACTERS,
 )
+from router.errors import PoisonRecordError, path_step
 
 _JSON_NUMBER: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z")
 _is_json_number: Final = _JSON_NUMBER.match

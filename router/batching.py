@@ -2,8 +2,8 @@
 
 from collections.abc import Iterable, Sequence
 
+from hubcommon.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES
 from router.normalise import Outbound
-from schemas.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES
 
 
 def pack_batches(

@@ -18,7 +18,7 @@ BACKFILL_KEY_PREFIX = "backfill/"
 the router's ``envelopes/``."""
 
 
-class ClaimCheck:
+class ClaimCheckWriter:
     """Stores whole envelopes in the hub's payload bucket."""
 
     def __init__(self, s3: S3Client, bucket: str, prefix: str = KEY_PREFIX) -> None:

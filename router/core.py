@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
-from router.claimcheck import ClaimCheck
+from hubcommon.lambda_shapes import BatchResponse
+from router.claimcheck import ClaimCheckWriter
 from router.deadletter import DeadLetterWriter
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, Outbound, sequence_number_of, to_outbound
 from router.publisher import SnsPublisher
-from schemas.lambda_shapes import BatchResponse
 
 if TYPE_CHECKING:
     from router.deadline import Deadline
@@ -53,7 +53,7 @@ class Router:
         self,
         settings: Settings,
         publisher: SnsPublisher,
-        claim_check: ClaimCheck,
+        claim_check: ClaimCheckWriter,
         dead_letters: DeadLetterWriter,
     ) -> None:
         self._settings = settings

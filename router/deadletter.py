@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
+from hubcommon.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, SQS_MAX_MESSAGE_BYTES
 from router.attributes import message_safe
 from router.normalise import sequence_number_of
-from schemas.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, SQS_MAX_MESSAGE_BYTES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

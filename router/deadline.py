@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from schemas.lambda_shapes import LambdaContext
+from hubcommon.lambda_shapes import LambdaContext
 
 # Time kept back for the work after publishing: DLQ writes, the response.
 DEFAULT_RESERVE_SECONDS = 1.0

@@ -1,4 +1,7 @@
-"""The router's small exception vocabulary: permanent versus configuration errors."""
+"""The router's small exception vocabulary: a record that can never become an envelope.
+
+A bad environment is ``hubcommon.errors.ConfigurationError``, shared with the consumers.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +42,3 @@ def _render(path: tuple[str, ...]) -> str:
     return "".join(
         step if step.startswith("[") or not i else "." + step for i, step in enumerate(path)
     )
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment is missing or has an invalid setting (raised at cold start)."""

@@ -1,7 +1,7 @@
 """Shapes of the Lambda event the router is invoked with.
 
 The response and context shapes it shares with the consumers live in
-``schemas.lambda_shapes``.
+``hubcommon.lambda_shapes``.
 """
 
 from typing import Any, Literal, NotRequired, TypedDict

@@ -18,6 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from hubcommon.limits import (
+    DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
+    DYNAMODB_TABLE_NAME_MAX_CHARS,
+    DYNAMODB_TABLE_NAME_MIN_CHARS,
+    DYNAMODB_TTL_IDENTITY_TYPE,
+    DYNAMODB_TTL_PRINCIPAL,
+)
 from router.attributes import (
     CLOUDEVENTS_FORBIDDEN,
     changed_members,
@@ -29,13 +36,6 @@ from router.attributes import (
     sns_safe,
 )
 from router.errors import PoisonRecordError, path_step
-from schemas.limits import (
-    DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS,
-    DYNAMODB_TABLE_NAME_MAX_CHARS,
-    DYNAMODB_TABLE_NAME_MIN_CHARS,
-    DYNAMODB_TTL_IDENTITY_TYPE,
-    DYNAMODB_TTL_PRINCIPAL,
-)
 
 if TYPE_CHECKING:
     from schemas.v1 import Operation

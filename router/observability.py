@@ -1,6 +1,6 @@
 """Logging and tracing, configured once per container.
 
-Logs are the hub's JSON lines, written as ``schemas.logs.configure_logging``
+Logs are the hub's JSON lines, written as ``hubcommon.logs.configure_logging``
 sets them up (named here too for whatever configures a router process). Tracing
 patches botocore through aws-xray-sdk so SNS, SQS and S3 calls appear under the
 function's segment; with no daemon or segment (``sam local invoke``, tests) a
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from schemas.logs import configure_logging
+from hubcommon.logs import configure_logging
 
 __all__ = ["configure_logging", "configure_tracing"]
 

@@ -4,7 +4,7 @@
 any supported version and upcasts it to the newest (``schemas.upcasting``).
 
 The models (and so pydantic) load on first use, not on ``import schemas``: the
-router only needs ``schemas.codec`` and ``schemas.limits`` on its hot path, and
+router only needs ``schemas.codec`` and ``hubcommon.limits`` on its hot path, and
 pydantic's import is about 150 ms of every router cold start
 (docs/benchmarks.md, section 3).
 """

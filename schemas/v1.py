@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypeAliasType
 
-from schemas.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, S3_BUCKET_NAME_PATTERN
+from hubcommon.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, S3_BUCKET_NAME_PATTERN
 
 SCHEMA_VERSION: Literal["1"] = "1"
 DATASCHEMA: Literal["urn:fanout-hub:schema:envelope:1"] = "urn:fanout-hub:schema:envelope:1"

@@ -11,14 +11,15 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from consumers.runtime.settings import BUCKET_NAME_PATTERN, load_settings
+from consumers.runtime.settings import bucket_name, load_settings
+from hubcommon.settings import matching, variable
 from schemas import Envelope
 from schemas.codec import envelope_json
 
@@ -26,13 +27,16 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-class AuditSettings(BaseModel):
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
     """The audit log's own environment."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    bucket: str = Field(alias="AUDIT_BUCKET", pattern=BUCKET_NAME_PATTERN)
-    prefix: str = Field(default="events", alias="AUDIT_PREFIX", pattern=r"^[A-Za-z0-9_\-/]+$")
+    bucket: str = variable("AUDIT_BUCKET", bucket_name)
+    prefix: str = variable(
+        "AUDIT_PREFIX",
+        matching(r"[A-Za-z0-9_\-/]+", "letters, digits, '_', '-' and '/'"),
+        default="events",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AuditSettings:

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from pydantic import BaseModel, ConfigDict, Field
 
 from consumers.runtime.errors import PermanentError
 from consumers.runtime.keys import RECORD_TTL_SECONDS
 from consumers.runtime.settings import load_settings
 from consumers.runtime.state import apply_if_newer
+from hubcommon.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
+from hubcommon.settings import length, variable
 from schemas import Envelope
-from schemas.limits import DYNAMODB_TABLE_NAME_MAX_CHARS, DYNAMODB_TABLE_NAME_MIN_CHARS
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,15 +44,12 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class ProjectionSettings(BaseModel):
+@dataclass(frozen=True, slots=True)
+class ProjectionSettings:
     """The projection's own environment."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    table: str = Field(
-        alias="PROJECTION_TABLE",
-        min_length=DYNAMODB_TABLE_NAME_MIN_CHARS,
-        max_length=DYNAMODB_TABLE_NAME_MAX_CHARS,
+    table: str = variable(
+        "PROJECTION_TABLE", length(DYNAMODB_TABLE_NAME_MIN_CHARS, DYNAMODB_TABLE_NAME_MAX_CHARS)
     )
 
     @classmethod

@@ -11,17 +11,13 @@ See ``docs/writing-a-consumer.md``.
 
 from consumers.runtime.clients import AwsClients, aws_clients
 from consumers.runtime.core import Consumer, ConsumerHandler, Handle, Mode, Outcome, consumer
-from consumers.runtime.errors import (
-    ConfigurationError,
-    InvalidMessageError,
-    PermanentError,
-    RefusedPointerError,
-)
+from consumers.runtime.errors import InvalidMessageError, PermanentError, RefusedPointerError
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.runtime.state import apply_if_newer
+from hubcommon.errors import ConfigurationError
+from hubcommon.lambda_shapes import BatchResponse, LambdaContext
 from schemas import UPCASTERS, Envelope, Upcasters
-from schemas.lambda_shapes import BatchResponse, LambdaContext
 
 # The runtime's version, and so its wheel's (packaging/runtime/pyproject.toml reads it
 # here). Raise it on every change of the runtime or of the envelope contract it ships.

@@ -65,7 +65,7 @@ class S3PayloadStore:
         return data
 
 
-class ClaimCheck:
+class PayloadResolver:
     """Resolves one kind of pointer, refusing any bucket outside its allowed set."""
 
     def __init__(

@@ -34,10 +34,10 @@ from typing import Any, Final
 
 import structlog
 
-from consumers.runtime.claimcheck import ClaimCheck, S3PayloadStore
+from consumers.runtime.claimcheck import PayloadResolver, S3PayloadStore
 from consumers.runtime.clients import AwsClients, aws_clients
 from consumers.runtime.deadletter import DeadLetterQueue, dead_letter_of
-from consumers.runtime.errors import ConfigurationError, PermanentError
+from consumers.runtime.errors import PermanentError
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
 from consumers.runtime.messages import receive_count, unwrap
@@ -53,10 +53,11 @@ from consumers.runtime.observability import (
 from consumers.runtime.reading import EnvelopeReader
 from consumers.runtime.settings import RuntimeSettings, load_settings
 from consumers.runtime.staleness import SequenceGuard
+from hubcommon.errors import ConfigurationError
+from hubcommon.lambda_shapes import BatchResponse, LambdaContext
+from hubcommon.limits import LAMBDA_MAX_TIMEOUT_SECONDS
+from hubcommon.logs import configure_logging
 from schemas import UPCASTERS, Envelope, Upcasters
-from schemas.lambda_shapes import BatchResponse, LambdaContext
-from schemas.limits import LAMBDA_MAX_TIMEOUT_SECONDS
-from schemas.logs import configure_logging
 
 # A handler returns None, or False to say it applied nothing (``apply_if_newer``
 # found newer state; an object already written): counted, not an error.
@@ -166,12 +167,12 @@ class Consumer:
         store = S3PayloadStore(clients.s3)
         # The hub's claim checks live in its own bucket only; TRUSTED_PAYLOAD_BUCKETS
         # widens what other producers' extended-client pointers may name, never that.
-        hub = ClaimCheck(
+        hub = PayloadResolver(
             store,
             [settings.payload_bucket] if settings.payload_bucket else [],
             kind="hub dataref",
         )
-        extended = ClaimCheck(
+        extended = PayloadResolver(
             store, settings.allowed_payload_buckets, kind="extended-client pointer"
         )
         return cls(

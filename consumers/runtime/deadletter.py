@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from consumers.runtime.events import SQSRecord
 from consumers.runtime.messages import EXTENDED_SIZE_ATTRIBUTES
-from schemas.limits import SQS_MAX_MESSAGE_ATTRIBUTES
+from hubcommon.limits import SQS_MAX_MESSAGE_ATTRIBUTES
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

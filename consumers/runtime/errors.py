@@ -4,6 +4,9 @@ Anything a consumer raises is *retryable* (the message goes back to its queue
 and SQS redelivers it, up to the queue's ``maxReceiveCount``) unless it is a
 ``PermanentError``: that message can never succeed, so the runtime sends it to
 the consumer's DLQ at once, with its error, instead of burning retries.
+
+A bad environment is ``hubcommon.errors.ConfigurationError`` (re-exported as
+``consumers.runtime.ConfigurationError``), the same class the router raises.
 """
 
 from __future__ import annotations
@@ -19,11 +22,3 @@ class InvalidMessageError(PermanentError):
 
 class RefusedPointerError(PermanentError):
     """A claim-check pointer names a bucket this consumer does not trust, or an unusable object."""
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment is missing or has an invalid setting.
-
-    Raised at cold start. It fails the whole invocation rather than one message:
-    no message can succeed until the configuration is fixed.
-    """

@@ -2,7 +2,7 @@
 
 https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html. The partial batch
 response and the context object are shared with the router:
-``schemas.lambda_shapes``.
+``hubcommon.lambda_shapes``.
 """
 
 from __future__ import annotations

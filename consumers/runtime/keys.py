@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
-from schemas.limits import DYNAMODB_MAX_PARTITION_KEY_BYTES, SQS_MAX_RETENTION_SECONDS
+from hubcommon.limits import DYNAMODB_MAX_PARTITION_KEY_BYTES, SQS_MAX_RETENTION_SECONDS
 
 # Records outlive SQS's longest retention by a day: no copy of a message can
 # still be in a queue by then, so every possible redelivery is covered.

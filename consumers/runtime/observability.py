@@ -1,6 +1,6 @@
 """Logs, metrics and traces for consumers.
 
-- Logs: the hub's JSON lines on stdout (``schemas.logs.configure_logging``).
+- Logs: the hub's JSON lines on stdout (``hubcommon.logs.configure_logging``).
 - Metrics: CloudWatch embedded metric format lines, turned into metrics by
   CloudWatch with no API call
   (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Final, Protocol
 
-from schemas.limits import CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC
+from hubcommon.limits import CLOUDWATCH_EMF_MAX_VALUES_PER_METRIC
 
 METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
 # Longest error summary a log line carries.

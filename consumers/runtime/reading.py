@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from consumers.runtime.claimcheck import ClaimCheck
+from consumers.runtime.claimcheck import PayloadResolver
 from consumers.runtime.errors import InvalidMessageError, RefusedPointerError
 from consumers.runtime.messages import Delivery, S3Location, extended_pointer, read_json
 from schemas import (
@@ -43,8 +43,8 @@ class EnvelopeReader:
 
     def __init__(
         self,
-        hub_payloads: ClaimCheck,
-        extended_payloads: ClaimCheck,
+        hub_payloads: PayloadResolver,
+        extended_payloads: PayloadResolver,
         upcasters: Upcasters = UPCASTERS,
     ) -> None:
         self._hub = hub_payloads
@@ -115,5 +115,5 @@ class EnvelopeReader:
             raise InvalidMessageError("time: out of range once converted to UTC") from None
         return envelope
 
-    def _load(self, claims: ClaimCheck, location: S3Location) -> Any:
+    def _load(self, claims: PayloadResolver, location: S3Location) -> Any:
         return read_json(claims.resolve(location), str(location))

@@ -1,37 +1,61 @@
 """Environment variables parsed once, at cold start, into typed settings.
 
-A missing or invalid variable raises ``ConfigurationError`` naming the variable,
-so a misconfigured function fails loudly on its first invocation instead of
-misbehaving per message.
+Settings are declared as the router declares its own (``hubcommon.settings``: a frozen
+dataclass of ``variable(...)`` fields); ``load_settings`` adds the kit's
+``CONSUMER_CONFIG``. A missing or invalid variable raises ``ConfigurationError`` naming
+the variable, so a misconfigured function fails loudly on its first invocation instead
+of misbehaving per message.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import warnings
 from collections.abc import Mapping
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from hubcommon import settings as declared
+from hubcommon.errors import ConfigurationError
+from hubcommon.limits import S3_BUCKET_NAME_PATTERN
+from hubcommon.logs import LogLevel
+from hubcommon.settings import comma_list, log_level_name, matching, variable
 
-from consumers.runtime.errors import ConfigurationError
-from schemas.limits import S3_BUCKET_NAME_PATTERN
-from schemas.logs import LogLevel
+SettingsT = TypeVar("SettingsT")
 
-SettingsT = TypeVar("SettingsT", bound=BaseModel)
-
-# A whole setting must be a bucket name (AWS's naming rules, schemas.limits).
-BUCKET_NAME_PATTERN = rf"^{S3_BUCKET_NAME_PATTERN}$"
+bucket_name = matching(S3_BUCKET_NAME_PATTERN, "an S3 bucket name")
+"""The check of a setting that names a bucket (AWS's naming rules, hubcommon.limits)."""
 
 
 def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
-    """Validate ``environ`` (default ``os.environ``) into ``model``, whose field aliases are the variable names.
+    """Read ``model``, a dataclass of ``hubcommon.settings.variable`` fields, from ``environ`` (default ``os.environ``).
 
     Empty values count as unset: CloudFormation renders an omitted optional value as "".
     Members of ``CONSUMER_CONFIG`` count as variables too (a set variable wins).
     Raises ``ConfigurationError`` listing every bad variable by name.
+
+    A pydantic model whose field aliases are the variable names (runtime 0.2's way) is
+    still read, with a ``DeprecationWarning``: a team's function keeps working when a
+    redeploy picks up a newer runtime layer.
     """
     values = settings_environment(os.environ if environ is None else environ)
+    if not dataclasses.is_dataclass(model) and hasattr(model, "model_validate"):
+        warnings.warn(
+            f"{model.__name__} is a pydantic model: declare settings as a frozen dataclass of"
+            " hubcommon.settings.variable(...) fields (docs/writing-a-consumer.md)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cast("SettingsT", _load_pydantic(model, values))
+    return declared.load_settings(model, values)
+
+
+def _load_pydantic(model: Any, values: dict[str, str]) -> Any:
+    """Runtime 0.2's settings: a pydantic model validated from the variables."""
+    from pydantic import ValidationError  # noqa: PLC0415 - only for models written for 0.2
+
     try:
         return model.model_validate(values)
     except ValidationError as error:
@@ -39,7 +63,7 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
             f"{'.'.join(str(part) for part in issue['loc']) or model.__name__}: {issue['msg']}"
             for issue in error.errors(include_url=False)
         )
-        raise ConfigurationError(f"invalid environment for {model.__name__}: {problems}") from None
+        raise ConfigurationError(f"{model.__name__}: {problems}") from None
 
 
 CONSUMER_CONFIG = "CONSUMER_CONFIG"
@@ -97,55 +121,26 @@ def settings_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in values.items() if value != ""}
 
 
-def split_list(value: object) -> object:
-    """A comma-separated environment value as a list of non-empty, stripped items."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-class RuntimeSettings(BaseModel):
+@dataclass(frozen=True, slots=True)
+class RuntimeSettings:
     """What every consumer function reads from its environment."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=False)
-
-    consumer_name: str = Field(
-        alias="CONSUMER_NAME",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$",
-        description="Names the consumer in idempotency keys, logs and metrics.",
+    consumer_name: str = variable(
+        "CONSUMER_NAME",
+        matching(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}", "1-64 letters, digits, '_', '.' or '-'"),
     )
-    idempotency_table: str | None = Field(
-        default=None,
-        alias="IDEMPOTENCY_TABLE",
-        description="DynamoDB table for idempotency records and sequence marks.",
+    """Names the consumer in idempotency keys, logs and metrics."""
+    dlq_url: str = variable("DLQ_URL", matching(r"https?://\S+", "an http(s) URL"))
+    """The consumer's own dead-letter queue, for messages that can never succeed."""
+    idempotency_table: str | None = variable("IDEMPOTENCY_TABLE", default=None)
+    """DynamoDB table for idempotency records and sequence marks."""
+    payload_bucket: str | None = variable("PAYLOAD_BUCKET", bucket_name, default=None)
+    """The hub's claim-check bucket; unset, every claim-check pointer is refused."""
+    trusted_payload_buckets: tuple[str, ...] = variable(
+        "TRUSTED_PAYLOAD_BUCKETS", comma_list(bucket_name), default=()
     )
-    payload_bucket: str | None = Field(
-        default=None,
-        alias="PAYLOAD_BUCKET",
-        pattern=BUCKET_NAME_PATTERN,
-        description="The hub's claim-check bucket; unset, every claim-check pointer is refused.",
-    )
-    trusted_payload_buckets: tuple[str, ...] = Field(
-        default=(),
-        alias="TRUSTED_PAYLOAD_BUCKETS",
-        description="Extra buckets (comma-separated) other producers' extended-client pointers may use.",
-    )
-    dlq_url: str = Field(
-        alias="DLQ_URL",
-        pattern=r"^https?://\S+$",
-        description="The consumer's own dead-letter queue, for messages that can never succeed.",
-    )
-    log_level: LogLevel = Field(default="INFO", alias="LOG_LEVEL")
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("trusted_payload_buckets", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return split_list(value)
+    """Extra buckets (comma-separated) other producers' extended-client pointers may use."""
+    log_level: LogLevel = variable("LOG_LEVEL", log_level_name, default="INFO")
 
     @property
     def allowed_payload_buckets(self) -> frozenset[str]:

@@ -23,16 +23,17 @@ import http.client
 import ipaddress
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from consumers.runtime.errors import ConfigurationError, PermanentError
+from consumers.runtime.errors import PermanentError
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
 from consumers.runtime.observability import error_summary
-from consumers.runtime.settings import load_settings, split_list
+from consumers.runtime.settings import load_settings
 from consumers.webhook.addresses import (
     ALLOWED_NETWORKS_VARIABLE,
     AddressPolicy,
@@ -42,6 +43,8 @@ from consumers.webhook.addresses import (
 )
 from consumers.webhook.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 from consumers.webhook.transport import HttpTransport, Transport
+from hubcommon.errors import ConfigurationError
+from hubcommon.settings import comma_list, matching, seconds, text, variable
 from schemas import Envelope
 from schemas.codec import envelope_json
 
@@ -51,34 +54,31 @@ CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = "fanout-hub-webhook/1"
 # An HMAC key shorter than this is guessable; RFC 2104 recommends at least the hash output length.
 MIN_SECRET_CHARS: Final = 16
+# A POST to a partner waits at most this long (the function's own timeout bounds the batch).
+MAX_TIMEOUT_SECONDS: Final = 60
 RETRYABLE_STATUSES: Final = frozenset({408, 425, 429})
 HTTP_OK_MIN, HTTP_OK_MAX, HTTP_SERVER_ERROR_MIN = 200, 299, 500
 EVENT_ID_HEADER: Final = "X-Fanout-Event-Id"
 EVENT_TYPE_HEADER: Final = "X-Fanout-Event-Type"
 
 
-SECRET_ARN_PATTERN: Final = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$"  # noqa: S105 - an ARN pattern, not a secret
+SECRET_ARN_PATTERN: Final = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+"  # noqa: S105 - an ARN pattern, not a secret
 
 
-class WebhookEnvironment(BaseModel):
+@dataclass(frozen=True, slots=True)
+class WebhookEnvironment:
     """What the webhook function's environment holds: endpoints and the secret's ARN, never the secret."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    urls: tuple[str, ...] = Field(alias="WEBHOOK_URLS", min_length=1)
-    secret_arn: str = Field(alias="WEBHOOK_SECRET_ARN", pattern=SECRET_ARN_PATTERN)
-    timeout_seconds: float = Field(default=5.0, alias="WEBHOOK_TIMEOUT_SECONDS", gt=0, le=60)
-    allowed_networks: tuple[IPNetwork, ...] = Field(default=(), alias=ALLOWED_NETWORKS_VARIABLE)
-
-    @field_validator("urls", mode="before")
-    @classmethod
-    def _split(cls, value: object) -> object:
-        return split_list(value)
-
-    @field_validator("allowed_networks", mode="before")
-    @classmethod
-    def _networks(cls, value: object) -> object:
-        return parse_networks(value)
+    urls: tuple[str, ...] = variable("WEBHOOK_URLS", comma_list(text, at_least=1))
+    secret_arn: str = variable(
+        "WEBHOOK_SECRET_ARN", matching(SECRET_ARN_PATTERN, "a Secrets Manager secret ARN")
+    )
+    timeout_seconds: float = variable(
+        "WEBHOOK_TIMEOUT_SECONDS", seconds(0, MAX_TIMEOUT_SECONDS), default=5.0
+    )
+    allowed_networks: tuple[IPNetwork, ...] = variable(
+        ALLOWED_NETWORKS_VARIABLE, parse_networks, default=()
+    )
 
     @classmethod
     def from_env(
@@ -111,7 +111,7 @@ class WebhookSettings(BaseModel):
 
     urls: tuple[str, ...] = Field(min_length=1)
     secret: str = Field(min_length=MIN_SECRET_CHARS, repr=False)
-    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    timeout_seconds: float = Field(default=5.0, gt=0, le=MAX_TIMEOUT_SECONDS)
     allowed_networks: tuple[IPNetwork, ...] = ()
 
     @field_validator("allowed_networks", mode="before")

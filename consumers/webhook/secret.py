@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import ClientError
 
-from consumers.runtime.errors import ConfigurationError
 from consumers.webhook.forwarder import MIN_SECRET_CHARS
+from hubcommon.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager.type_defs import GetSecretValueResponseTypeDef

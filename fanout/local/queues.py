@@ -31,7 +31,7 @@ from fanout.local.invoker import Invocation, Invoker, reported_failures
 from fanout.local.model import FunctionSpec, MappingSpec
 from fanout.local.observe import BatchEvent, InvocationOutcome, Observer
 from fanout.local.records import to_lambda_sqs_record
-from schemas.limits import SQS_SEND_BATCH_MAX_ENTRIES
+from hubcommon.limits import SQS_SEND_BATCH_MAX_ENTRIES
 
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
 RECEIVE_MAX_MESSAGES = 10

@@ -17,7 +17,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final
 
-from schemas.limits import DYNAMODB_TTL_IDENTITY_TYPE, DYNAMODB_TTL_PRINCIPAL
+from hubcommon.limits import DYNAMODB_TTL_IDENTITY_TYPE, DYNAMODB_TTL_PRINCIPAL
 
 # Lambda's DynamoDB events carry eventVersion "1.1" (sam local generate-event dynamodb update).
 STREAM_EVENT_VERSION: Final = "1.1"

@@ -66,11 +66,11 @@ from fanout.local.records import to_lambda_image
 from fanout.ops.filtering import FilterPolicy
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
+from hubcommon.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 from router.batching import pack_batches
-from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheck
+from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheckWriter
 from router.normalise import EntityRules, Outbound, pointer_body, to_outbound
 from router.settings import Settings
-from schemas.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 
 SNAPSHOT: Final = "snapshot"
 # Stream sequence numbers are at least 21 digits; zero sorts before every one of them.
@@ -310,7 +310,7 @@ class Backfill:
         self._dynamodb = dynamodb
         self._sqs = sqs
         self._claim_check = (
-            ClaimCheck(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
+            ClaimCheckWriter(s3, target.payload_bucket, BACKFILL_KEY_PREFIX)
             if target.payload_bucket
             else None
         )

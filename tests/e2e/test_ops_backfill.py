@@ -37,8 +37,8 @@ from fanout.local.observe import EventLog, InvocationOutcome
 from fanout.local.queues import QueueSettings
 from fanout.ops.backfill import Backfill, Checkpoint, describe_target
 from fanout.ops.resolve import Hub, resolve
+from hubcommon.limits import SQS_MAX_MESSAGE_BYTES
 from schemas import parse_envelope
-from schemas.limits import SQS_MAX_MESSAGE_BYTES
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ from fanout.cli import main
 from fanout.connection import Connection
 from fanout.deploy import deployer
 from fanout.deploy.models import DeployedStack
-from router.errors import ConfigurationError
+from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
 WEBHOOK = {

@@ -1,7 +1,7 @@
 """The consumer runtime wheel (``make runtime-wheel``) holds the runtime and nothing else.
 
-It is what a team outside this repository installs: ``consumers/runtime`` and
-``schemas``, with its own dependencies (``packaging/runtime/pyproject.toml``, the same
+It is what a team outside this repository installs: ``consumers/runtime``,
+``schemas`` and ``hubcommon``, with its own dependencies (``packaging/runtime/pyproject.toml``, the same
 list the consumer functions ship) and the version ``consumers/runtime/__init__.py``
 states. The test builds it, installs it into a fresh venv in a temporary folder with
 only its declared dependencies, and imports the public entry point from there.
@@ -49,19 +49,20 @@ def installed(wheel, tmp_path_factory):
 class TestRuntimeWheel:
     """A versioned wheel of the runtime alone, installable by any Python project."""
 
-    def test_it_holds_the_runtime_and_schemas_only(self, wheel):
+    def test_it_holds_the_runtime_and_what_it_imports_only(self, wheel):
         names = zipfile.ZipFile(wheel).namelist()
         packages = {
             PurePosixPath(n).parts[0]
             for n in names
             if not n.split("/", 1)[0].endswith(".dist-info")
         }
-        assert packages == {"consumers", "schemas"}
+        assert packages == {"consumers", "schemas", "hubcommon"}
         consumers = {PurePosixPath(n).parts[1] for n in names if n.startswith("consumers/")}
         assert consumers == {"__init__.py", "runtime"}
         assert [n for n in names if "__pycache__" in n or n.endswith(".pyc")] == []
         assert "consumers/runtime/core.py" in names
         assert "schemas/v1.py" in names
+        assert "hubcommon/limits.py" in names
 
     def test_its_version_is_the_runtime_version(self, wheel):
         assert wheel.name == f"fanout_consumer_runtime-{runtime_version}-py3-none-any.whl"

@@ -40,7 +40,7 @@ from fanout.cli import main
 from fanout.deploy import deployer
 from fanout.deploy.exceptions import StackError
 from fanout.deploy.template import check_rules, load_template, parameter_values
-from router.errors import ConfigurationError
+from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

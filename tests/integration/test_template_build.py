@@ -65,6 +65,8 @@ ARTIFACTS = ("RouterFunction", CONSUMERS, "ConsumerRuntimeLayer")
 # The router ships schemas/ without the envelope models: only parse_envelope (which
 # the router never calls; it writes envelopes as text, router/normalise.py) imports them.
 LEFT_OUT = {"RouterFunction": {"schemas.upcasting", "schemas.v1"}}
+# The project's own top-level packages an artifact may hold.
+PROJECT_PACKAGES = ("router", "schemas", "hubcommon", "consumers")
 
 
 @pytest.fixture(scope="session")
@@ -227,9 +229,9 @@ class TestArtifacts:
         assert "botocore" in shipped, "the artifact holds none of the pinned runtime dependencies"
         assert set(shipped) & _dev_distributions() == set()
         # Everything else at the top comes from one of those distributions or is ours.
-        loose = top_level - owned - {"router", "schemas", "consumers", "__pycache__"}
+        loose = top_level - owned - {*PROJECT_PACKAGES, "__pycache__"}
         assert {n for n in loose if not n.endswith(".dist-info")} == set()
-        ours = [artifact_of[path] / package for package in ("router", "schemas", "consumers")]
+        ours = [artifact_of[path] / package for package in PROJECT_PACKAGES]
         shipped = [
             f for folder in ours if folder.is_dir() for f in folder.rglob("*") if f.is_file()
         ]

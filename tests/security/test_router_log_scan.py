@@ -87,7 +87,7 @@ def test_a_published_record_writes_no_value_in_the_routers_lines(router, capsys)
 @pytest.fixture
 def fresh_sdk_loggers() -> Iterator[None]:
     """The SDK's loggers as a new router process has them (a consumer test may have quieted them)."""
-    from schemas.logs import SDK_LOGGERS
+    from hubcommon.logs import SDK_LOGGERS
 
     levels = {name: logging.getLogger(name).level for name in SDK_LOGGERS}
     for name in SDK_LOGGERS:

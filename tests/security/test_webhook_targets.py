@@ -34,7 +34,7 @@ from support.webhook_receivers import (
     trusting,
 )
 
-from consumers.runtime.errors import ConfigurationError, PermanentError
+from consumers.runtime.errors import PermanentError
 from consumers.webhook.addresses import Address, AddressPolicy, RefusedAddressError, parse_networks
 from consumers.webhook.forwarder import (
     Forwarder,
@@ -46,6 +46,7 @@ from consumers.webhook.transport import Deadline, HttpTransport
 from fanout.deploy.template import load_template
 from fanout.local.demo import DEMO_PARAMETERS
 from fanout.local.hub import LOCAL_WEBHOOK_ENV
+from hubcommon.errors import ConfigurationError
 from schemas import parse_envelope
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -1,7 +1,7 @@
 """What a built Lambda artifact holds, and which of it its code can import.
 
 An artifact is a folder: the project's own packages (``router``, ``schemas``,
-``consumers``) next to installed distributions (``<name>-<version>.dist-info`` with a
+``hubcommon``, ``consumers``) next to installed distributions (``<name>-<version>.dist-info`` with a
 ``RECORD`` of the files each put there). A distribution is *needed* when the
 artifact's own code imports one of its top-level names (``ast``, every ``import`` at
 module or function level; ``if TYPE_CHECKING:`` blocks never run) or when a needed

@@ -14,12 +14,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from router.claimcheck import ClaimCheck
+from hubcommon.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
+from router.claimcheck import ClaimCheckWriter
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.publisher import Backoff, SnsPublisher
 from router.settings import Settings
-from schemas.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from support.aws_text import check_message, refused_characters
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:fanout-hub-events"
@@ -157,7 +157,7 @@ def a_memory_hub(
     router = Router(
         settings,
         publisher,
-        ClaimCheck(s3, BUCKET),  # type: ignore[arg-type]
+        ClaimCheckWriter(s3, BUCKET),  # type: ignore[arg-type]
         DeadLetterWriter(sqs, DLQ_URL, s3, BUCKET),  # type: ignore[arg-type]
     )
     return MemoryHub(router, sns, sqs, s3)

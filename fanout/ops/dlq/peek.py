@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from fanout.ops.dlq.decode import DeadMessage, MessageFilter, decode
 from fanout.ops.dlq.queues import ResolvedDlq
+from hubcommon.limits import SQS_SEND_BATCH_MAX_ENTRIES
 from router.normalise import EntityRules
-from schemas.limits import SQS_SEND_BATCH_MAX_ENTRIES
 
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html
 SQS_RECEIVE_MAX_MESSAGES: Final = 10

@@ -22,8 +22,8 @@ from fanout.ops.dlq.queues import ResolvedDlq, same_queue
 from fanout.ops.output import NO_PROGRESS, Progress
 from fanout.ops.pacing import Retry, TokenBucket
 from fanout.ops.resolve import ResolveError, queue_arn_of
+from hubcommon.limits import SQS_SEND_BATCH_MAX_ENTRIES
 from router.normalise import EntityRules
-from schemas.limits import SQS_SEND_BATCH_MAX_ENTRIES
 
 
 @dataclass

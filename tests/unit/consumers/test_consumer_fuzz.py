@@ -46,7 +46,7 @@ from support.hostile import (
 
 from consumers.runtime import Consumer, Envelope, Mode, RuntimeSettings, consumer, load_settings
 from consumers.runtime.clients import aws_clients
-from schemas.logs import configure_logging
+from hubcommon.logs import configure_logging
 
 EXAMPLES = int(os.environ.get("FANOUT_FUZZ_EXAMPLES", "60"))
 HUB_BUCKET = "fanout-hub-payloads"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from pydantic import BaseModel, Field
 from structlog.testing import capture_logs
 
 from consumers.runtime import ConfigurationError, Mode, RuntimeSettings, consumer, load_settings
+from hubcommon.settings import boolean, integer, matching, variable
 
 VALID = {
     "CONSUMER_NAME": "billing",
@@ -46,6 +49,49 @@ class TestRuntimeSettings:
         with pytest.raises(ConfigurationError, match="CONSUMER_NAME"):
             load_settings(RuntimeSettings, {**VALID, "CONSUMER_NAME": ""})
 
+    def test_every_problem_is_named_at_once(self):
+        with pytest.raises(ConfigurationError) as caught:
+            load_settings(RuntimeSettings, {"PAYLOAD_BUCKET": "Not_A_Bucket"})
+
+        assert all(
+            name in str(caught.value) for name in ("CONSUMER_NAME", "DLQ_URL", "PAYLOAD_BUCKET")
+        )
+
+    def test_a_bad_trusted_bucket_is_named(self):
+        with pytest.raises(ConfigurationError, match="TRUSTED_PAYLOAD_BUCKETS"):
+            load_settings(RuntimeSettings, {**VALID, "TRUSTED_PAYLOAD_BUCKETS": "good-one,Bad_One"})
+
+    def test_trusted_buckets_are_read_as_a_list(self):
+        settings = load_settings(
+            RuntimeSettings, {**VALID, "TRUSTED_PAYLOAD_BUCKETS": " a-b-c, ,d-e-f"}
+        )
+
+        assert settings.allowed_payload_buckets == {"fanout-hub-payloads", "a-b-c", "d-e-f"}
+
+    def test_a_pydantic_model_written_for_runtime_03_still_loads_with_a_warning(self):
+        # GIVEN settings written for runtime 0.2: a pydantic model aliased to the variables
+        class OldSettings(BaseModel):
+            url: str = Field(alias="PARTNER_URL")
+            retries: int = Field(default=3, alias="PARTNER_RETRIES")
+
+        # WHEN the consumer loads them on this runtime
+        with pytest.warns(DeprecationWarning, match="hubcommon.settings.variable"):
+            settings = load_settings(OldSettings, {**VALID, "PARTNER_URL": "https://a"})
+        # THEN they are read as before, and a bad one is still named
+        assert (settings.url, settings.retries) == ("https://a", 3)
+        with (
+            pytest.warns(DeprecationWarning, match="OldSettings"),
+            pytest.raises(ConfigurationError, match="PARTNER_RETRIES"),
+        ):
+            load_settings(OldSettings, {**VALID, "PARTNER_URL": "x", "PARTNER_RETRIES": "many"})
+
+    def test_a_model_that_is_not_declared_with_variables_is_refused(self):
+        class Loose:
+            url: str
+
+        with pytest.raises(TypeError, match="not a dataclass"):
+            load_settings(Loose, VALID)
+
     def test_a_bad_log_level_is_named(self):
         with pytest.raises(ConfigurationError, match="LOG_LEVEL"):
             load_settings(RuntimeSettings, {**VALID, "LOG_LEVEL": "LOUD"})
@@ -64,12 +110,13 @@ class TestRuntimeSettings:
             consumer(mode=Mode.SIDE_EFFECT)(lambda event: None).build()
 
 
-class PartnerSettings(BaseModel):
+@dataclass(frozen=True, slots=True)
+class PartnerSettings:
     """A consumer's own settings, as a team outside this repository would write them."""
 
-    url: str = Field(alias="PARTNER_URL")
-    retries: int = Field(default=3, alias="PARTNER_RETRIES")
-    dry_run: bool = Field(default=False, alias="PARTNER_DRY_RUN")
+    url: str = variable("PARTNER_URL", matching(r"https://\S+", "an https URL"))
+    retries: int = variable("PARTNER_RETRIES", integer(0, 10), default=3)
+    dry_run: bool = variable("PARTNER_DRY_RUN", boolean, default=False)
 
 
 class TestConsumerConfig:
@@ -86,6 +133,16 @@ class TestConsumerConfig:
             5,
             True,
         )
+
+    def test_a_bad_member_is_named_like_a_bad_variable(self):
+        # GIVEN a member the settings refuse
+        config = '{"PARTNER_URL": "https://partner.example/hook", "PARTNER_RETRIES": 50}'
+        # WHEN the consumer loads its own settings
+        with pytest.raises(ConfigurationError, match="PARTNER_RETRIES='50' is invalid") as caught:
+            load_settings(PartnerSettings, {**VALID, "CONSUMER_CONFIG": config})
+        # THEN the error says what is wrong and names no other variable
+        assert "between 0 and 10" in str(caught.value)
+        assert "PARTNER_URL" not in str(caught.value)
 
     def test_a_variable_of_the_same_name_wins(self):
         environ = {

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from fanout import events
+from hubcommon.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, to_outbound
 from schemas import parse_envelope
-from schemas.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES
 
 
 class TestCommittedEvents:

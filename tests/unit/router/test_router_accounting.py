@@ -12,9 +12,9 @@ from typing import Any
 from support.builders import a_batch, a_stream_record
 from support.router_doubles import ROUTE_SECONDS, a_memory_hub
 
+from hubcommon.limits import SNS_MIN_MESSAGE_BYTES
 from router.deadline import Deadline
 from schemas import parse_envelope
-from schemas.limits import SNS_MIN_MESSAGE_BYTES
 
 
 def _route(hub: Any, *records: dict[str, Any]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.errors import ConfigurationError
+from hubcommon.errors import ConfigurationError
 from router.settings import Settings
 
 GOOD = {

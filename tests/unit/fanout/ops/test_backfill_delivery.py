@@ -11,9 +11,9 @@ import pytest
 from fanout.ops.backfill import Backfill, Checkpoint, OversizeSnapshotError, Target
 from fanout.ops.filtering import FilterPolicy
 from fanout.ops.pacing import BacklogGate
+from hubcommon.limits import SNS_MAX_MESSAGE_BYTES_CEILING, SQS_MAX_MESSAGE_BYTES
 from router.normalise import EntityRules
 from schemas import parse_envelope
-from schemas.limits import SNS_MAX_MESSAGE_BYTES_CEILING, SQS_MAX_MESSAGE_BYTES
 
 TABLE = "orders"
 TABLE_ARN = f"arn:aws:dynamodb:us-east-1:123456789012:table/{TABLE}"

@@ -16,10 +16,10 @@ import boto3
 from support.builders import STREAM_ARN, a_stream_record
 
 from fanout.ops.backfill import Backfill, Checkpoint, Target
+from hubcommon.limits import SNS_MAX_MESSAGE_BYTES_CEILING, SQS_MAX_MESSAGE_BYTES
 from router.claimcheck import KEY_PREFIX
 from router.normalise import EntityRules, to_outbound
 from schemas import parse_envelope
-from schemas.limits import SNS_MAX_MESSAGE_BYTES_CEILING, SQS_MAX_MESSAGE_BYTES
 
 TABLE = STREAM_ARN.split(":table/", 1)[1].split("/", 1)[0]
 TABLE_ARN = STREAM_ARN.split("/stream/", 1)[0]

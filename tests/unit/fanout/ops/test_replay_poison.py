@@ -29,10 +29,10 @@ from fanout.ops import cli
 from fanout.ops.replay.poison import replay_poison
 from fanout.ops.replay.router import RouterAnswer
 from fanout.ops.resolve import Hub
+from hubcommon.logs import configure_logging
 from router.deadletter import DeadLetterWriter
 from router.normalise import EntityRules, sequence_number_of, to_outbound
 from schemas import parse_envelope
-from schemas.logs import configure_logging
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"

@@ -11,7 +11,7 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from schemas.logs import configure_logging
+from hubcommon.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)
