@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
 from pydantic import BaseModel, Field
-from structlog.testing import capture_logs
 
 from consumers.runtime import ConfigurationError, Mode, RuntimeSettings, consumer, load_settings
 from hubcommon.settings import boolean, integer, matching, variable
@@ -217,14 +217,15 @@ class TestModeMistakes:
         with pytest.raises(ValueError, match=r"Mode\.STATE \('state'\).*Mode\.SIDE_EFFECT"):
             consumer(mode="STATE")  # type: ignore[arg-type]
 
-    def test_a_deprecated_switch_is_logged_at_cold_start(self, monkeypatch):
+    def test_a_deprecated_switch_is_logged_at_cold_start(self, monkeypatch, capsys):
         for name, value in VALID.items():
             monkeypatch.setenv(name, value)
         with pytest.warns(DeprecationWarning, match="deprecated since runtime 0.3.0"):
             handler = consumer(idempotent=False)(lambda event: None)
+        capsys.readouterr()
 
-        with capture_logs() as logs:
-            handler.build()
+        handler.build()  # configures the function's JSON logging, as a cold start does
 
-        [line] = [e for e in logs if e["event"] == "consumer_option_deprecated"]
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        [line] = [e for e in lines if e.get("event") == "consumer_option_deprecated"]
         assert "mode=Mode.NATURALLY_IDEMPOTENT" in line["detail"]
