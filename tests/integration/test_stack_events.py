@@ -13,6 +13,7 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
+from support.queues import drain as drain_queue
 
 from fanout import events, stack
 from schemas import parse_envelope
@@ -41,13 +42,7 @@ def load(*parts: str) -> dict:
 
 
 def drain(url: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    found: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        found += batch
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return found
+    return drain_queue(boto3.client("sqs"), url)
 
 
 @pytest.fixture

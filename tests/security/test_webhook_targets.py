@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from support.builders import FakeContext, load_event
+from support.consumer_tables import create_pk_table
 from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
 from support.webhook_receivers import (
     LOOPBACK,
@@ -106,12 +107,7 @@ def webhook(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName="webhook-dlq")["QueueUrl"]
     boto3.client("s3").create_bucket(Bucket="fanout-hub-payloads")
-    boto3.client("dynamodb").create_table(
-        TableName="fanout-hub-idempotency",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_table(boto3.client("dynamodb"), "fanout-hub-idempotency")
     for name, value in {
         "CONSUMER_NAME": "webhook",
         "IDEMPOTENCY_TABLE": "fanout-hub-idempotency",
