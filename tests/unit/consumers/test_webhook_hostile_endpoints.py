@@ -93,6 +93,13 @@ class TestEventHeaders:
         assert header_value("order.\ud800") == "order.%ED%A0%80"
 
 
+# How long a request cut off at its sub-second deadline may take here, at most: far
+# below what each endpoint would hold it without the deadline (a drip of 100,000 bytes
+# lasts 2,000 s or more; a silent or deaf peer, for ever), and far above the deadline,
+# so a loaded machine that schedules the test late does not fail it.
+CUT_OFF_BOUND = 10.0
+
+
 class TestDeadline:
     """One deadline bounds the whole request; dripping endpoints are cut off and retried."""
 
@@ -114,7 +121,7 @@ class TestDeadline:
             # the delivery about the deadline, not the 100 s its body would take
             assert failed_ids(response) == [record["messageId"]]
             assert len(healthy.received) == 1
-            assert 0.5 <= elapsed < 3.0
+            assert 0.5 <= elapsed < CUT_OFF_BOUND
 
     def test_the_transport_raises_timeout_at_the_deadline(self):
         with Receiver(answers=[dripped_status_line(every=0.02)]) as dripping:
@@ -122,7 +129,7 @@ class TestDeadline:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 transport.post(dripping.url(), b"{}", {}, timeout=0.3)
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
     def test_a_silent_tls_handshake_is_under_the_deadline_too(self):
         # GIVEN a port that accepts TCP connections and never says a word (no ServerHello)
@@ -134,7 +141,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"https://127.0.0.1:{port}/hook", b"{}", {}, timeout=0.3)
             # THEN it gives up at the deadline
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
     def test_an_endpoint_that_never_reads_cannot_stall_the_send(self):
         # GIVEN a port that accepts connections and never reads, and a body larger than
@@ -147,7 +154,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"http://127.0.0.1:{port}/hook", b"x" * 32_000_000, {}, timeout=0.3)
             # THEN sending stops at the deadline
-            assert time.monotonic() - started < 2.0
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
 
 MALFORMED = {
