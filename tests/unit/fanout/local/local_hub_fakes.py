@@ -42,6 +42,8 @@ class FakeShard:
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.close_when_empty = False
+        # Set once a fetch has returned records: the reader holds them from then on.
+        self.read = threading.Event()
 
     def add(self, *records: dict[str, Any]) -> None:
         with self._lock:
@@ -50,7 +52,9 @@ class FakeShard:
     def fetch(self) -> list[dict[str, Any]]:
         with self._lock:
             out, self._pending = self._pending, []
-            return out
+        if out:
+            self.read.set()
+        return out
 
     @property
     def closed(self) -> bool:
