@@ -269,7 +269,7 @@ class TestResolvedAddresses:
         transport = HttpTransport(AddressPolicy(parse_networks(LOOPBACK)), resolver=resolver)
         with Receiver() as receiver:
             # WHEN the webhook POSTs twice
-            first = transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=2)
+            first = transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=10)
             with pytest.raises(RefusedAddressError, match="link-local"):
                 transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=2)
         # THEN the first reached the checked address under the name's Host header, with
