@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+from support.waiting import DEFAULT_TIMEOUT, eventually
 
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
 
@@ -85,11 +85,8 @@ class RecordingHandler:
         return [identifier for batch in self.batches for identifier in batch]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT, what: str = ""
+) -> None:
     """Poll ``condition`` until true or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what or condition}")
+    eventually(condition, timeout, what)

@@ -107,7 +107,7 @@ class TestBatchingWindow:
         # has sent it (without one): the order is the rule under test, not the timing.
         assert shard.read.wait(10)
         if not window:
-            eventually(lambda: handler.batches, timeout=10)
+            eventually(lambda: handler.batches)
         shard.add(stream_record(2))
         shard.close_when_empty = True
         worker.join(10)
