@@ -2,8 +2,11 @@
 
 A receive returns at most 10 messages
 (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html),
-so both loop until a receive comes back empty. A peeked message is hidden for the
-visibility timeout, so each one is returned once and the loop ends; it becomes
+so both loop until a receive comes back empty. That ends the loop only on moto, which
+returns every visible message: SQS's short poll samples some of its servers and may
+come back empty while messages remain ("If this happens, repeat the request", same
+page), so these helpers are for tests over moto alone. A peeked message is hidden for
+the visibility timeout, so each one is returned once and the loop ends; it becomes
 visible again afterwards.
 """
 
