@@ -35,3 +35,32 @@ def aws():
 
     with mock_aws():
         yield
+
+
+# The modules that cost the most, heaviest first: seconds summed per file from
+# `pytest -n 2 --dist loadscope --durations=0` (docs/testing.md). `make unit` runs each
+# module whole on one worker (its module fixtures are built once) and deals modules out
+# in collection order as workers free up; starting with the heaviest keeps one of them
+# from being dealt last and running alone while the other worker idles.
+HEAVIEST_FIRST = (
+    "tests/integration/test_sam_local_invoke_env.py",
+    "tests/integration/test_consumer_bench.py",
+    "tests/e2e/test_other_team.py",
+    "tests/e2e/test_no_loss_under_faults.py",
+    "tests/integration/test_stack_deploy.py",
+    "tests/unit/consumers/test_consumer_hostile_input.py",
+    "tests/unit/consumers/test_webhook_hostile_endpoints.py",
+    "tests/e2e/test_local_access.py",
+    "tests/integration/test_router.py",
+    "tests/integration/test_hub_discovery.py",
+    "tests/security/test_consumer_bad_input.py",
+    "tests/e2e/test_ops_backfill.py",
+    "tests/integration/test_template_build.py",
+    "tests/e2e/test_ops_dlq.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the heaviest modules first; every other test keeps its collection order."""
+    rank = {path: n for n, path in enumerate(HEAVIEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))

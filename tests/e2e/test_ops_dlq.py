@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from support.builders import a_stream_record
 from support.cli import run_fanout
+from support.queues import drain
 
 from consumers.runtime.deadletter import DeadLetterQueue as RuntimeDlq
 from consumers.runtime.deadletter import dead_letter_of
@@ -51,20 +52,7 @@ class Env:
 
     def drain(self, url: str) -> list[dict[str, Any]]:
         """Every message on a queue, deleted (for asserting what arrived)."""
-        got: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", [])
-            if not batch:
-                return got
-            got += batch
-            self.sqs.delete_message_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-                ],
-            )
+        return drain(self.sqs, url)
 
 
 def envelope(hub: LocalHub, pk: str) -> Any:

@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 import pytest
+from support.queues import peek
 
 from fanout.ops.backfill import Backfill, Checkpoint, Target, snapshot_outbound
 from fanout.ops.filtering import FilterPolicy
@@ -132,12 +133,9 @@ class World:
 
     def subjects(self, queue_url: str) -> set[str]:
         """The item key of every envelope in the queue."""
-        found: set[str] = set()
-        while batch := self.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=60
-        ).get("Messages", []):
-            found |= {json.loads(json.loads(m["Body"])["subject"])["pk"] for m in batch}
-        return found
+        return {
+            json.loads(json.loads(m["Body"])["subject"])["pk"] for m in peek(self.sqs, queue_url)
+        }
 
 
 @pytest.fixture

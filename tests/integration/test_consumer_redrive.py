@@ -15,6 +15,8 @@ from typing import Any, cast
 import boto3
 import pytest
 from support.builders import FakeContext, a_stream_record
+from support.consumer_tables import create_pk_table
+from support.queues import peek
 
 from consumers.runtime import ConsumerHandler, Envelope, PermanentError, SQSEvent, consumer
 from router.normalise import EntityRules, to_outbound
@@ -29,12 +31,7 @@ class Hub:
         self.sns = boto3.client("sns")
         self.sqs = boto3.client("sqs")
         boto3.client("s3").create_bucket(Bucket="fanout-hub-payloads")
-        boto3.client("dynamodb").create_table(
-            TableName="fanout-hub-idempotency",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_pk_table(boto3.client("dynamodb"), "fanout-hub-idempotency")
         self.topic_arn = self.sns.create_topic(Name="fanout-hub-events")["TopicArn"]
         self.dlq_url = self.sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
         dlq_arn = self._arn(self.dlq_url)
@@ -101,9 +98,7 @@ class Hub:
         }
 
     def dead_letters(self) -> list[Any]:
-        return self.sqs.receive_message(
-            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", [])
+        return peek(self.sqs, self.dlq_url)
 
 
 @pytest.fixture

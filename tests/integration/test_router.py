@@ -9,6 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 from support.builders import FakeContext, a_batch, a_stream_record, load_event
 from support.faults import PublishBatchFaults
+from support.queues import drain
 
 from router import app
 from router.core import IncompleteBatchError
@@ -53,21 +54,7 @@ class Hub:
         return app.handler(event, FakeContext(remaining_ms))
 
     def drain(self, url: str | None = None) -> list[dict]:
-        out = []
-        while True:
-            got = self.sqs.receive_message(
-                QueueUrl=url or self.queue_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                WaitTimeSeconds=0,
-            ).get("Messages", [])
-            if not got:
-                return out
-            out += got
-            for m in got:
-                self.sqs.delete_message(
-                    QueueUrl=url or self.queue_url, ReceiptHandle=m["ReceiptHandle"]
-                )
+        return drain(self.sqs, url or self.queue_url)
 
     def published(self):
         return [parse_envelope(m["Body"]) for m in self.drain()]

@@ -13,6 +13,7 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -87,9 +88,16 @@ def makefile_variable(name: str) -> str:
 
 def functions_of(template: Path, **overrides: str) -> SamFunctionProvider:
     """SAM CLI's functions of ``template`` with samconfig's local_invoke overrides."""
+    return _functions_of(template, tuple(sorted(overrides.items())))
+
+
+@functools.cache
+def _functions_of(template: Path, overrides: tuple[tuple[str, str], ...]) -> SamFunctionProvider:
+    # Read once per template and overrides: SAM CLI translates the hub and its nested kits
+    # on every read, which costs seconds, and the tests only read what it found.
     stacks, _ = SamLocalStackProvider.get_stacks(
         str(template),
-        parameter_overrides={**local_invoke_overrides(), **WEBHOOK, **overrides},
+        parameter_overrides={**local_invoke_overrides(), **WEBHOOK, **dict(overrides)},
     )
     return SamFunctionProvider(stacks)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from support.queues import drain as drain_queue
 
 from consumers.audit_log.archive import AuditSettings
 from consumers.projection.view import ProjectionSettings
@@ -43,19 +44,7 @@ def deployed():
 
 
 def drain(url: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    messages: list[dict] = []
-    while batch := sqs.receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-    ).get("Messages", []):
-        messages += batch
-        sqs.delete_message_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
-            ],
-        )
-    return messages
+    return drain_queue(boto3.client("sqs"), url)
 
 
 class TestConsumerQueues:

@@ -13,6 +13,7 @@ import json
 import boto3
 import pytest
 from moto import mock_aws
+from support.queues import drain as drain_queue
 
 from fanout import events
 from fanout.deploy import deployer
@@ -42,13 +43,7 @@ def load(*parts: str) -> dict:
 
 
 def drain(url: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    found: list[dict] = []
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        found += batch
-        for message in batch:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return found
+    return drain_queue(boto3.client("sqs"), url)
 
 
 @pytest.fixture

@@ -142,6 +142,15 @@ def _dev_distributions() -> set[str]:
     }
 
 
+def type_stubs_in(top_level: set[str]) -> set[str]:
+    """The folders of the boto3 type stubs (a dev dependency) among an artifact's top level.
+
+    boto3-stubs installs ``boto3-stubs``, ``botocore-stubs`` and ``mypy_boto3_<service>``
+    folders; a runtime package may ship its own ``<name>-stubs``, as wrapt does.
+    """
+    return {n for n in top_level if n.startswith(("boto3-stubs", "botocore-stubs", "mypy_boto3_"))}
+
+
 def _distributions(artifact: Path) -> tuple[set[str], set[str]]:
     """(normalised names of the installed distributions, top-level names their RECORDs list)."""
     names: set[str] = set()
@@ -219,12 +228,7 @@ class TestArtifacts:
     def test_artifact_carries_no_dev_tooling(self, artifact_of, path):
         top_level = {p.name for p in artifact_of[path].iterdir()}
         assert top_level & {*TOOLING, "mypy", "ruff", "hypothesis"} == set()
-        # boto3-stubs installs `boto3-stubs`, `botocore-stubs` and `mypy_boto3_<service>`
-        # folders (a runtime package may ship its own `<name>-stubs`, as wrapt does).
-        stubs = {
-            n for n in top_level if n.startswith(("boto3-stubs", "botocore-stubs", "mypy_boto3_"))
-        }
-        assert stubs == set()
+        assert type_stubs_in(top_level) == set()
         shipped, owned = _distributions(artifact_of[path])
         assert "botocore" in shipped, "the artifact holds none of the pinned runtime dependencies"
         assert set(shipped) & _dev_distributions() == set()
@@ -283,6 +287,23 @@ class TestShipsWhatItImports:
         assert {"boto3", "s3transfer", "pydantic", "pydantic-core"} & set(
             distributions(built / "RouterFunction")
         ) == set()
+
+
+class TestStubsCheck:
+    """The dev-tooling check above finds the folders boto3-stubs really installs (it can fail)."""
+
+    def test_the_stub_folders_boto3_stubs_installs_are_found(self):
+        # GIVEN a top level holding what `boto3-stubs[s3]` installs, and wrapt's own stubs
+        top_level = {"boto3-stubs", "botocore-stubs", "mypy_boto3_s3", "wrapt", "wrapt-stubs"}
+        # WHEN it is checked THEN every boto3 stub folder is named, and nothing else
+        assert type_stubs_in(top_level) == {"boto3-stubs", "botocore-stubs", "mypy_boto3_s3"}
+
+    def test_the_dev_environment_holds_those_folders(self):
+        # The names checked are the ones this checkout's dev environment really installs.
+        site_packages = next(Path(p) for p in sys.path if p.endswith("site-packages"))
+        installed = {p.name for p in site_packages.iterdir()}
+        assert {"boto3-stubs", "botocore-stubs"} <= type_stubs_in(installed)
+        assert any(n.startswith("mypy_boto3_") for n in type_stubs_in(installed))
 
 
 class TestImportCheck:

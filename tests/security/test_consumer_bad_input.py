@@ -24,6 +24,8 @@ from typing import Any
 import boto3
 import pytest
 from support.builders import FakeContext, load_event
+from support.consumer_tables import create_pk_table
+from support.queues import peek
 from support.secrets import a_stored_secret
 
 from fanout.chaos.receiver import WebhookReceiver
@@ -57,12 +59,7 @@ class Consumer:
         return self.handler(event, FakeContext(function_name=self.name))
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while batch := self.sqs.receive_message(
-            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", []):
-            messages.extend(batch)
-        return messages
+        return peek(self.sqs, self.dlq_url)
 
     def side_effects(self) -> list[str]:
         """Anything the consumer did: audit objects, projection items, webhook requests."""
@@ -71,15 +68,6 @@ class Consumer:
         # Any request counts, answered or not: a refused message must never be posted.
         posts = [d.event_id for d in self.receiver.deliveries] if self.receiver else []
         return [o["Key"] for o in objects] + [i["pk"]["S"] for i in items] + posts
-
-
-def _table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 @pytest.fixture
@@ -96,8 +84,8 @@ def consumer(request, aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Co
     s3, sqs, dynamodb = boto3.client("s3"), boto3.client("sqs"), boto3.client("dynamodb")
     for bucket in (PAYLOAD_BUCKET, OTHER_BUCKET, AUDIT_BUCKET):
         s3.create_bucket(Bucket=bucket)
-    _table(dynamodb, IDEMPOTENCY_TABLE)
-    _table(dynamodb, PROJECTION_TABLE)
+    create_pk_table(dynamodb, IDEMPOTENCY_TABLE)
+    create_pk_table(dynamodb, PROJECTION_TABLE)
     dlq_url = sqs.create_queue(QueueName=f"{request.param}-dlq")["QueueUrl"]
     webhook: WebhookReceiver | None = (
         request.getfixturevalue("receiver") if request.param == "webhook" else None

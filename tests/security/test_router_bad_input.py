@@ -17,6 +17,7 @@ import boto3
 import pytest
 from support.aws_text import sqs_character_rule
 from support.builders import FakeContext, a_batch, a_stream_record
+from support.queues import peek
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 
@@ -54,12 +55,7 @@ class Router:
         return self.app.handler(event, FakeContext())
 
     def _drain(self, url: str) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        while batch := self.sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", []):
-            messages.extend(batch)
-        return messages
+        return peek(self.sqs, url)
 
     def published(self) -> list[dict[str, Any]]:
         return [json.loads(m["Body"]) for m in self._drain(self.published_url)]

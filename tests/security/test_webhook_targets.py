@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import pytest
 from support.builders import FakeContext, load_event
+from support.consumer_tables import create_pk_table
 from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
 from support.webhook_receivers import (
     LOOPBACK,
@@ -107,12 +108,7 @@ def webhook(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName="webhook-dlq")["QueueUrl"]
     boto3.client("s3").create_bucket(Bucket="fanout-hub-payloads")
-    boto3.client("dynamodb").create_table(
-        TableName="fanout-hub-idempotency",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_table(boto3.client("dynamodb"), "fanout-hub-idempotency")
     for name, value in {
         "CONSUMER_NAME": "webhook",
         "IDEMPOTENCY_TABLE": "fanout-hub-idempotency",
@@ -274,7 +270,7 @@ class TestResolvedAddresses:
         transport = HttpTransport(AddressPolicy(parse_networks(LOOPBACK)), resolver=resolver)
         with Receiver() as receiver:
             # WHEN the webhook POSTs twice
-            first = transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=2)
+            first = transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=10)
             with pytest.raises(RefusedAddressError, match="link-local"):
                 transport.post(receiver.url("hooks.invalid"), b"{}", {}, timeout=2)
         # THEN the first reached the checked address under the name's Host header, with

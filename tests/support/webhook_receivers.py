@@ -207,7 +207,13 @@ def as_address(ip: str, port: int) -> Address:
     return Address(socket.AF_INET, (ip, port))
 
 
-def forwarding(*endpoints: Receiver, timeout: float = 2.0) -> Any:
+# The default request deadline of a test's webhook handler: a local receiver answers in
+# milliseconds, so this is only ever reached on a loaded machine, where a shorter one
+# would fail a delivery the test expects to succeed. Tests of the deadline pass their own.
+DEFAULT_TIMEOUT = 10.0
+
+
+def forwarding(*endpoints: Receiver, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """The webhook handler for local receivers, loopback allowed as the local hub does; no ledger."""
     settings = WebhookSettings(
         urls=tuple(e.url() for e in endpoints),
@@ -218,7 +224,7 @@ def forwarding(*endpoints: Receiver, timeout: float = 2.0) -> Any:
     return consumer()(Forwarder(settings).deliver)
 
 
-def ledgered(monkeypatch: Any, *endpoints: Receiver, timeout: float = 2.0) -> Any:
+def ledgered(monkeypatch: Any, *endpoints: Receiver, timeout: float = DEFAULT_TIMEOUT) -> Any:
     """The deployed wiring (per-endpoint claims in the idempotency table) for local plain-HTTP receivers."""
     monkeypatch.setenv("WEBHOOK_URLS", ",".join(e.url() for e in endpoints))
     monkeypatch.setenv("WEBHOOK_ALLOWED_NETWORKS", LOOPBACK)

@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
+from support.consumer_tables import create_pk_table
+from support.queues import peek
 
 PAYLOAD_BUCKET = "fanout-hub-payloads"
 OTHER_BUCKET = "someone-elses-bucket"
@@ -27,26 +29,7 @@ class ConsumerAws:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Every message in the DLQ (received once, not deleted)."""
-        messages: list[dict[str, Any]] = []
-        while True:
-            batch = self.sqs.receive_message(
-                QueueUrl=self.dlq_url,
-                MaxNumberOfMessages=10,
-                MessageAttributeNames=["All"],
-                VisibilityTimeout=30,
-            ).get("Messages", [])
-            if not batch:
-                return messages
-            messages.extend(batch)
-
-
-def _table(dynamodb: Any, name: str) -> None:
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+        return peek(self.sqs, self.dlq_url)
 
 
 @pytest.fixture
@@ -56,8 +39,8 @@ def consumer_aws(aws: None) -> ConsumerAws:
     for bucket in (PAYLOAD_BUCKET, OTHER_BUCKET, AUDIT_BUCKET):
         s3.create_bucket(Bucket=bucket)
     dynamodb = boto3.client("dynamodb")
-    _table(dynamodb, IDEMPOTENCY_TABLE)
-    _table(dynamodb, PROJECTION_TABLE)
+    create_pk_table(dynamodb, IDEMPOTENCY_TABLE)
+    create_pk_table(dynamodb, PROJECTION_TABLE)
     sqs = boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName="orders-consumer-dlq")["QueueUrl"]
     return ConsumerAws(s3=s3, dynamodb=dynamodb, sqs=sqs, dlq_url=dlq_url)

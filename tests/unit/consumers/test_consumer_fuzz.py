@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 from support.builders import FakeContext
+from support.consumer_tables import create_pk_table
 from support.hostile import (
     SQS_REFUSED,
     canaries_in,
@@ -43,6 +44,7 @@ from support.hostile import (
     message_bodies,
     with_raw_numbers,
 )
+from support.queues import peek
 
 from consumers.runtime import Consumer, Envelope, Mode, RuntimeSettings, consumer, load_settings
 from consumers.runtime.clients import aws_clients
@@ -200,12 +202,7 @@ def _moto_world() -> tuple[Any, str]:
         s3.create_bucket(Bucket=bucket)
         for key, data in OBJECTS.items():
             s3.put_object(Bucket=bucket, Key=key, Body=data)
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_table(dynamodb, IDEMPOTENCY_TABLE)
     return sqs, sqs.create_queue(QueueName=MOTO_DLQ)["QueueUrl"]
 
 
@@ -249,11 +246,7 @@ class TestTheDeployedWiringOverMoto:
 
             response = handler(event, FakeContext())
 
-            letters = []
-            while batch := sqs.receive_message(
-                QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            ).get("Messages", []):
-                letters += batch
+            letters = peek(sqs, dlq_url)
         aws_clients.cache_clear()
 
         # No fault is injected here: nothing may be returned to the queue.

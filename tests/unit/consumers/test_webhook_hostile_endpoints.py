@@ -93,11 +93,12 @@ class TestEventHeaders:
         assert header_value("order.\ud800") == "order.%ED%A0%80"
 
 
-# A drip of 100,000 bytes one every 20-50 ms would hold a request for 30-80 minutes, a
-# silent handshake for ever; ending within this bound proves the deadline cut it off. The
-# bound is wide on purpose: a loaded 2-core CI machine stretches a 0.5 s deadline to
-# several seconds, and this is a proof of the cut-off, not a speed figure.
-CUT_OFF_WITHIN_SECONDS = 30.0
+# How long a request cut off at its sub-second deadline may take here, at most: far
+# below what each endpoint would hold it without the deadline (a drip of 100,000 bytes
+# lasts 2,000 s or more; a silent or deaf peer, for ever), and far above the deadline,
+# so a loaded machine that schedules the test late does not fail it (a fresh-clone
+# run on a loaded 2-core machine took 5.0 s for a 0.5 s deadline).
+CUT_OFF_BOUND = 30.0
 
 
 class TestDeadline:
@@ -118,10 +119,10 @@ class TestDeadline:
             )
             elapsed = time.monotonic() - started
             # THEN the message is retried, the healthy endpoint has it, and the drip held
-            # the delivery from the deadline on, not the hour its bytes would take
+            # the delivery about the deadline, not the 100 s its body would take
             assert failed_ids(response) == [record["messageId"]]
             assert len(healthy.received) == 1
-            assert 0.5 <= elapsed < CUT_OFF_WITHIN_SECONDS
+            assert 0.5 <= elapsed < CUT_OFF_BOUND
 
     def test_the_transport_raises_timeout_at_the_deadline(self):
         with Receiver(answers=[dripped_status_line(every=0.02)]) as dripping:
@@ -129,7 +130,7 @@ class TestDeadline:
             started = time.monotonic()
             with pytest.raises(TimeoutError):
                 transport.post(dripping.url(), b"{}", {}, timeout=0.3)
-            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
     def test_a_silent_tls_handshake_is_under_the_deadline_too(self):
         # GIVEN a port that accepts TCP connections and never says a word (no ServerHello)
@@ -141,7 +142,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"https://127.0.0.1:{port}/hook", b"{}", {}, timeout=0.3)
             # THEN it gives up at the deadline
-            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
     def test_an_endpoint_that_never_reads_cannot_stall_the_send(self):
         # GIVEN a port that accepts connections and never reads, and a body larger than
@@ -154,7 +155,7 @@ class TestDeadline:
             with pytest.raises(TimeoutError):
                 transport.post(f"http://127.0.0.1:{port}/hook", b"x" * 32_000_000, {}, timeout=0.3)
             # THEN sending stops at the deadline
-            assert time.monotonic() - started < CUT_OFF_WITHIN_SECONDS
+            assert time.monotonic() - started < CUT_OFF_BOUND
 
 
 MALFORMED = {

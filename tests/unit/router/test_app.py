@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 import threading
+from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from support.builders import FakeContext, a_batch, a_stream_record
 
@@ -25,29 +27,41 @@ def hub(aws, monkeypatch):
     app.build_router.cache_clear()
 
 
+@pytest.fixture
+def clients_built(hub, monkeypatch) -> list[str]:
+    """The AWS service of every client botocore builds from here on, in order."""
+    built: list[str] = []
+    create = botocore.session.Session.create_client
+
+    def recording(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any):
+        built.append(service_name)
+        return create(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recording)
+    return built
+
+
 class TestRareClients:
     """S3 and SQS clients exist only once an oversize or poison record needs them."""
 
-    def test_an_ordinary_batch_builds_neither(self, hub):
+    def test_an_ordinary_batch_builds_neither(self, clients_built):
         response = app.handler(a_batch(a_stream_record(), a_stream_record()), FakeContext())
-        router = app.build_router()
         assert response == {"batchItemFailures": []}
-        assert not router._claim_check._s3.built
-        assert not router._dead_letters._sqs.built
+        assert clients_built == ["sns"]
 
-    def test_an_oversize_record_builds_s3_and_is_stored(self, hub):
+    def test_an_oversize_record_builds_s3_and_is_stored(self, hub, clients_built):
         big = a_stream_record(
             keys={"pk": "DOC#1", "sk": "v1"}, new={"pk": "DOC#1", "sk": "v1", "blob": "x" * 300_000}
         )
         assert app.handler(a_batch(big), FakeContext()) == {"batchItemFailures": []}
-        assert app.build_router()._claim_check._s3.built
+        assert clients_built == ["sns", "s3"]
         assert hub.list_objects_v2(Bucket="payloads-1")["KeyCount"] == 1
 
-    def test_a_poison_record_builds_sqs_and_is_kept(self, hub):
+    def test_a_poison_record_builds_sqs_and_is_kept(self, clients_built):
         bad = a_stream_record()
         bad["dynamodb"]["NewImage"]["odd"] = {"ZZ": "1"}
         assert app.handler(a_batch(bad), FakeContext()) == {"batchItemFailures": []}
-        assert app.build_router()._dead_letters._sqs.built
+        assert clients_built == ["sns", "sqs"]
 
 
 class TestLazyClient:

@@ -12,6 +12,7 @@ from botocore.validate import ParamValidator
 from hypothesis import given
 from hypothesis import strategies as st
 from support.builders import a_stream_record
+from support.queues import drain
 
 from router.deadline import Deadline
 from router.normalise import EntityRules, Outbound, to_outbound
@@ -85,17 +86,7 @@ class TestOnTheWire:
         # re-encoded a PublishBatch body
         assert len(outcome.published) == len(messages)
         assert encodings == []
-        received = []
-        while got := sqs.receive_message(
-            QueueUrl=queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages"):
-            received += got
-            sqs.delete_message_batch(
-                QueueUrl=queue,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)
-                ],
-            )
+        received = drain(sqs, queue)
         by_body = {m["Body"]: m for m in received}
         assert sorted(by_body) == sorted(m.body for m in messages)
         for message in messages:

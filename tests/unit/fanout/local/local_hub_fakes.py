@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
+from support.waiting import DEFAULT_TIMEOUT, eventually
 
 STREAM_ARN = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"
 
@@ -42,6 +42,8 @@ class FakeShard:
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self.close_when_empty = False
+        # Set once a fetch has returned records: the reader holds them from then on.
+        self.read = threading.Event()
 
     def add(self, *records: dict[str, Any]) -> None:
         with self._lock:
@@ -50,7 +52,9 @@ class FakeShard:
     def fetch(self) -> list[dict[str, Any]]:
         with self._lock:
             out, self._pending = self._pending, []
-            return out
+        if out:
+            self.read.set()
+        return out
 
     @property
     def closed(self) -> bool:
@@ -81,11 +85,8 @@ class RecordingHandler:
         return [identifier for batch in self.batches for identifier in batch]
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float = DEFAULT_TIMEOUT, what: str = ""
+) -> None:
     """Poll ``condition`` until true or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what or condition}")
+    eventually(condition, timeout, what)

@@ -10,7 +10,6 @@ hands out a message group's next messages only once the earlier ones are gone
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -94,14 +93,17 @@ class FailsOnceThenStops:
     """A consumer that keeps Lambda's FIFO contract: on the first failure it stops and reports
     the failed message and every later one."""
 
-    def __init__(self, fail_once: str, slow_seconds: float = 0.0) -> None:
+    def __init__(self, fail_once: str, wait_for_company: float = 0.0) -> None:
         self.processed: list[str] = []
         self.failed: list[str] = []
         self.active: set[str] = set()
         self.overlaps: list[str] = []
         self._fail_once = fail_once
-        self._slow = slow_seconds
+        self._wait = wait_for_company
         self._lock = threading.Lock()
+        self._company = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._met = False  # two batches have been inside at once
 
     def __call__(self, event: dict[str, Any], _context: Any) -> dict[str, Any]:
         records = event["Records"]
@@ -109,7 +111,13 @@ class FailsOnceThenStops:
         with self._lock:
             self.overlaps += sorted(groups & self.active)
             self.active |= groups
-        time.sleep(self._slow)  # holds the groups in flight while other batches run
+            self._in_flight += 1
+            self._met |= self._in_flight > 1
+            self._company.notify_all()
+            # Until two batches have been inside at once, each holds its groups in flight
+            # until another joins (or the wait ends): batches side by side happen
+            # whatever the machine's load, and later batches run unhindered.
+            self._company.wait_for(lambda: self._met, timeout=self._wait)
         failures: list[str] = []
         for record in records:
             if failures:
@@ -123,6 +131,7 @@ class FailsOnceThenStops:
                 self.processed.append(record["body"])
         with self._lock:
             self.active -= groups
+            self._in_flight -= 1
         return {"batchItemFailures": [{"itemIdentifier": m} for m in failures]}
 
 
@@ -148,7 +157,7 @@ class TestOrderAcrossAFailure:
         url, arn = fifo_queue(clients, f"lock-{unique}")
         bodies = [f"{g}{n}" for n in range(1, 6) for g in "CDE"]
         send(clients, url, *bodies)
-        consumer = FailsOnceThenStops(fail_once="D2", slow_seconds=0.05)
+        consumer = FailsOnceThenStops(fail_once="D2", wait_for_company=5.0)
         # WHEN the mapping drains them with a slow consumer
         with polling(clients, url, arn, consumer, batch_size=2) as poller:
             wait_until(lambda: len(consumer.processed) == len(bodies), what="all processed")

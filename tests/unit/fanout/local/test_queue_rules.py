@@ -229,7 +229,16 @@ class TestMaximumConcurrency:
     def test_in_flight_batches_never_exceed_the_maximum(self, clients, unique):
         url, arn, _ = make_queue(clients, f"conc-{unique}")
         send(clients, url, *[str(i) for i in range(8)])
-        handler = RecordingHandler(lambda _records: time.sleep(0.15))
+        # Each batch waits inside the function for a second one, then stays a moment
+        # longer: two in flight happen whatever the machine's load, and a third, were
+        # the cap not kept, would find both still there.
+        pair = threading.Barrier(2)
+
+        def hold(_records: Any) -> None:
+            pair.wait(timeout=30)
+            time.sleep(0.15)
+
+        handler = RecordingHandler(hold)
         with polling(clients, url, arn, handler, batch_size=1, maximum_concurrency=2) as (
             poller,
             log,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from typing import Any
 
 import pytest
 from local_hub_fakes import STREAM_ARN, FakeShard, RecordingHandler, seq, stream_record
+from support.waiting import eventually
 
 from fanout.connection import Connection
 from fanout.local.failure import FailureDestination
@@ -83,14 +83,14 @@ class TestOrderAndBatchSize:
 class TestBatchingWindow:
     """MaximumBatchingWindowInSeconds waits for more records before invoking."""
 
-    def _deliver_in_two_waves(self, window: float) -> RecordingHandler:
+    def _deliver_in_two_waves(self, window: float, batch_size: int = 10) -> RecordingHandler:
         shard = FakeShard()
         handler = RecordingHandler()
         poller = ShardPoller(
             MappingSpec(
                 function="router",
                 source_arn=STREAM_ARN,
-                batch_size=10,
+                batch_size=batch_size,
                 maximum_batching_window_seconds=window,
             ),
             ROUTER,
@@ -103,7 +103,11 @@ class TestBatchingWindow:
         worker = threading.Thread(target=poller.run, args=(stop,))
         shard.add(stream_record(0), stream_record(1))
         worker.start()
-        time.sleep(0.3)  # the second wave arrives later on purpose: that is the rule under test
+        # The second wave arrives only once the poller holds the first (with a window) or
+        # has sent it (without one): the order is the rule under test, not the timing.
+        assert shard.read.wait(10)
+        if not window:
+            eventually(lambda: handler.batches)
         shard.add(stream_record(2))
         shard.close_when_empty = True
         worker.join(10)
@@ -111,7 +115,9 @@ class TestBatchingWindow:
         return handler
 
     def test_window_gathers_records_arriving_within_it(self):
-        handler = self._deliver_in_two_waves(window=1.0)
+        # A window far longer than any scheduling delay; the batch is full (3 records) as
+        # soon as the second wave joins it, so the test does not wait the window out.
+        handler = self._deliver_in_two_waves(window=30.0, batch_size=3)
         assert handler.batches == [[seq(0), seq(1), seq(2)]]
 
     def test_without_window_records_are_sent_as_soon_as_read(self):

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from support.builders import STREAM_ARN, a_stream_record
+from support.queues import drain
 
 from fanout.ops.backfill import Backfill, Checkpoint, Target
 from hubcommon.limits import SNS_MAX_MESSAGE_BYTES_CEILING, SQS_MAX_MESSAGE_BYTES
@@ -58,15 +59,7 @@ def a_backfill(tmp_path: Path, items: list[dict[str, Any]], queue_url: str) -> B
 
 
 def received(queue_url: str) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs")
-    got: list[dict[str, Any]] = []
-    while batch := sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
-    ).get("Messages", []):
-        got += batch
-        for message in batch:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return got
+    return drain(boto3.client("sqs"), queue_url)
 
 
 def the_routers_group(pk: str) -> str:

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from support.move_tasks import MoveTasks
+from support.queues import drain
 
 from consumers.runtime.deadletter import DeadLetterQueue as RuntimeDlq
 from consumers.runtime.deadletter import dead_letter_of
@@ -61,14 +62,7 @@ class Queues:
 
     def bodies(self, url: str) -> list[str]:
         """Every message body on a queue (received and deleted)."""
-        got: list[str] = []
-        while batch := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            got += [m["Body"] for m in batch]
-            for message in batch:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return got
+        return [m["Body"] for m in drain(self.sqs, url)]
 
 
 def make_queues(sqs: Any, suffix: str = "") -> Queues:
@@ -421,16 +415,7 @@ class TestFifo:
         return queues
 
     def received(self, queues: Queues) -> list[dict[str, Any]]:
-        got: list[dict[str, Any]] = []
-        while batch := queues.sqs.receive_message(
-            QueueUrl=queues.source, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
-        ).get("Messages", []):
-            got += batch
-            for message in batch:
-                queues.sqs.delete_message(
-                    QueueUrl=queues.source, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return got
+        return drain(queues.sqs, queues.source)
 
     def test_every_message_keeps_its_group_and_order_and_has_a_deduplication_id(self, fifo: Queues):
         dlq = ResolvedDlq("orders", fifo.dlq, "consumer", fifo.source)

@@ -21,6 +21,7 @@ import structlog
 from structlog.testing import capture_logs
 from support.builders import a_stream_record
 from support.local_router import ROUTER_NAME, answering_router
+from support.queues import drain
 from support.sqs_receipts import latest_handles_only
 
 from fanout.cli import main
@@ -61,16 +62,7 @@ class Stack:
 
     def published(self) -> list[dict[str, Any]]:
         """What reached the topic (raw delivery: the envelope as published)."""
-        got: list[dict[str, Any]] = []
-        while batch := self.sqs.receive_message(QueueUrl=self.tail_url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            got += [json.loads(m["Body"]) for m in batch]
-            for message in batch:
-                self.sqs.delete_message(
-                    QueueUrl=self.tail_url, ReceiptHandle=message["ReceiptHandle"]
-                )
-        return got
+        return [json.loads(m["Body"]) for m in drain(self.sqs, self.tail_url)]
 
     def letters(self) -> list[dict[str, Any]]:
         """The router DLQ's messages, left in place."""
