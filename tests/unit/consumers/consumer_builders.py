@@ -11,6 +11,7 @@ from support.builders import FakeContext, a_stream_record
 from support.deliveries import QUEUE_ARN, raw_delivery
 
 from consumers.runtime import BatchResponse, Envelope, SQSEvent, SQSRecord, consumer
+from consumers.runtime.clients import aws_clients
 from router.normalise import EntityRules, to_outbound
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -70,3 +71,14 @@ def run_consumer(seen: list[Envelope], *records: SQSRecord, **options: Any) -> B
     """One batch through a ``@consumer(**options)`` whose function appends to ``seen``."""
     handler = consumer(**options)(seen.append)
     return handler(an_sqs_event(*records), FakeContext())
+
+
+class DynamoDBRequests:
+    """Counts the DynamoDB requests the runtime's shared client sends, by operation."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+        aws_clients().dynamodb.meta.events.register("before-send.dynamodb.*", self._sent)
+
+    def _sent(self, request: Any, **_: Any) -> None:
+        self.operations.append(request.headers["X-Amz-Target"].decode().split(".")[-1])

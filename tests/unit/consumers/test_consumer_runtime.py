@@ -8,7 +8,13 @@ import time
 from typing import Any
 
 import pytest
-from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
+from consumer_builders import (
+    DynamoDBRequests,
+    an_envelope,
+    an_sqs_event,
+    an_sqs_record,
+    failed_ids,
+)
 from structlog.testing import capture_logs
 from support.builders import FakeContext
 
@@ -55,17 +61,6 @@ class StateRecorder(Recorder):
 
 def a_handler(recorder: Recorder, *, mode: Mode = Mode.SIDE_EFFECT) -> ConsumerHandler:
     return consumer(mode=mode)(recorder)
-
-
-class DynamoDBRequests:
-    """Counts the DynamoDB requests the runtime's shared client sends, by operation."""
-
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-        aws_clients().dynamodb.meta.events.register("before-send.dynamodb.*", self._sent)
-
-    def _sent(self, request: Any, **_: Any) -> None:
-        self.operations.append(request.headers["X-Amz-Target"].decode().split(".")[-1])
 
 
 @pytest.fixture

@@ -9,7 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
-from consumer_builders import an_envelope, an_sqs_event, an_sqs_record, failed_ids
+from consumer_builders import (
+    DynamoDBRequests,
+    an_envelope,
+    an_sqs_event,
+    an_sqs_record,
+    failed_ids,
+)
 from support.builders import FakeContext
 from support.secrets import UNREAD_SECRET_ARN, a_stored_secret
 from support.webhook_receivers import (
@@ -173,16 +179,11 @@ class TestSeveralEndpoints:
     ):
         with Receiver() as first, Receiver() as second:
             handler = ledgered(monkeypatch, first, second)
-            sent: list[str] = []
-            aws_clients().dynamodb.meta.events.register(
-                "before-send.dynamodb.*",
-                lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode()),
-            )
+            requests = DynamoDBRequests()
 
             handler(an_sqs_event(an_sqs_record(an_envelope())), FakeContext())
 
-            operations = [target.split(".")[-1] for target in sent]
-            assert operations == ["PutItem", "UpdateItem", "PutItem", "UpdateItem"]
+            assert requests.operations == ["PutItem", "UpdateItem", "PutItem", "UpdateItem"]
 
 
 class TestSettings:
@@ -212,7 +213,6 @@ class TestSettings:
 
 def count_secret_reads() -> list[str]:
     """Every GetSecretValue the container's shared Secrets Manager client makes, by SecretId."""
-    from consumers.runtime.clients import aws_clients
 
     reads: list[str] = []
 
