@@ -25,9 +25,10 @@ import math
 import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields, replace
-from enum import StrEnum
 from typing import Any, Final, TextIO
 
+# The runtime's own modes: what the bill prices is what the handlers declare.
+from consumers.runtime.core import Mode
 from hubcommon.limits import SNS_DEFAULT_MAX_MESSAGE_BYTES, SNS_PUBLISH_BATCH_MAX_ENTRIES
 
 # Prices: us-east-1, on-demand, as published on the pages below, read 2026-11-27
@@ -96,19 +97,6 @@ SQS_IDLE_POLLERS: Final = 5
 SQS_LONG_POLL_SECONDS: Final = 20
 # A Pipe polls a DynamoDB stream shard about 4 times a second, like Lambda.
 PIPE_POLLS_PER_SECOND: Final = 4
-
-
-class Mode(StrEnum):
-    """The consumer runtime's modes (``consumers.runtime.Mode``), priced by what each does per message."""
-
-    STATE = "state"
-    """Read models, caches, indexes: one conditional PutItem of the new image (stale-safe)."""
-    SIDE_EFFECT = "side_effect"
-    """Webhooks, payments, e-mail: per effect claimed, a claim (PutItem) and a completion
-    (UpdateItem); one effect is the runtime's claim of the event, several are the
-    function's own claims (``claim_events=False``: the webhook's endpoints)."""
-    NATURALLY_IDEMPOTENT = "naturally_idempotent"
-    """No DynamoDB: the effect is idempotent by itself (the audit log's S3 object per id)."""
 
 
 @dataclass(frozen=True, slots=True)

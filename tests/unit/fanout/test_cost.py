@@ -15,9 +15,10 @@ import math
 
 import pytest
 
+from consumers.runtime import Mode
 from fanout import cost
 from fanout.cli import build_parser
-from fanout.cost import Consumer, Load, Mode
+from fanout.cost import Consumer, Load
 from tests.support.doc_commands import subcommands
 
 MONTH_DAYS = 730 / 24
