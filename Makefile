@@ -33,7 +33,7 @@ typecheck: setup ## mypy (strict on router/, consumers/, schemas/, hubcommon/)
 	$(RUN) mypy
 
 unit: setup ## pytest only
-	$(RUN) pytest -n 2 --dist loadscope || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
+	$(RUN) pytest -n 2 --dist loadfile || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
 
 security: setup ## bandit on deployed code and tooling (every skip is a justified inline nosec)
 	$(RUN) bandit -c pyproject.toml -r router consumers schemas hubcommon fanout -q

@@ -38,7 +38,7 @@ def aws():
 
 
 # The modules that cost the most, heaviest first: seconds summed per file from
-# `pytest -n 2 --dist loadscope --durations=0` (docs/testing.md). `make unit` runs each
+# `pytest -n 2 --dist loadfile --durations=0`. `make unit` runs each
 # module whole on one worker (its module fixtures are built once) and deals modules out
 # in collection order as workers free up; starting with the heaviest keeps one of them
 # from being dealt last and running alone while the other worker idles.
