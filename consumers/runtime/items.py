@@ -31,20 +31,22 @@ if TYPE_CHECKING:
     from schemas import Envelope, Item
 
 M = TypeVar("M", bound=EntityModel)
+# A change is read-only: a Change[UserV2] is a Change[EntityModel] too.
+M_co = TypeVar("M_co", bound=EntityModel, covariant=True)
 
 # An entity name from a message, quoted in an error only this long.
 _MAX_NAME_CHARS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
-class Change(Generic[M]):
+class Change(Generic[M_co]):
     """One item change, its images in the shape of the model the consumer was written for."""
 
     envelope: Envelope
     """The envelope as published (its ``data`` holds the images as the producer wrote them)."""
-    new: M | None
+    new: M_co | None
     """The item after the change, as the model; None for a removal (or no new image)."""
-    old: M | None
+    old: M_co | None
     """The item before the change, as the model; None for an insert (or no old image)."""
     published_version: int
     """The contract version the producer wrote the item in."""

@@ -21,7 +21,7 @@ from consumer_builders import (
 )
 from structlog.testing import capture_logs
 from support.builders import FakeContext
-from support.contracts import UserV1, UserV2, with_dataschema
+from support.contracts import CONTRACT, UserV1, UserV2, with_dataschema
 
 from consumers.runtime import (
     BatchResponse,
@@ -208,6 +208,18 @@ class TestAnItemThatCannotFitGoesToTheDlqAtOnce:
         kind, error = dead_letter_error(consumer_aws)
         assert kind == "InvalidItemError"
         assert "entity 'user': no downcaster from version 3 to 2" in error
+
+    def test_a_step_that_raises_is_named_by_its_type_never_its_text(
+        self, consumer_aws, monkeypatch
+    ):
+        def broken(item: dict[str, Any]) -> dict[str, Any]:
+            raise ValueError(f"cannot split {item['fullname']}")
+
+        monkeypatch.setitem(CONTRACT.up, 1, broken)
+        run(typed(Seen(), UserV2), a_user_change(ADA_V1, None, 1))
+        kind, error = dead_letter_error(consumer_aws)
+        assert kind == "InvalidItemError"
+        assert error == "data.new: ValueError in the 'user' steps from version 1 to 2"
 
     def test_a_side_effect_consumer_claims_nothing_for_an_item_that_cannot_fit(self, consumer_aws):
         seen = Seen()
