@@ -2,7 +2,8 @@
 
 ``@consumer(mode=...)`` turns ``def handle(event: Envelope) -> None`` into a
 Lambda handler. Per message the runtime unwraps SNS, resolves claim checks,
-validates and upcasts the envelope, calls the function under the guarantee its
+validates and upcasts the envelope, reads the item as a typed consumer's model
+(``consumers.runtime.items``), calls the function under the guarantee its
 ``Mode`` names, and sorts failures: a ``PermanentError`` (or an unreadable
 message) goes to the DLQ at once; anything else returns to the queue through
 ``batchItemFailures``.

@@ -31,7 +31,7 @@ from consumers.runtime import (
     Mode,
     consumer,
 )
-from schemas.entities import EntityModel
+from schemas.entities import EntityContract, EntityModel
 
 KEYS = {"pk": "USER#1", "sk": "PROFILE"}
 ADA_V1 = {**KEYS, "fullname": "Ada Lovelace", "email": "ada@example.com"}
@@ -158,8 +158,10 @@ class TestAnItemThatCannotFitGoesToTheDlqAtOnce:
         seen = Seen()
         bad = {**KEYS, "firstname": "Grace Brewster", "email": "grace@example.com"}  # no lastname
         record = an_sqs_record(a_user_change(bad, None, 2))
+        handler = typed(seen, UserV2)
+        assert handler.runtime  # built (and logging configured) before capturing
         with capture_logs() as logs:
-            response = typed(seen, UserV2)(an_sqs_event(record), FakeContext())
+            response = handler(an_sqs_event(record), FakeContext())
         # THEN acknowledged (not retried), never handled, in the DLQ at once with its error
         assert failed_ids(response) == []
         assert seen.changes == []
@@ -237,6 +239,25 @@ class TestAnItemThatCannotFitGoesToTheDlqAtOnce:
         run(handler, body)
         run(handler, body)  # redelivered
         assert len(seen.changes) == 1
+
+
+@pytest.mark.usefixtures("consumer_env")
+class TestStepsAreResolvedOncePerPublishedVersion:
+    def test_each_published_version_looks_its_steps_up_once(self, consumer_aws, monkeypatch):
+        asked: list[tuple[int, int]] = []
+        steps = EntityContract.steps
+
+        def counted(contract: EntityContract, from_version: int, to_version: int) -> Any:
+            asked.append((from_version, to_version))
+            return steps(contract, from_version, to_version)
+
+        monkeypatch.setattr(EntityContract, "steps", counted)
+        seen = Seen()
+        handler = typed(seen, UserV1)
+        run(handler, a_user_change(ADA_V2, ADA_KING_V2, 2), a_user_change(ADA_V2, None, 2))
+        run(handler, a_user_change(ADA_V1, None, 1), a_user_change(ADA_V2, None, 2))
+        assert len(seen.changes) == 4
+        assert asked == [(2, 1), (1, 1)]
 
 
 class TestTheModelIsCheckedAtImport:
