@@ -136,14 +136,17 @@ class ItemReader(Generic[M]):
                 f"{where}: {type(error).__name__} in the {self._entity!r} steps"
                 f" from version {version} to {self._version}"
             ) from None
+        what = f"{where} does not fit {self.model.__name__} ({self._entity} v{self._version})"
         try:
             return self.model.model_validate(item)
         except ValidationError as error:
-            what = f"{where} does not fit {self.model.__name__} ({self._entity} v{self._version})"
             raise InvalidItemError(
                 f"{what}: {validation_problems(error, where, under=where)}",
                 loggable=f"{what}: {validation_kinds(error, under=where)}",
             ) from None
+        except Exception as error:  # noqa: BLE001 - a model's validator failing outside pydantic's errors
+            # Pure too: it fails on every delivery. Its text may quote a value.
+            raise InvalidItemError(f"{what}: {type(error).__name__} in its validation") from None
 
 
 class TypedHandler(Generic[M]):

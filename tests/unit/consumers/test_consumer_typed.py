@@ -223,6 +223,18 @@ class TestAnItemThatCannotFitGoesToTheDlqAtOnce:
         assert kind == "InvalidItemError"
         assert error == "data.new: ValueError in the 'user' steps from version 1 to 2"
 
+    def test_a_validator_failing_outside_pydantics_errors_is_permanent_too(
+        self, consumer_aws, monkeypatch
+    ):
+        def broken(cls: type[UserV1], item: Any) -> UserV1:
+            raise TypeError(f"cannot read {item}")
+
+        monkeypatch.setattr(UserV1, "model_validate", classmethod(broken))
+        response = run(typed(Seen(), UserV1), a_user_change(ADA_V1, None, 1))
+        assert failed_ids(response) == []
+        _, error = dead_letter_error(consumer_aws)
+        assert error == "data.new does not fit UserV1 (user v1): TypeError in its validation"
+
     def test_a_side_effect_consumer_claims_nothing_for_an_item_that_cannot_fit(self, consumer_aws):
         seen = Seen()
         handler = typed(seen, UserV2, mode=Mode.SIDE_EFFECT)
