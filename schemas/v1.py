@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypeAliasType
@@ -38,6 +38,8 @@ Item = dict[str, Json]
 Operation = Literal["created", "updated", "deleted", "expired", "snapshot"]
 
 SEQUENCE_PATTERN = rf"^[0-9]{{{DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS}}}$"
+# An item with a contract (schemas.entities.dataschema_of): its entity and contract version.
+ENTITY_DATASCHEMA_PATTERN = r"^urn:fanout-hub:schema:entity:[a-z0-9_.-]+:[0-9]+$"
 DATAREF_PATTERN = rf"^s3://{S3_BUCKET_NAME_PATTERN}/.+$"
 
 
@@ -77,7 +79,10 @@ class EnvelopeV1(BaseModel):
         description="When DynamoDB made the change (ApproximateCreationDateTime)."
     )
     datacontenttype: Literal["application/json"]
-    dataschema: Literal["urn:fanout-hub:schema:envelope:1"]
+    dataschema: (
+        Literal["urn:fanout-hub:schema:envelope:1"]
+        | Annotated[str, Field(pattern=ENTITY_DATASCHEMA_PATTERN)]
+    )
     schemaversion: Literal["1"]
     sequence: str = Field(
         pattern=SEQUENCE_PATTERN,

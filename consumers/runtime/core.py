@@ -2,7 +2,8 @@
 
 ``@consumer(mode=...)`` turns ``def handle(event: Envelope) -> None`` into a
 Lambda handler. Per message the runtime unwraps SNS, resolves claim checks,
-validates and upcasts the envelope, calls the function under the guarantee its
+validates and upcasts the envelope, reads the item as a typed consumer's model
+(``consumers.runtime.items``), calls the function under the guarantee its
 ``Mode`` names, and sorts failures: a ``PermanentError`` (or an unreadable
 message) goes to the DLQ at once; anything else returns to the queue through
 ``batchItemFailures``.
@@ -30,16 +31,18 @@ import warnings
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from enum import StrEnum
-from typing import Any, Final
+from functools import partial
+from typing import Any, Final, TypeVar, overload
 
 import structlog
 
 from consumers.runtime.claimcheck import PayloadResolver, S3PayloadStore
 from consumers.runtime.clients import AwsClients, aws_clients
 from consumers.runtime.deadletter import DeadLetterQueue, dead_letter_of
-from consumers.runtime.errors import PermanentError
+from consumers.runtime.errors import InvalidItemError, PermanentError
 from consumers.runtime.events import SQSEvent, SQSRecord
 from consumers.runtime.idempotency import Claim, ClaimState, IdempotencyStore
+from consumers.runtime.items import ItemReader, TypedHandle, TypedHandler
 from consumers.runtime.messages import receive_count, unwrap
 from consumers.runtime.observability import (
     BatchMetrics,
@@ -58,10 +61,15 @@ from hubcommon.lambda_shapes import BatchResponse, LambdaContext
 from hubcommon.limits import LAMBDA_MAX_TIMEOUT_SECONDS
 from hubcommon.logs import configure_logging
 from schemas import UPCASTERS, Envelope, Upcasters
+from schemas.entities import EntityModel
 
 # A handler returns None, or False to say it applied nothing (``apply_if_newer``
 # found newer state; an object already written): counted, not an error.
 Handle = Callable[[Envelope], bool | None]
+# What the runtime runs per envelope: an envelope's function, or a typed one with its model.
+AnyHandle = Handle | TypedHandler[Any]
+
+M = TypeVar("M", bound=EntityModel)
 
 # A lease outlives the invocation a little, so a slow completion write is not overtaken.
 LEASE_MARGIN_SECONDS: Final = 5.0
@@ -113,7 +121,7 @@ class Consumer:
 
     def __init__(
         self,
-        handle: Handle,
+        handle: AnyHandle,
         *,
         name: str,
         reader: EnvelopeReader,
@@ -146,7 +154,7 @@ class Consumer:
     @classmethod
     def from_settings(
         cls,
-        handle: Handle,
+        handle: AnyHandle,
         settings: RuntimeSettings,
         *,
         clients: AwsClients,
@@ -266,17 +274,33 @@ class Consumer:
             sequence=envelope.sequence,
             table=envelope.table,
         )
+        try:
+            # A typed consumer's item is read before anything is claimed: an item that
+            # does not fit its model never will, and costs no write.
+            call = self._bind(envelope)
+        except InvalidItemError as error:
+            return self._dead_letter(record, error, envelope.id, log, text_is_safe=True)
         annotations = {"consumer": self.name, "envelope_id": envelope.id, "type": envelope.type}
         with self._tracer.subsegment(f"consume {self.name}", annotations):
-            outcome = self._run(record, envelope, lease_seconds, log)
+            outcome = self._run(record, envelope, call, lease_seconds, log)
         if outcome is Outcome.PROCESSED:
             metrics.latencies_ms.append(self._latency_ms(envelope))
         if not outcome.returns_to_queue and outcome is not Outcome.DEAD_LETTERED:
             log.debug("event_consumed", outcome=outcome)
         return outcome
 
+    def _bind(self, envelope: Envelope) -> Callable[[], bool | None]:
+        if isinstance(self._handle, TypedHandler):
+            return self._handle.bind(envelope)
+        return partial(self._handle, envelope)
+
     def _run(
-        self, record: SQSRecord, envelope: Envelope, lease_seconds: float, log: Any
+        self,
+        record: SQSRecord,
+        envelope: Envelope,
+        call: Callable[[], bool | None],
+        lease_seconds: float,
+        log: Any,
     ) -> Outcome:
         claim: Claim | None = None
         if self._idempotency is not None:
@@ -291,7 +315,7 @@ class Consumer:
                 log.info("event_in_progress_elsewhere", outcome=Outcome.IN_PROGRESS)
                 return Outcome.IN_PROGRESS
         try:
-            outcome = self._apply(envelope, log)
+            outcome = self._apply(envelope, call, log)
         except ConfigurationError:
             self._release(claim, log)
             raise
@@ -305,10 +329,10 @@ class Consumer:
         self._complete(claim, log)
         return outcome
 
-    def _apply(self, envelope: Envelope, log: Any) -> Outcome:
+    def _apply(self, envelope: Envelope, call: Callable[[], bool | None], log: Any) -> Outcome:
         if self._sequences is not None and self._sequences.is_stale(envelope):
             return Outcome.STALE
-        applied = self._handle(envelope)
+        applied = call()
         if applied is False:
             return Outcome.STALE if self.mode is Mode.STATE else Outcome.DUPLICATE
         if applied is None and self.mode is Mode.STATE and not self._told_state_returns:
@@ -356,7 +380,9 @@ class Consumer:
         text_is_safe: bool = False,
     ) -> Outcome:
         letter = dead_letter_of(record, consumer=self.name, error=error, envelope_id=envelope_id)
-        summary = error_summary(error, text_is_safe=text_is_safe)
+        # An item's error says more in the dead letter than a log line may.
+        loggable = error.loggable if isinstance(error, InvalidItemError) else None
+        summary = error_summary(error, text_is_safe=text_is_safe, text=loggable)
         try:
             dlq_message_id = self._dead_letters.send(letter)
         except Exception as send_error:  # noqa: BLE001 - the message returns to the queue
@@ -390,7 +416,7 @@ class ConsumerHandler:
 
     def __init__(
         self,
-        handle: Handle,
+        handle: AnyHandle,
         *,
         mode: Mode,
         claim_events: bool = True,
@@ -456,6 +482,7 @@ class ConsumerHandler:
             clear()
 
 
+@overload
 def consumer(
     *,
     mode: Mode | None = None,
@@ -464,7 +491,33 @@ def consumer(
     setup: Callable[[], object] | None = None,
     upcasters: Upcasters = UPCASTERS,
     idempotent: bool | None = None,
-) -> Callable[[Handle], ConsumerHandler]:
+    model: None = None,
+) -> Callable[[Handle], ConsumerHandler]: ...
+
+
+@overload
+def consumer(
+    *,
+    mode: Mode | None = None,
+    claim_events: bool = True,
+    skip_stale: bool = False,
+    setup: Callable[[], object] | None = None,
+    upcasters: Upcasters = UPCASTERS,
+    idempotent: bool | None = None,
+    model: type[M],
+) -> Callable[[TypedHandle[M]], ConsumerHandler]: ...
+
+
+def consumer(
+    *,
+    mode: Mode | None = None,
+    claim_events: bool = True,
+    skip_stale: bool = False,
+    setup: Callable[[], object] | None = None,
+    upcasters: Upcasters = UPCASTERS,
+    idempotent: bool | None = None,
+    model: type[M] | None = None,
+) -> Callable[[Handle], ConsumerHandler] | Callable[[TypedHandle[M]], ConsumerHandler]:
     """Decorator: ``handle(event: Envelope) -> None`` becomes a Lambda SQS handler.
 
     ``mode`` says what guarantee the function needs and so what each message
@@ -479,6 +532,10 @@ def consumer(
     settings are valid: build your own clients and validate your own settings there.
     ``idempotent`` is runtime 0.2's switch, kept for one release: ``True`` is
     ``SIDE_EFFECT``, ``False`` is ``NATURALLY_IDEMPOTENT``.
+    ``model``: an entity contract's model (``schemas.entities``); the function then
+    takes a ``Change[model]`` whose ``new`` / ``old`` are the item in that model's
+    version, converted by the contract's steps; an item that does not fit goes to
+    the DLQ at once (``InvalidItemError``).
     """
     deprecated = None
     if idempotent is not None:
@@ -504,7 +561,7 @@ def consumer(
             "skip_stale is for sinks that cannot write conditionally; in Mode.STATE use apply_if_newer"
         )
 
-    def wrap(handle: Handle) -> ConsumerHandler:
+    def handler_of(handle: AnyHandle) -> ConsumerHandler:
         return ConsumerHandler(
             handle,
             mode=chosen,
@@ -515,4 +572,12 @@ def consumer(
             deprecated=deprecated,
         )
 
-    return wrap
+    if model is None:
+        return handler_of
+    # Built now, at import: a model outside any contract is a mistake in the code.
+    items = ItemReader(model)
+
+    def wrap_typed(function: TypedHandle[M]) -> ConsumerHandler:
+        return handler_of(TypedHandler(function, items))
+
+    return wrap_typed

@@ -22,3 +22,18 @@ class InvalidMessageError(PermanentError):
 
 class RefusedPointerError(PermanentError):
     """A claim-check pointer names a bucket this consumer does not trust, or an unusable object."""
+
+
+class InvalidItemError(PermanentError):
+    """An item image does not fit a typed consumer's model (``@consumer(model=...)``).
+
+    Another entity, a contract version with no step to the model's, or an image that
+    fails the model's validation. ``str(error)`` travels with the dead letter: each
+    failing field by its path and pydantic's message. ``loggable`` is what a log line
+    says: the same paths with the kind of each error only, because a contract's own
+    validator may quote the value in its message.
+    """
+
+    def __init__(self, message: str, *, loggable: str | None = None) -> None:
+        super().__init__(message)
+        self.loggable = message if loggable is None else loggable

@@ -31,14 +31,17 @@ METRICS_NAMESPACE: Final = "FanoutHub/Consumers"
 MAX_SUMMARY_CHARS: Final = 500
 
 
-def error_summary(error: BaseException, *, text_is_safe: bool = False) -> str:
+def error_summary(
+    error: BaseException, *, text_is_safe: bool = False, text: str | None = None
+) -> str:
     """What a log line may say about ``error``, without any value the message carried.
 
     ``text_is_safe`` is for the runtime's own errors, whose text names a field and
     what is wrong with it, never its value. An AWS SDK error is named by its code and
     operation. Any other error (the consumer's own code, a library) may have put an
     item value in its text, so only its type and where it was raised are said; its
-    full text goes with a dead letter to the DLQ, which is not a log.
+    full text goes with a dead letter to the DLQ, which is not a log. ``text``, when
+    given with ``text_is_safe``, is said instead of the error's own text.
     """
     name = type(error).__name__
     response = getattr(error, "response", None)
@@ -48,7 +51,7 @@ def error_summary(error: BaseException, *, text_is_safe: bool = False) -> str:
         code = (response.get("Error") or {}).get("Code", "")
         return f"{name}: {code} from {operation}"[:MAX_SUMMARY_CHARS]
     if text_is_safe:
-        return f"{name}: {error}"[:MAX_SUMMARY_CHARS]
+        return f"{name}: {error if text is None else text}"[:MAX_SUMMARY_CHARS]
     frames = traceback.extract_tb(error.__traceback__)
     if not frames:
         return name

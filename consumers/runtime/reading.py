@@ -27,6 +27,34 @@ _NAMEABLE_VERSION: Final = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 _MAX_PROBLEMS: Final = 5
 
 
+def validation_problems(error: ValidationError, where: str, *, under: str = "") -> str:
+    """The count and the first problems of ``error``, each named by its field's path.
+
+    A path starts with ``under`` when given (``data.new``); a problem of the whole
+    document is named ``where``. pydantic's ``msg`` says what was expected (a pattern,
+    a literal, a type); its ``input`` holds the value and is left out.
+    """
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    named = "; ".join(
+        f"{'.'.join([*filter(None, [under]), *map(str, e['loc'])]) or where}: {e['msg']}"
+        for e in problems[:_MAX_PROBLEMS]
+    )
+    return f"{error.error_count()} error(s): {named}"
+
+
+def validation_kinds(error: ValidationError, *, under: str = "") -> str:
+    """``validation_problems`` with each problem's kind (``missing``) instead of its message.
+
+    For a log line: a model's own validator may quote the value in its message.
+    """
+    problems = error.errors(include_url=False, include_input=False, include_context=False)
+    named = "; ".join(
+        f"{'.'.join([*filter(None, [under]), *map(str, e['loc'])]) or under}: {e['type']}"
+        for e in problems[:_MAX_PROBLEMS]
+    )
+    return f"{error.error_count()} error(s): {named}"
+
+
 class EnvelopeReader:
     """Reads any supported envelope version, resolving both pointer formats.
 
@@ -95,11 +123,7 @@ class EnvelopeReader:
             # pydantic's ``msg`` says what was expected (a pattern, a literal, a type);
             # its ``input`` holds the value and is left out.
             raise InvalidMessageError(
-                f"envelope failed validation: {error.error_count()} error(s): "
-                + "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'envelope'}: {e['msg']}"
-                    for e in error.errors(include_url=False, include_input=False)[:_MAX_PROBLEMS]
-                )
+                f"envelope failed validation: {validation_problems(error, 'envelope')}"
             ) from None
         except Exception as error:  # noqa: BLE001 - pure code: any failure is permanent
             # An upcaster (the consumer's own code) failing on this document fails on

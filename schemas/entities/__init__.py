@@ -119,8 +119,13 @@ class EntityContract:
                 return model
         raise ContractError(f"entity {self.entity!r} has no contract version {version}")
 
-    def convert(self, item: Item, from_version: int, to_version: int) -> Item:
-        """``item`` (of ``from_version``) in ``to_version``'s shape, one step at a time."""
+    def steps(self, from_version: int, to_version: int) -> tuple[Step, ...]:
+        """The steps, in order, from ``from_version``'s shape to ``to_version``'s.
+
+        ``ContractError`` names the first missing step. A consumer resolves this once per
+        published version and applies it to every item of that version.
+        """
+        found: list[Step] = []
         version = from_version
         while version < to_version:
             step = self.up.get(version)
@@ -128,14 +133,22 @@ class EntityContract:
                 raise ContractError(
                     f"entity {self.entity!r}: no upcaster from version {version} to {version + 1}"
                 )
-            item, version = step(item), version + 1
+            found.append(step)
+            version += 1
         while version > to_version:
             step = self.down.get(version - 1)
             if step is None:
                 raise ContractError(
                     f"entity {self.entity!r}: no downcaster from version {version} to {version - 1}"
                 )
-            item, version = step(item), version - 1
+            found.append(step)
+            version -= 1
+        return tuple(found)
+
+    def convert(self, item: Item, from_version: int, to_version: int) -> Item:
+        """``item`` (of ``from_version``) in ``to_version``'s shape, one step at a time."""
+        for step in self.steps(from_version, to_version):
+            item = step(item)
         return item
 
 

@@ -137,7 +137,7 @@ class TestDiscoveryParameters:
 
     def test_the_kit_is_released_with_the_runtime(self):
         # The kit's Serverless Application Repository version is the release's: a kit
-        # published as 0.3.0 expects the 0.3.0 runtime layer.
+        # published as 0.4.0 expects the 0.4.0 runtime layer.
         kit = load_template(ROOT / "consumers" / "kit" / "template.yaml")
         application = kit["Metadata"]["AWS::ServerlessRepo::Application"]
         assert application["SemanticVersion"] == runtime_version
