@@ -58,6 +58,11 @@ def contract_metric_lines(
     lines = []
     for entity in sorted(violations):
         document: dict[str, Any] = {
+            # With the JSON log format Lambda drops application lines below the function's
+            # ApplicationLogLevel, and reads a line without "level" as INFO: a violation is
+            # a warning, so its metric stays as long as the warning lines do (not at ERROR).
+            # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+            "level": "warn",
             "Entity": entity,
             "ContractMode": modes.get(entity, ""),
             "ContractViolations": violations[entity],

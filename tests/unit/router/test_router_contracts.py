@@ -71,6 +71,9 @@ class TestObserve:
             1,
             0,
         )
+        # Kept at LogLevel WARNING: Lambda reads a line without "level" as INFO
+        # (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
+        assert metric["level"] == "warn"
         directive = metric["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "FanoutHub/Router"
         assert directive["Dimensions"] == [["Entity"]]
