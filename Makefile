@@ -76,8 +76,13 @@ BUILD := UV="$(UV)" python3 -m fanout.build
 
 # The router ships hubcommon/ and the one module of schemas/ it imports (codec): not the
 # envelope models (pydantic), since it writes envelopes as text (router/normalise.py).
+# It checks items against the exported entity contracts, so those JSON Schemas go with
+# it (router/contracts.py), and not the models they are exported from.
 build-RouterFunction: $(UV)
 	$(BUILD) --group router router hubcommon schemas.codec --into "$(ARTIFACTS_DIR)"
+	mkdir -p "$(ARTIFACTS_DIR)/schemas/json/entities"
+	if [ -d "$(ROOT)/schemas/json/entities" ]; then \
+	  cp -R "$(ROOT)/schemas/json/entities/." "$(ARTIFACTS_DIR)/schemas/json/entities/"; fi
 
 # This repository's consumers (every package under consumers/, a scaffolded one included)
 # as one code layer (template.yaml, ConsumersCodeLayer): their packages alone;

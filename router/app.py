@@ -22,6 +22,7 @@ from botocore.config import Config
 
 from hubcommon.logs import configure_logging
 from router.claimcheck import ClaimCheckWriter
+from router.contracts import Contracts
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
@@ -98,6 +99,7 @@ def build_router() -> Router:
         ),
         ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
+        Contracts.shipped(settings.contract_modes),
     )
 
 

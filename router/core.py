@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,9 +14,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hubcommon.lambda_shapes import BatchResponse
 from router.claimcheck import ClaimCheckWriter
-from router.deadletter import DeadLetterWriter
+from router.contracts import ContractCheck, Contracts, describe
+from router.deadletter import DeadLetterError, DeadLetterWriter, Reason
 from router.errors import PoisonRecordError
 from router.normalise import EntityRules, Outbound, sequence_number_of, to_outbound
+from router.observability import MetricsSink, contract_metric_lines, stdout_sink
 from router.publisher import SnsPublisher
 
 if TYPE_CHECKING:
@@ -42,8 +45,12 @@ class BatchReport:
     offloaded: int = 0
     poison: int = 0
     rejected: int = 0
+    contract_rejected: Counter[str] = field(default_factory=Counter)
+    """By entity: items dead-lettered because they break their contract (``enforce``)."""
     failed: dict[int, str] = field(default_factory=dict)
     calls: int = 0
+    contract_violations: Counter[str] = field(default_factory=Counter)
+    """By entity: items that break their contract, published (``observe``) or not."""
 
 
 class Router:
@@ -55,12 +62,18 @@ class Router:
         publisher: SnsPublisher,
         claim_check: ClaimCheckWriter,
         dead_letters: DeadLetterWriter,
+        contracts: Contracts | None = None,
+        metrics: MetricsSink = stdout_sink,
     ) -> None:
         self._settings = settings
-        self._rules = EntityRules(settings.entity_attribute, settings.partition_key)
+        self._contracts = contracts or Contracts()
+        self._rules = EntityRules(
+            settings.entity_attribute, settings.partition_key, self._contracts.dataschemas
+        )
         self._publisher = publisher
         self._claim_check = claim_check
         self._dead_letters = dead_letters
+        self._metrics = metrics
 
     def route(
         self,
@@ -84,22 +97,11 @@ class Router:
         # may share an eventID (and so an envelope id), positions never do.
         positions: dict[int, int] = {}
         ready: list[Outbound] = []
-        limit = self._settings.max_message_bytes
         for index, record in enumerate(records):
-            try:
-                message = to_outbound(record, self._rules)
-                if message.size > limit:
-                    message = self._claim_check.offload(message, limit)
-                    report.offloaded += 1
-            except PoisonRecordError as exc:
-                report.poison += 1
-                self._dead_letter(index, record, "poison", exc, origin, report)
-                continue
-            except (ClientError, BotoCoreError) as exc:
-                report.failed[index] = f"claim check failed: {exc}"
-                continue
-            positions[id(message)] = index
-            ready.append(message)
+            message = self._prepare(index, record, origin, report)
+            if message is not None:
+                positions[id(message)] = index
+                ready.append(message)
 
         outcome = self._publisher.publish_all(ready, deadline)
         report.calls = outcome.calls
@@ -127,7 +129,8 @@ class Router:
         for message, reason in outcome.rejected:
             report.rejected += 1
             index = positions[id(message)]
-            self._dead_letter(index, records[index], "rejected", reason, origin, report)
+            rejection: DeadLetterError = {"kind": "SnsRejected", "message": reason}
+            self._dead_letter(index, records[index], "rejected", rejection, origin, report)
 
         response = self._checkpoint(records, report)
         log.info(
@@ -138,6 +141,8 @@ class Router:
             offloaded=report.offloaded,
             poison=report.poison,
             rejected=report.rejected,
+            contract_violations=report.contract_violations.total(),
+            contract_rejected=report.contract_rejected.total(),
             failed=len(report.failed),
             sns_calls=report.calls,
             resume_at=response["batchItemFailures"][0]["itemIdentifier"]
@@ -145,25 +150,87 @@ class Router:
             else None,
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
+        if report.contract_violations:
+            modes = {
+                entity: self._settings.contract_modes.of(entity)
+                for entity in report.contract_violations
+            }
+            for line in contract_metric_lines(
+                report.contract_violations, report.contract_rejected, modes
+            ):
+                self._metrics(line)
         return response
+
+    def _prepare(
+        self, index: int, record: Any, origin: Mapping[str, str], report: BatchReport
+    ) -> Outbound | None:
+        """The record as a message to publish; None when it is dead-lettered or failed."""
+        limit = self._settings.max_message_bytes
+        try:
+            message = to_outbound(record, self._rules)
+            if self._contracts:
+                check = self._contracts.get(message.attributes["entity"]["StringValue"])
+                held = None if check is None else self._held_back(check, message, report)
+                if held is not None:
+                    self._dead_letter(index, record, "contract", held, origin, report)
+                    return None
+            if message.size > limit:
+                message = self._claim_check.offload(message, limit)
+                report.offloaded += 1
+        except PoisonRecordError as exc:
+            report.poison += 1
+            error: DeadLetterError = {"kind": type(exc).__name__, "message": str(exc)}
+            self._dead_letter(index, record, "poison", error, origin, report)
+            return None
+        except (ClientError, BotoCoreError) as exc:
+            report.failed[index] = f"claim check failed: {exc}"
+            return None
+        return message
+
+    @staticmethod
+    def _held_back(
+        check: ContractCheck, message: Outbound, report: BatchReport
+    ) -> DeadLetterError | None:
+        """Check the item against its contract; the dead letter's error when ``enforce`` keeps it back.
+
+        A violation is counted and logged by field path and JSON Schema keyword, never
+        by value (the item may hold personal data).
+        """
+        violations = check.violations(message.body)
+        if not violations:
+            return None
+        report.contract_violations[check.entity] += 1
+        log.warning(
+            "contract_violation",
+            event_id=message.envelope_id,
+            sequence=message.sequence_number,
+            table=message.table,
+            entity=check.entity,
+            contract_version=check.version,
+            mode=check.mode,
+            violations=[f"{v['path']}: {v['kind']}" for v in violations],
+            outcome="published" if check.mode == "observe" else "dead_lettered",
+        )
+        if check.mode == "observe":
+            return None
+        report.contract_rejected[check.entity] += 1
+        return {
+            "kind": "ContractViolation",
+            "message": f"{check.dataschema}: {describe(violations)}",
+            "violations": violations,
+        }
 
     def _dead_letter(
         self,
         index: int,
         record: Any,
-        reason: str,
-        error: Exception | str,
+        reason: Reason,
+        error: DeadLetterError,
         origin: Mapping[str, str],
         report: BatchReport,
     ) -> None:
-        kind = type(error).__name__ if isinstance(error, Exception) else "SnsRejected"
         try:
-            self._dead_letters.write(
-                record,
-                "poison" if reason == "poison" else "rejected",
-                {"kind": kind, "message": str(error)},
-                origin,
-            )
+            self._dead_letters.write(record, reason, error, origin)
         except (ClientError, BotoCoreError) as exc:
             report.failed[index] = f"{reason} record could not be dead-lettered: {exc}"
             return
@@ -171,7 +238,7 @@ class Router:
             "record_dead_lettered",
             outcome="dead_lettered",
             reason=reason,
-            error=str(error)[:500],
+            error=error["message"][:500],
             sequence=sequence_number_of(record),
         )
 

@@ -6,10 +6,11 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 
 from hubcommon.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, SQS_MAX_MESSAGE_BYTES
 from router.attributes import message_safe
+from router.contracts import Violation
 from router.normalise import sequence_number_of
 
 if TYPE_CHECKING:
@@ -22,18 +23,24 @@ DEAD_LETTER_VERSION: Literal["1"] = "1"
 KEY_PREFIX = "dead-letters/"
 
 
+Reason = Literal["poison", "rejected", "contract"]
+"""``contract``: the item breaks its entity's contract and the router enforces it."""
+
+
 class DeadLetterError(TypedDict):
     """Why the record could not be routed."""
 
     kind: str
     message: str
+    violations: NotRequired[list[Violation]]
+    """For a ``contract`` letter: every field the item gets wrong (where and how, no values)."""
 
 
 class DeadLetter(TypedDict, total=False):
     """The body of a router DLQ message (``record`` or ``record_ref`` is set)."""
 
     version: Literal["1"]
-    reason: Literal["poison", "rejected"]
+    reason: Reason
     error: DeadLetterError
     failed_at: str
     function: str
@@ -70,7 +77,7 @@ class DeadLetterWriter:
     def write(
         self,
         record: Any,
-        reason: Literal["poison", "rejected"],
+        reason: Reason,
         error: DeadLetterError,
         origin: Mapping[str, str],
     ) -> None:

@@ -60,15 +60,9 @@ _SCHEMA_VERSION: Final = '"' + SCHEMA_VERSION + '"'
 _OPERATIONS: Final = {"INSERT": "created", "MODIFY": "updated", "REMOVE": "deleted"}
 # The envelope's members in order; the constant ones are written once, here.
 _HEAD: Final = '{"specversion":' + _SPECVERSION + ',"id":"'
-_AFTER_TIME: Final = (
-    '","datacontenttype":'
-    + _CONTENT_TYPE
-    + ',"dataschema":'
-    + _DATASCHEMA
-    + ',"schemaversion":'
-    + _SCHEMA_VERSION
-    + ',"sequence":"'
-)
+_BEFORE_DATASCHEMA: Final = '","datacontenttype":' + _CONTENT_TYPE + ',"dataschema":'
+_AFTER_DATASCHEMA: Final = ',"schemaversion":' + _SCHEMA_VERSION + ',"sequence":"'
+_AFTER_TIME: Final = _BEFORE_DATASCHEMA + _DATASCHEMA + _AFTER_DATASCHEMA
 
 MessageAttributes = dict[str, dict[str, str]]
 
@@ -79,6 +73,9 @@ class EntityRules:
 
     entity_attribute: str | None = None
     partition_key: str | None = None
+    dataschemas: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """Entity to the ``dataschema`` of its item contract (``router.contracts``); others
+    carry the envelope's own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -414,7 +411,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
     entity = (
         None if rules.entity_attribute or rules.partition_key else _key_prefix(keys)
     ) or entity_of(rules, keys, (new, old), table)
-    middle = _middle(table_arn, table, entity, operation)
+    middle = _middle(table_arn, table, entity, operation, rules.dataschemas.get(entity))
     try:
         keys_text, subject = _key_texts(keys)
     except PoisonRecordError as exc:
@@ -429,7 +426,7 @@ def _normalise(record: dict[str, Any], rules: EntityRules, override: Operation |
             encode_str(subject),
             ',"time":"',
             rfc3339(created),
-            _AFTER_TIME,
+            middle.after_time,
             sequence_number.zfill(DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS),
             middle.after_sequence,
             keys_text,
@@ -531,19 +528,29 @@ class _Middle:
     after_id: str
     # From the end of the sequence to the start of data.keys' value.
     after_sequence: str
+    # From the end of the time to the start of the sequence's value (dataschema within).
+    after_time: str = _AFTER_TIME
 
 
-_MIDDLES: Final[dict[tuple[str, str, str], _Middle]] = {}
+_MIDDLES: Final[dict[tuple[str, str, str, str | None], _Middle]] = {}
 _MIDDLES_MAX: Final = 4096  # bounded: entities come from item data
 
 
-def _middle(table_arn: str, table: str, entity: str, operation: str) -> _Middle:
-    """The cached texts of an envelope's context attributes for one kind of event."""
-    found = _MIDDLES.get((table_arn, entity, operation))
+def _middle(
+    table_arn: str, table: str, entity: str, operation: str, dataschema: str | None = None
+) -> _Middle:
+    """The cached texts of an envelope's context attributes for one kind of event.
+
+    ``dataschema``: the entity's item contract's, when it has one (else the envelope's).
+    """
+    found = _MIDDLES.get((table_arn, entity, operation, dataschema))
     if found is None:
         event_type = f"{_checked_entity(entity)}.{operation}"
         found = _Middle(
             type=event_type,
+            after_time=_AFTER_TIME
+            if dataschema is None
+            else _BEFORE_DATASCHEMA + encode_str(dataschema) + _AFTER_DATASCHEMA,
             after_id='","source":'
             + encode_str(table_arn)
             + ',"type":'
@@ -558,7 +565,7 @@ def _middle(table_arn: str, table: str, entity: str, operation: str) -> _Middle:
             + '","data":{"keys":',
         )
         if len(_MIDDLES) < _MIDDLES_MAX:
-            _MIDDLES[(table_arn, entity, operation)] = found
+            _MIDDLES[(table_arn, entity, operation, dataschema)] = found
     return found
 
 

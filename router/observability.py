@@ -1,19 +1,88 @@
-"""Logging and tracing, configured once per container.
+"""Logging, metrics and tracing, configured once per container.
 
 Logs are the hub's JSON lines, written as ``hubcommon.logs.configure_logging``
-sets them up (named here too for whatever configures a router process). Tracing
-patches botocore through aws-xray-sdk so SNS, SQS and S3 calls appear under the
+sets them up (named here too for whatever configures a router process). Metrics
+are CloudWatch embedded metric format documents written to stdout: Lambda sends
+them to the function's log group and CloudWatch turns them into metrics with no API
+call (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html).
+Tracing patches botocore through aws-xray-sdk so SNS, SQS and S3 calls appear under the
 function's segment; with no daemon or segment (``sam local invoke``, tests) a
 missing context is ignored, never raised.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from hubcommon.logs import configure_logging
 
-__all__ = ["configure_logging", "configure_tracing"]
+__all__ = [
+    "METRICS_NAMESPACE",
+    "MetricsSink",
+    "configure_logging",
+    "configure_tracing",
+    "contract_metric_lines",
+    "stdout_sink",
+]
+
+METRICS_NAMESPACE: Final = "FanoutHub/Router"
+
+MetricsSink = Callable[[str], None]
+
+
+def stdout_sink(line: str) -> None:
+    """Write one EMF document to stdout, where Lambda ships it to CloudWatch Logs."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def contract_metric_lines(
+    violations: Mapping[str, int],
+    rejected: Mapping[str, int],
+    modes: Mapping[str, str],
+    now_ms: int | None = None,
+) -> list[str]:
+    """One EMF document per contracted entity with a violation in the batch.
+
+    ``ContractViolations`` counts every item that broke its entity's contract (in either
+    mode), ``ContractRejected`` those dead-lettered for it (``enforce``); both by the
+    ``Entity`` dimension, whose values are the contracted entities alone (a bounded set).
+    A batch without violations writes nothing: no data means none.
+    """
+    timestamp = now_ms if now_ms is not None else int(time.time() * 1000)
+    lines = []
+    for entity in sorted(violations):
+        document: dict[str, Any] = {
+            # With the JSON log format Lambda drops application lines below the function's
+            # ApplicationLogLevel, and reads a line without "level" as INFO: a violation is
+            # a warning, so its metric stays as long as the warning lines do (not at ERROR).
+            # https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html
+            "level": "warn",
+            "Entity": entity,
+            "ContractMode": modes.get(entity, ""),
+            "ContractViolations": violations[entity],
+            "ContractRejected": rejected.get(entity, 0),
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": METRICS_NAMESPACE,
+                        "Dimensions": [["Entity"]],
+                        "Metrics": [
+                            {"Name": "ContractViolations", "Unit": "Count"},
+                            {"Name": "ContractRejected", "Unit": "Count"},
+                        ],
+                    }
+                ],
+            },
+        }
+        lines.append(json.dumps(document, separators=(",", ":")))
+    return lines
 
 
 def configure_tracing() -> bool:

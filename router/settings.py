@@ -21,6 +21,7 @@ from hubcommon.limits import (
 )
 from hubcommon.logs import LogLevel
 from hubcommon.settings import integer, load_settings, log_level_name, matching, variable
+from router.contracts import ContractModes, contract_modes
 
 _TOPIC_ARN: Final = r"arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?"
 _URL: Final = r"https?://\S+"
@@ -47,6 +48,10 @@ class Settings:
         "PUBLISH_CONCURRENCY", integer(1, _MAX_PUBLISH_CONCURRENCY), default=8
     )
     log_level: LogLevel = variable("LOG_LEVEL", log_level_name, default="INFO")
+    contract_modes: ContractModes = variable(
+        "CONTRACT_MODE", contract_modes, default=ContractModes()
+    )
+    """How items of an entity with a contract are held to it (``router.contracts``)."""
 
     @property
     def fifo(self) -> bool:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from typing_extensions import TypeAliasType
 
 from hubcommon.limits import DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS, S3_BUCKET_NAME_PATTERN
+from schemas.entities import DATASCHEMA_PREFIX
 
 SCHEMA_VERSION: Literal["1"] = "1"
 DATASCHEMA: Literal["urn:fanout-hub:schema:envelope:1"] = "urn:fanout-hub:schema:envelope:1"
@@ -38,9 +39,10 @@ Item = dict[str, Json]
 Operation = Literal["created", "updated", "deleted", "expired", "snapshot"]
 
 SEQUENCE_PATTERN = rf"^[0-9]{{{DYNAMODB_SEQUENCE_NUMBER_MAX_DIGITS}}}$"
-# An item with a contract (schemas.entities.dataschema_of): its entity and contract version.
-ENTITY_DATASCHEMA_PATTERN = r"^urn:fanout-hub:schema:entity:[a-z0-9_.-]+:[0-9]+$"
 DATAREF_PATTERN = rf"^s3://{S3_BUCKET_NAME_PATTERN}/.+$"
+# This envelope's own schema, or an entity contract's (schemas.entities.dataschema_of):
+# an envelope of a contracted entity names the item's contract and version.
+DATASCHEMA_PATTERN = rf"^(?:{DATASCHEMA}|{DATASCHEMA_PREFIX}.+:[1-9][0-9]*)$"
 
 
 class ChangeData(BaseModel):
@@ -79,9 +81,12 @@ class EnvelopeV1(BaseModel):
         description="When DynamoDB made the change (ApproximateCreationDateTime)."
     )
     datacontenttype: Literal["application/json"]
-    dataschema: (
-        Literal["urn:fanout-hub:schema:envelope:1"]
-        | Annotated[str, Field(pattern=ENTITY_DATASCHEMA_PATTERN)]
+    dataschema: str = Field(
+        pattern=DATASCHEMA_PATTERN,
+        description=(
+            "The envelope's own schema, or, when the entity's item has a contract,"
+            " that contract's: 'urn:fanout-hub:schema:entity:<entity>:<version>'."
+        ),
     )
     schemaversion: Literal["1"]
     sequence: str = Field(

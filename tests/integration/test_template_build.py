@@ -283,6 +283,15 @@ class TestShipsWhatItImports:
         }
         assert not (layer / "router").exists()
 
+    def test_the_router_ships_the_exported_entity_contracts(self, built):
+        # It checks items against them (router/contracts.py), without the models.
+        shipped = built / "RouterFunction" / "schemas" / "json" / "entities"
+        committed = ROOT / "schemas" / "json" / "entities"
+        assert {p.name: p.read_bytes() for p in shipped.iterdir()} == {
+            p.name: p.read_bytes() for p in committed.iterdir()
+        }
+        assert not (built / "RouterFunction" / "schemas" / "entities").exists()
+
     def test_the_router_ships_neither_boto3_nor_pydantic(self, built):
         assert {"boto3", "s3transfer", "pydantic", "pydantic-core"} & set(
             distributions(built / "RouterFunction")

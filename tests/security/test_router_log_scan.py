@@ -84,6 +84,32 @@ def test_a_published_record_writes_no_value_in_the_routers_lines(router, capsys)
     assert canaries_in(out + err) == []
 
 
+@pytest.mark.parametrize("mode", ["observe", "enforce"])
+def test_an_item_breaking_its_contract_writes_no_value_in_the_routers_lines(
+    router, capsys, monkeypatch, mode
+):
+    """The order contract (schemas/entities/order.py) refuses each of these values; the
+    lines say which field and which rule, and the metric which entity, never the value."""
+    monkeypatch.setenv("CONTRACT_MODE", mode)
+    router.build_router.cache_clear()
+    record = with_image(
+        {
+            "status": {"S": canary(50)},
+            "total": {"S": canary(51)},
+            "lines": {"L": [{"M": {"sku": {"N": "7"}, "qty": {"S": canary(52)}}}]},
+            "carrier": {"M": {"name": {"S": canary(53)}}},
+        }
+    )
+
+    assert router.handler({"Records": [record]}, FakeContext()) == {"batchItemFailures": []}
+
+    out, err = capsys.readouterr()
+    assert "contract_violation" in out
+    assert '"ContractViolations":1' in out
+    assert ("record_dead_lettered" in out) == (mode == "enforce")
+    assert canaries_in(out + err) == []
+
+
 @pytest.fixture
 def fresh_sdk_loggers() -> Iterator[None]:
     """The SDK's loggers as a new router process has them (a consumer test may have quieted them)."""

@@ -114,3 +114,23 @@ class FakeContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self._remaining_ms
+
+
+def an_order(number: int = 1, **fields: Any) -> dict[str, Any]:
+    """A plain Python ``order`` item that matches its contract (``schemas/entities/order.py``).
+
+    ``fields`` replace or add attributes; a field given as ``None`` is left out.
+    """
+    from decimal import Decimal
+
+    item: dict[str, Any] = {
+        "pk": f"ORDER#{number}",
+        "sk": "ORDER",
+        "status": "placed",
+        "total": Decimal(f"{number}9.99"),
+        "lines": [{"sku": f"SKU-{number}", "qty": number}],
+        "tags": {"new", "web"},
+        "receipt": b"\x00\x01binary",
+    }
+    item.update(fields)
+    return {name: value for name, value in item.items() if value is not None}

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from hubcommon.limits import SNS_PUBLISH_BATCH_MAX_ENTRIES, SQS_MAX_MESSAGE_BYTES
 from router.claimcheck import ClaimCheckWriter
+from router.contracts import Contracts, contract_modes
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.publisher import Backoff, SnsPublisher
@@ -125,6 +126,8 @@ class MemoryHub:
     sns: MemorySns
     sqs: MemorySqs
     s3: MemoryS3
+    metrics: list[str] = field(default_factory=list)
+    """The embedded-metric-format documents the router wrote."""
 
 
 def a_memory_hub(
@@ -132,8 +135,12 @@ def a_memory_hub(
     *,
     sns_fails: Callable[[str], bool] = lambda _: False,
     entity_attribute: str | None = None,
+    contract_mode: str | None = None,
 ) -> MemoryHub:
     """The real router over in-memory AWS; route with ``Deadline.after(ROUTE_SECONDS)``.
+
+    ``contract_mode`` (``CONTRACT_MODE``'s text): check items against the shipped entity
+    contracts (``schemas/json/entities``); None routes as a router with no contract.
 
     A publish retry would wait longer than that deadline allows, so each entry is
     tried once: a failed entry stays failed, with no sleeping and no busy loop.
@@ -144,8 +151,10 @@ def a_memory_hub(
         payload_bucket=BUCKET,
         max_message_bytes=max_message_bytes,
         entity_attribute=entity_attribute,
+        **({} if contract_mode is None else {"contract_modes": contract_modes(contract_mode)}),
     )
     sns, sqs, s3 = MemorySns(max_message_bytes, sns_fails), MemorySqs(), MemoryS3()
+    metrics: list[str] = []
     publisher = SnsPublisher(
         sns,  # type: ignore[arg-type]
         TOPIC_ARN,
@@ -159,5 +168,7 @@ def a_memory_hub(
         publisher,
         ClaimCheckWriter(s3, BUCKET),  # type: ignore[arg-type]
         DeadLetterWriter(sqs, DLQ_URL, s3, BUCKET),  # type: ignore[arg-type]
+        None if contract_mode is None else Contracts.shipped(settings.contract_modes),
+        metrics.append,
     )
-    return MemoryHub(router, sns, sqs, s3)
+    return MemoryHub(router, sns, sqs, s3, metrics)

@@ -19,6 +19,15 @@ def test_defaults():
     assert settings.max_message_bytes == 262_144
     assert settings.entity_attribute is None
     assert not settings.fifo
+    assert settings.contract_modes.of("order") == "observe"
+
+
+def test_contract_mode_per_entity():
+    settings = Settings.from_env({**GOOD, "CONTRACT_MODE": "observe,order=enforce"})
+    assert (settings.contract_modes.of("order"), settings.contract_modes.of("user")) == (
+        "enforce",
+        "observe",
+    )
 
 
 def test_optional_values_are_read():
@@ -49,6 +58,8 @@ def test_missing_variable_is_named(missing):
         ("MAX_MESSAGE_BYTES", "lots"),
         ("PAYLOAD_BUCKET", "Not_A_Bucket"),
         ("LOG_LEVEL", "LOUD"),
+        ("CONTRACT_MODE", "strict"),
+        ("CONTRACT_MODE", "order=strict"),
     ],
 )
 def test_invalid_variable_is_named_with_its_value(name, value):

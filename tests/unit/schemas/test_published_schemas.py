@@ -8,7 +8,8 @@ from support.builders import a_stream_record
 
 from router.normalise import EntityRules, to_outbound
 from schemas import UnsupportedVersionError, codec, parse_envelope
-from schemas.export import PUBLISHED, SCHEMA_DIR, render
+from schemas.entities import contracts, dataschema_of
+from schemas.export import ENTITY_SCHEMA_DIR, PUBLISHED, SCHEMA_DIR, entity_schema_name, render
 
 
 @pytest.mark.parametrize("filename", sorted(PUBLISHED))
@@ -25,6 +26,47 @@ def test_schema_id_is_the_envelope_dataschema():
     schema = codec.loads((SCHEMA_DIR / "envelope-v1.schema.json").read_text(encoding="utf-8"))
     envelope = parse_envelope(to_outbound(a_stream_record(), EntityRules()).body)
     assert schema["$id"] == envelope.dataschema
+
+
+def test_every_contract_version_is_exported_and_nothing_else():
+    # GIVEN the contracts in schemas.entities THEN schemas/json/entities holds one file per
+    # version of each, named for it, and no file a contract no longer has.
+    expected = {
+        entity_schema_name(entity, model.__version__)
+        for entity, contract in contracts().items()
+        for model in contract.models
+    }
+    assert expected, "no entity contract is published (schemas/entities/order.py ships one)"
+    assert {p.name for p in ENTITY_SCHEMA_DIR.iterdir()} == expected
+    for name in expected:
+        schema = codec.loads((ENTITY_SCHEMA_DIR / name).read_text(encoding="utf-8"))
+        entity, version = name.removesuffix(".schema.json").rsplit(".v", 1)
+        assert schema["$id"] == dataschema_of(entity, int(version))
+
+
+class TestDataschema:
+    """Consumers read envelopes whose dataschema is the envelope's or an entity contract's."""
+
+    @pytest.mark.parametrize(
+        "dataschema", ["urn:fanout-hub:schema:envelope:1", "urn:fanout-hub:schema:entity:order:1"]
+    )
+    def test_accepted(self, dataschema):
+        raw = codec.loads(to_outbound(a_stream_record(), EntityRules()).body)
+        assert parse_envelope({**raw, "dataschema": dataschema}).dataschema == dataschema
+
+    @pytest.mark.parametrize(
+        "dataschema",
+        [
+            "urn:fanout-hub:schema:envelope:2",
+            "urn:fanout-hub:schema:entity:order:0",
+            "urn:fanout-hub:schema:entity:order",
+            "https://example.com/schema",
+        ],
+    )
+    def test_refused(self, dataschema):
+        raw = codec.loads(to_outbound(a_stream_record(), EntityRules()).body)
+        with pytest.raises(ValidationError, match="dataschema"):
+            parse_envelope({**raw, "dataschema": dataschema})
 
 
 class TestParseEnvelope:

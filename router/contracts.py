@@ -1,0 +1,258 @@
+"""Item data contracts on the router's side: which entities have one, and checking items.
+
+An entity whose item has a contract (``schemas.entities``) has its versions exported as
+JSON Schemas to ``schemas/json/entities/<entity>.v<N>.schema.json`` (``make schemas``);
+the router's artifact ships those files (Makefile, ``build-RouterFunction``) and not
+the models, since the router never imports pydantic (docs/benchmarks.md, section 3).
+The router checks ``data.new`` and ``data.old`` against the current (highest) version
+and sets the envelope's ``dataschema`` to it.
+
+Validation is fastjsonschema's: the schema is compiled to Python once per container, on
+the first item of that entity, so a container that never sees a contracted entity never
+imports it, and an entity without a contract costs one dict lookup per record. It is
+about 15 times cheaper per item than ``jsonschema`` and about a tenth of its import
+(docs/benchmarks.md, section 7).
+
+A violation is told by where (``new.lines[0].qty``) and by the JSON Schema keyword that
+failed (``minimum``), with what the schema expects; never by the item's value, which
+may be personal data (it goes to logs and to the router DLQ's error).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final, Literal, TypedDict, cast, get_args
+
+import schemas
+
+ContractMode = Literal["observe", "enforce"]
+CONTRACT_MODES: Final[tuple[str, ...]] = get_args(ContractMode)
+
+# schemas.entities' and schemas.export's names, written here so the router never
+# imports them (pydantic); tests/unit/router/test_contracts.py checks they agree.
+ENTITY_DATASCHEMA_PREFIX: Final = "urn:fanout-hub:schema:entity:"
+ENTITY_SCHEMA_DIR: Final = Path(schemas.__file__).parent / "json" / "entities"
+_SCHEMA_FILE: Final = re.compile(r"(?P<entity>.+)\.v(?P<version>[1-9][0-9]*)\.schema\.json\Z")
+
+# What a violation may quote: a path is made of schema names and list positions, but
+# an item's own attribute names reach it (additionalProperties), and they can be long.
+_PATH_CHARS: Final = 200
+_EXPECTED_CHARS: Final = 200
+
+# schemas.codec.loads (numbers exact, as a consumer reads them) with one decoder made
+# once: json.loads builds a new JSONDecoder on every call given parse_float, a few µs.
+_read_json: Final = json.JSONDecoder(parse_float=Decimal).decode
+
+
+def entity_dataschema(entity: str, version: int) -> str:
+    """``schemas.entities.dataschema_of``: the ``dataschema`` of ``entity`` at ``version``."""
+    return f"{ENTITY_DATASCHEMA_PREFIX}{entity}:{version}"
+
+
+class Violation(TypedDict):
+    """One way an item does not match its contract: where, which keyword, what it expects."""
+
+    path: str
+    kind: str
+    expected: str
+
+
+Validate = Callable[[Any], Any]
+
+
+@dataclass(slots=True)
+class ContractCheck:
+    """One entity's current contract version and how strictly the router holds items to it."""
+
+    entity: str
+    version: int
+    schema: Mapping[str, Any]
+    mode: ContractMode
+    _validate: Validate | None = field(default=None, repr=False)
+    _by_field: dict[str, Validate] = field(default_factory=dict, repr=False)
+
+    @property
+    def dataschema(self) -> str:
+        """The ``dataschema`` the router sets on this entity's envelopes."""
+        return entity_dataschema(self.entity, self.version)
+
+    def violations(self, body: str) -> list[Violation]:
+        """How the envelope's ``data.new`` and ``data.old`` break the contract; empty when they don't.
+
+        ``body`` is the envelope's text; its items are read as a consumer reads them
+        (``schemas.codec``: numbers exact). Only the images present are checked.
+        """
+        data = _read_json(body).get("data") or {}
+        found: list[Violation] = []
+        for image in ("new", "old"):
+            item = data.get(image)
+            if item is not None:
+                found.extend(self._check(image, item))
+        return found
+
+    def _check(self, image: str, item: Any) -> list[Violation]:
+        from fastjsonschema import JsonSchemaValueException  # noqa: PLC0415 - see the docstring
+
+        try:
+            self._validator()(item)
+        except JsonSchemaValueException as first:
+            # fastjsonschema stops at the first error; look again field by field (a bad
+            # item is rare) so the letter names every field that is wrong.
+            return self._each_field(image, item) or [_violation(image, first)]
+        return []
+
+    def _validator(self) -> Validate:
+        if self._validate is None:
+            self._validate = _compile(self.schema)
+        return self._validate
+
+    def _each_field(self, image: str, item: Any) -> list[Violation]:
+        from fastjsonschema import JsonSchemaValueException  # noqa: PLC0415 - see the docstring
+
+        if not isinstance(item, dict):
+            return []
+        found: list[Violation] = [
+            {"path": f"{image}.{_safe(name)}", "kind": "required", "expected": "present"}
+            for name in self.schema.get("required", ())
+            if name not in item
+        ]
+        for name, subschema in (self.schema.get("properties") or {}).items():
+            if name not in item:
+                continue
+            validate = self._by_field.get(name)
+            if validate is None:
+                # The field's schema with the document's definitions, so "$ref"s resolve.
+                validate = _compile({"$defs": self.schema.get("$defs", {}), **subschema})
+                self._by_field[name] = validate
+            try:
+                validate(item[name])
+            except JsonSchemaValueException as error:
+                found.append(_violation(f"{image}.{_safe(name)}", error))
+        return found
+
+
+def _compile(schema: Mapping[str, Any]) -> Validate:
+    import fastjsonschema  # noqa: PLC0415 - only for an entity with a contract
+
+    # use_default=False: a validator must not write the schema's defaults into the item.
+    return cast("Validate", fastjsonschema.compile(dict(schema), use_default=False))
+
+
+def _violation(where: str, error: Any) -> Violation:
+    """A violation from fastjsonschema's error, without the value it carries (``error.value``)."""
+    # error.name is "data" followed by the path inside the validated value.
+    name = str(error.name)
+    path = where + name[len("data") :] if name.startswith("data") else where
+    rule = str(error.rule or "invalid")
+    definition = error.rule_definition
+    if rule == "required" and isinstance(error.value, dict) and isinstance(definition, list):
+        missing = [n for n in definition if n not in error.value]
+        if missing:
+            path, definition = f"{path}.{_safe(str(missing[0]))}", "present"
+    expected = definition if isinstance(definition, str) else json.dumps(definition, default=str)
+    return {"path": _safe(path), "kind": _safe(rule), "expected": expected[:_EXPECTED_CHARS]}
+
+
+def _safe(text: str) -> str:
+    """Printable ASCII, shortened: a path or name as a log line may carry it."""
+    text = text[:_PATH_CHARS]
+    return text if text.isascii() and text.isprintable() else ascii(text)[1:-1]
+
+
+def describe(violations: Iterable[Violation]) -> str:
+    """One line for a dead letter's message: ``new.total: type (number); new.lines: required``."""
+    return "; ".join(f"{v['path']}: {v['kind']} ({v['expected']})" for v in violations)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractModes:
+    """``CONTRACT_MODE``: a mode for every contracted entity, and any entity's own."""
+
+    default: ContractMode = "observe"
+    by_entity: Mapping[str, ContractMode] = field(default_factory=dict, hash=False)
+
+    def of(self, entity: str) -> ContractMode:
+        """The mode ``entity``'s items are held to."""
+        return self.by_entity.get(entity, self.default)
+
+
+def contract_modes(value: str) -> ContractModes:
+    """Parse ``observe``, ``enforce``, ``order=enforce`` or ``observe,order=enforce,user=observe``.
+
+    A bare mode is the default for every contracted entity (``observe`` when none is
+    given); ``entity=mode`` sets one entity's. Entity names compare lower-cased, as the
+    router writes them. Raises ``ValueError`` for anything else.
+    """
+    default: ContractMode | None = None
+    by_entity: dict[str, ContractMode] = {}
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        entity, equals, mode = part.rpartition("=")
+        mode = mode.strip()
+        if mode not in CONTRACT_MODES:
+            raise ValueError(f"must be {' or '.join(CONTRACT_MODES)}, optionally per entity")
+        chosen = cast("ContractMode", mode)
+        if not equals:
+            if default is not None:
+                raise ValueError("names the default mode twice")
+            default = chosen
+            continue
+        name = entity.strip().lower()
+        if not name or name in by_entity:
+            raise ValueError("names an entity twice or an empty one")
+        by_entity[name] = chosen
+    return ContractModes(default or "observe", by_entity)
+
+
+def shipped_schemas(folder: Path = ENTITY_SCHEMA_DIR) -> dict[str, tuple[int, Path]]:
+    """Each contracted entity's current (highest) version and its schema file."""
+    found: dict[str, tuple[int, Path]] = {}
+    if not folder.is_dir():
+        return found
+    for path in folder.iterdir():
+        match = _SCHEMA_FILE.match(path.name)
+        if match:
+            entity, version = match.group("entity"), int(match.group("version"))
+            if version > found.get(entity, (0, path))[0]:
+                found[entity] = (version, path)
+    return found
+
+
+class Contracts:
+    """Every contracted entity's check, by entity name; the one place the router asks."""
+
+    def __init__(self, checks: Iterable[ContractCheck] = ()) -> None:
+        self._checks = {check.entity: check for check in checks}
+        self.dataschemas: Mapping[str, str] = {
+            entity: check.dataschema for entity, check in self._checks.items()
+        }
+        """Entity to the ``dataschema`` its envelopes carry (``router.normalise.EntityRules``)."""
+
+    @classmethod
+    def shipped(
+        cls, modes: ContractModes | None = None, folder: Path = ENTITY_SCHEMA_DIR
+    ) -> Contracts:
+        """The contracts whose schemas this artifact ships, each with its configured mode."""
+        modes = modes or ContractModes()
+        return cls(
+            ContractCheck(
+                entity,
+                version,
+                json.loads(path.read_text(encoding="utf-8")),
+                modes.of(entity),
+            )
+            for entity, (version, path) in shipped_schemas(folder).items()
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._checks)
+
+    def get(self, entity: str) -> ContractCheck | None:
+        """The entity's check; None (one dict lookup) for an entity without a contract."""
+        return self._checks.get(entity)
