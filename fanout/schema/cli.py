@@ -104,8 +104,10 @@ def _template_path(args: argparse.Namespace, root: Path | None) -> Path:
     return (root or Path()) / "template.yaml"
 
 
-def _live_consumers(args: argparse.Namespace, output: Output) -> list[Consumer] | None:
-    """The topic's subscriptions, when a hub is asked for or running; None otherwise."""
+def _live_consumers(
+    args: argparse.Namespace, output: Output, *, local_hub: bool
+) -> list[Consumer] | None:
+    """The topic's subscriptions, when a hub is asked for (or, with ``local_hub``, running)."""
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - live only
 
     from fanout.ops.cli import connect  # noqa: PLC0415 - live only
@@ -113,6 +115,8 @@ def _live_consumers(args: argparse.Namespace, output: Output) -> list[Consumer] 
 
     asked = bool(args.stack_name or args.endpoint_url or args.profile)
     if not asked:
+        if not local_hub:
+            return None
         from fanout.local.hub import load_state  # noqa: PLC0415 - only to see if one runs
 
         if load_state() is None:
@@ -140,13 +144,17 @@ def _live_consumers(args: argparse.Namespace, output: Output) -> list[Consumer] 
 
 
 def find_consumers(
-    args: argparse.Namespace, output: Output, root: Path | None
+    args: argparse.Namespace, output: Output, root: Path | None, *, local_hub: bool = True
 ) -> tuple[list[Consumer], list[str]]:
-    """The consumers to consider, and which sources they came from."""
+    """The consumers to consider, and which sources they came from.
+
+    ``local_hub``: also ask a running ``fanout local up`` when no hub is named. The schema
+    check does not: in CI its answer must not depend on what else runs on the machine.
+    """
     path = _template_path(args, root)
     template = template_consumers(path) if path.is_file() else []
     sources = [str(path)] if path.is_file() else []
-    live = _live_consumers(args, output)
+    live = _live_consumers(args, output, local_hub=local_hub)
     if live is None:
         return template, sources
     return merged(template, live), [*sources, "the topic's subscriptions"]
@@ -204,7 +212,7 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
 def _print(report: Report, args: argparse.Namespace, output: Output, root: Path) -> None:
     scope = f"mode {report.mode}{', transitive' if report.transitive else ''}"
     entities = report.entities(breaking_only=False)
-    consumers = find_consumers(args, output, root)[0] if entities else []
+    consumers = find_consumers(args, output, root, local_hub=False)[0] if entities else []
     audience = {entity: rows(affected(consumers, Question(entity=entity))) for entity in entities}
     output.document(
         {

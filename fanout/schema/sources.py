@@ -9,11 +9,12 @@ the work tree.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 import re
 import subprocess  # nosec B404 - git, with fixed arguments
 import sys
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,14 +162,15 @@ def _load(path: Path) -> Any:
 
     if Path(package.__file__ or "").resolve().parent == path.parent:
         return importlib.import_module(f"schemas.entities.{path.stem}")
-    name = f"_fanout_contract_{abs(hash(str(path)))}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise SourceError(f"cannot load contract module {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    # Compiled from the text each time, not through the import system: a contract edited
+    # and checked again within a second must not be read from a stale bytecode cache.
+    name = f"_fanout_contract_{path.stem}"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module  # pydantic resolves the models' annotations through it
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
+        code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        exec(code, module.__dict__)  # noqa: S102 - the repository's own contract module  # nosec B102
+    except Exception as exc:  # any failure of the module is reported as the module's
         raise SourceError(f"contract module {path} does not load: {exc}") from exc
     return module
