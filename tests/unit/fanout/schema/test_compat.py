@@ -7,7 +7,7 @@ https://docs.confluent.io/platform/current/schema-registry/fundamentals/schema-e
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -239,13 +239,13 @@ class TestFieldAdded:
         assert _rules(Old, New, Mode.FORWARD) == set()
 
 
-class _StatusOld(str, Enum):
+class _StatusOld(StrEnum):
     OPEN = "open"
     PAID = "paid"
     VOID = "void"
 
 
-class _StatusNew(str, Enum):
+class _StatusNew(StrEnum):
     OPEN = "open"
     PAID = "paid"
 
