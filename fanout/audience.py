@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
@@ -295,10 +295,21 @@ def _queue_owner(sqs: Any, queue_arn: str) -> str:
 
 
 def merged(template: Iterable[Consumer], live: Iterable[Consumer]) -> list[Consumer]:
-    """Live subscriptions, plus the template's consumers the topic does not show (not deployed)."""
-    live = list(live)
-    seen = {c.name for c in live}
-    return [*live, *(c for c in template if c.name not in seen)]
+    """Live subscriptions, plus the template's consumers the topic does not show (not deployed).
+
+    A live consumer whose queue tag cannot be read (no ``sqs:ListQueueTags``) keeps the
+    owner the template declares for the consumer of that name, since that template
+    deployed it.
+    """
+    declared = {c.name: c for c in template}
+    found = [
+        replace(c, owner=declared[c.name].owner)
+        if c.owner == UNKNOWN_OWNER and c.name in declared
+        else c
+        for c in live
+    ]
+    seen = {c.name for c in found}
+    return [*found, *(c for c in declared.values() if c.name not in seen)]
 
 
 def rows(found: Iterable[Affected]) -> list[dict[str, str]]:

@@ -40,6 +40,11 @@ from fanout.schema.sources import (
     steps_in_work_tree,
 )
 
+
+class HubUnreadableError(RuntimeError):
+    """The hub the options name cannot be read (a usage error: the options are wrong)."""
+
+
 _COLUMNS = ("consumer", "owner", "admits", "why", "source")
 _USAGE = 2
 
@@ -139,7 +144,11 @@ def _live_consumers(
         names = {c.queue_arn: c.name for c in hub.consumers}
         return topic_consumers(connection.client("sns"), connection.client("sqs"), topic, names)
     except (ResolveError, ClientError, BotoCoreError) as exc:
-        output.note(f"the topic's subscriptions could not be read ({exc}); template only")
+        if asked:
+            raise HubUnreadableError(f"the hub's subscriptions could not be read: {exc}") from exc
+        output.note(
+            f"the running local hub's subscriptions could not be read ({exc}); template only"
+        )
         return None
 
 
@@ -171,7 +180,11 @@ def run_consumers(args: argparse.Namespace, out: Output | None = None) -> int:
     if args.template and not Path(args.template).is_file():
         output.note(f"fanout: no template at {args.template}")
         return _USAGE
-    consumers, sources = find_consumers(args, output, root)
+    try:
+        consumers, sources = find_consumers(args, output, root)
+    except HubUnreadableError as exc:
+        output.note(f"fanout: {exc}")
+        return _USAGE
     found = rows(affected(consumers, question))
     output.table(f"consumers admitting {question.describe()}", _COLUMNS, found)
     output.document({"question": question.describe(), "sources": sources, "consumers": found})
@@ -202,10 +215,10 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
             Mode(args.mode),
             transitive=args.transitive,
         )
-    except SourceError as exc:
+        _print(report, args, output, root)
+    except (SourceError, HubUnreadableError) as exc:
         output.note(f"fanout: {exc}")
         return _USAGE
-    _print(report, args, output, root)
     return 1 if report.breaking else 0
 
 

@@ -18,7 +18,9 @@ from fanout.audience import (
     OWNER_TAG,
     UNKNOWN_OWNER,
     Admission,
+    Consumer,
     Question,
+    merged,
     template_consumers,
     topic_consumers,
     verdict,
@@ -186,6 +188,35 @@ class TestTopicConsumers:
         assert verdict(found["search"].policy, question).admission is Admission.RECEIVES
 
 
+def _subscribe_queue(sns, sqs, topic: str, name: str, policy: dict, **tags: str) -> None:
+    url = sqs.create_queue(QueueName=name, tags=tags)["QueueUrl"] if tags else None
+    url = url or sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(policy)},
+    )
+
+
+class TestMerged:
+    """Live subscriptions win; the template fills in what the topic cannot say."""
+
+    def test_an_unreadable_owner_tag_keeps_the_declared_owner(self):
+        declared = Consumer("billing", "billing-team", FilterPolicy(), "template.yaml")
+        pending = Consumer("search", "search-team", FilterPolicy(), "template.yaml")
+        live = Consumer("billing", UNKNOWN_OWNER, FilterPolicy({"entity": ["user"]}), "topic")
+        found = merged([declared, pending], [live])
+        assert [(c.name, c.owner, c.source) for c in found] == [
+            ("billing", "billing-team", "topic"),
+            ("search", "search-team", "template.yaml"),
+        ]
+        assert found[0].policy == live.policy
+
+
 class TestCommand:
     """``fanout consumers`` offline, on the repository's template."""
 
@@ -211,6 +242,48 @@ class TestCommand:
             ("audit-log", "fanout-hub", "receives"),
             ("projection", "fanout-hub", "receives"),
         ]
+
+    def test_a_named_stack_adds_the_topics_subscriptions(self, aws):
+        """Another team's queue, subscribed out of band, is listed with its owner tag."""
+        cloudformation = boto3.client("cloudformation")
+        cloudformation.create_stack(
+            StackName="hub",
+            TemplateBody=json.dumps(
+                {
+                    "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+                    "Outputs": {"TopicArn": {"Value": {"Ref": "Topic"}}},
+                }
+            ),
+        )
+        topic = cloudformation.describe_stacks(StackName="hub")["Stacks"][0]["Outputs"][0][
+            "OutputValue"
+        ]
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        _subscribe_queue(sns, sqs, topic, "crm-sync", {"entity": ["user"]}, **{OWNER_TAG: "crm"})
+        _subscribe_queue(sns, sqs, topic, "stock", {"entity": ["product"]})
+        ran = run_fanout(
+            [
+                "consumers",
+                "--entity",
+                "user",
+                "--stack-name",
+                "hub",
+                "--json",
+                "--template",
+                str(ROOT / "template.yaml"),
+            ]
+        )
+        assert ran.code == 0, ran.err
+        listed = {c["consumer"]: c for c in ran.document()["consumers"]}
+        assert listed["crm-sync"]["owner"] == "crm"
+        assert listed["crm-sync"]["source"] == "topic"
+        assert "stock" not in listed
+        assert listed["audit-log"]["source"] == "template.yaml"  # not deployed in this stack
+
+    def test_a_named_stack_that_cannot_be_read_is_a_usage_error(self, aws):
+        ran = run_fanout(["consumers", "--stack-name", "no-such-hub"])
+        assert ran.code == 2
+        assert "the hub's subscriptions could not be read" in ran.out
 
     def test_a_missing_template_is_a_usage_error(self, tmp_path):
         ran = run_fanout(["consumers", "--template", str(tmp_path / "none.yaml")])
