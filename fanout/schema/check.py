@@ -72,6 +72,13 @@ class Report:
     transitive: bool
     changes: list[Change] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    """Contract models whose export is missing or out of date: what was compared is not the model."""
+
+    @property
+    def fails(self) -> bool:
+        """A breaking change not allowed, or an export that does not say what its model says."""
+        return bool(self.breaking or self.stale)
 
     @property
     def breaking(self) -> list[Change]:

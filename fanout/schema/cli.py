@@ -34,10 +34,12 @@ from fanout.schema.compat import Mode
 from fanout.schema.sources import (
     SourceError,
     at_ref,
+    contracts_in_work_tree,
     in_work_tree,
     latest_tag,
     repository_root,
-    steps_in_work_tree,
+    stale_exports,
+    steps_of,
 )
 
 
@@ -208,18 +210,20 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
                 " pass --against REF"
             )
             return _USAGE
+        tree, contracts = in_work_tree(root), contracts_in_work_tree(root)
         report = compare(
             at_ref(root, against),
-            in_work_tree(root),
-            steps_in_work_tree(root),
+            tree,
+            steps_of(contracts),
             Mode(args.mode),
             transitive=args.transitive,
         )
+        report.stale.extend(stale_exports(contracts, tree))
         _print(report, args, output, root)
     except (SourceError, HubUnreadableError) as exc:
         output.note(f"fanout: {exc}")
         return _USAGE
-    return 1 if report.breaking else 0
+    return 1 if report.fails else 0
 
 
 def _print(report: Report, args: argparse.Namespace, output: Output, root: Path) -> None:
@@ -235,6 +239,7 @@ def _print(report: Report, args: argparse.Namespace, output: Output, root: Path)
             "breaking": [c.as_dict() for c in report.breaking],
             "allowed": [c.as_dict() for c in report.allowed],
             "notes": report.notes,
+            "stale_exports": report.stale,
             "consumers": audience,
         }
     )
@@ -256,11 +261,15 @@ def _print(report: Report, args: argparse.Namespace, output: Output, root: Path)
             )
         if not listed:
             output.note("    none found")
+    for line in report.stale:
+        output.note(f"STALE {line}")
     if report.breaking:
         output.note(
             f"{len(report.breaking)} breaking change(s) in"
             f" {', '.join(report.entities(breaking_only=True))}:"
             " see docs/changing-an-item-shape.md"
         )
+    elif report.stale:
+        output.note("the exports are not what the models say: run make schemas, then check again")
     else:
         output.note("compatible: no breaking change that is not made as a new version")

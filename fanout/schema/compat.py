@@ -17,6 +17,12 @@ strings, so any change of ``pattern`` or ``format`` counts as one. Keywords outs
 subset (``allOf``, ``oneOf``, ``if``/``then``, ``not``) are compared as a whole: any
 difference is a breaking change, so the check errs on the side of refusing.
 
+Why not a library: jsoncompat describes itself as alpha software that misses some
+incompatible changes and reports false positives, and answers yes or no per role, not
+the field and rule a producer must fix; jsonschema-diff renders differences without
+compatibility semantics; jsonschema-changelog is young (0.2). The subset above is small
+enough to decide exactly, each rule with its own test.
+
 One deliberate difference from Confluent: under FORWARD, Confluent allows deleting an
 *optional* field. An item's consumers read its fields by name, and the table keeps no
 schema of its own, so a field the producer stops writing turns a value into ``null`` for

@@ -18,7 +18,10 @@ import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from schemas.entities import EntityContract
 
 ENTITY_SCHEMA_DIR: Final = "schemas/json/entities"
 CONTRACT_DIR: Final = "schemas/entities"
@@ -136,8 +139,8 @@ def in_work_tree(root: Path) -> Snapshot:
     return Snapshot(label="work tree", schemas=found)
 
 
-def steps_in_work_tree(root: Path) -> dict[str, Steps]:
-    """Each entity's steps, from the contract modules (``CONTRACT``) in ``schemas/entities/``.
+def contracts_in_work_tree(root: Path) -> dict[str, EntityContract]:
+    """Each entity's contract (``CONTRACT``) from the modules in ``schemas/entities/``.
 
     The modules of this checkout are imported as the package ``schemas.entities``; those
     of another checkout (a CI workspace, a test's repository) are loaded from their files,
@@ -146,15 +149,49 @@ def steps_in_work_tree(root: Path) -> dict[str, Steps]:
     from schemas.entities import EntityContract  # noqa: PLC0415 - pydantic only for this command
 
     folder = (root / CONTRACT_DIR).resolve()
-    found: dict[str, Steps] = {}
+    found: dict[str, EntityContract] = {}
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else ():
         if path.name.startswith("_"):
             continue
-        module = _load(path)
-        contract = getattr(module, "CONTRACT", None)
+        contract = getattr(_load(path), "CONTRACT", None)
         if isinstance(contract, EntityContract):
-            found[contract.entity] = Steps(up=frozenset(contract.up), down=frozenset(contract.down))
+            found[contract.entity] = contract
     return found
+
+
+def steps_of(contracts: Mapping[str, EntityContract]) -> dict[str, Steps]:
+    """The up and down steps each contract provides."""
+    return {
+        entity: Steps(up=frozenset(c.up), down=frozenset(c.down)) for entity, c in contracts.items()
+    }
+
+
+def stale_exports(contracts: Mapping[str, EntityContract], tree: Snapshot) -> list[str]:
+    """A line for each model whose export is missing or differs from the model: run ``make schemas``.
+
+    The check compares the exported files (what the router reads); an export older than
+    its model would hide the model's change from it.
+    """
+    from schemas.entities import dataschema_of  # noqa: PLC0415 - same
+    from schemas.export import render  # noqa: PLC0415 - pydantic only for this command
+
+    lines = []
+    for entity, contract in sorted(contracts.items()):
+        for model in contract.models:
+            version = model.__version__
+            exported = tree.schemas.get(entity, {}).get(version)
+            expected = json.loads(render(model, dataschema_of(entity, version)))
+            if exported is None:
+                lines.append(
+                    f"{entity} v{version}: {model.__name__} has no export in"
+                    f" {ENTITY_SCHEMA_DIR}: run make schemas"
+                )
+            elif exported != expected:
+                lines.append(
+                    f"{entity} v{version}: the export differs from {model.__name__}"
+                    " (checked as exported): run make schemas"
+                )
+    return lines
 
 
 def _load(path: Path) -> Any:

@@ -172,6 +172,23 @@ class TestVersionedChange:
         assert "no up step from v1" in ran.out
 
 
+class TestStaleExport:
+    """A model changed without `make schemas` fails: the check compares what was exported."""
+
+    def test_a_model_edited_but_not_exported(self, repo):
+        repo.write("schemas/entities/user.py", V1_WITHOUT_FULLNAME)
+        ran = _check(repo)
+        assert ran.code == 1
+        assert "STALE user v1: the export differs from UserV1" in ran.out
+        assert "run make schemas" in ran.out.splitlines()[-1]
+
+    def test_a_new_model_without_its_export(self, repo):
+        repo.write("schemas/entities/user.py", V2.replace("{down}", ""))
+        ran = _check(repo)
+        assert ran.code == 1
+        assert "STALE user v2: UserV2 has no export" in ran.out
+
+
 class TestUsage:
     """Exit 2, with one line saying why, when there is nothing to compare with."""
 
