@@ -3,7 +3,7 @@
 ``fanout schema check [--against REF] [--mode backward|forward|full] [--transitive]``
 compares the entity contracts of the work tree with those at a git ref (the latest
 release tag by default) and exits 1 on a breaking change that is not made as a new
-version with its up step, 0 when every change is compatible or allowed, 2 on a usage
+version with its up step (or on a model whose export is stale), 0 when every change is compatible or allowed, 2 on a usage
 error (not a git repository, an unknown ref, no tag and no ``--against``). For each entity
 with a breaking change it lists the consumers whose filter policies admit that entity.
 

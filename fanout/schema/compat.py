@@ -333,7 +333,9 @@ class _Comparison:
                             Rule.REQUIRED_FIELD_ADDED,
                             Rule.FIELD_REMOVED,
                             field_path,
-                            "required by the reader, absent from the writer",
+                            "old items lack it"
+                            if self.direction is Direction.BACKWARD
+                            else "readers of the old version require it; new items lack it",
                         )
                     )
                 elif self.direction is Direction.FORWARD:
@@ -343,7 +345,7 @@ class _Comparison:
                             self.direction,
                             Rule.FIELD_REMOVED,
                             field_path,
-                            "old readers read it; new items no longer carry it",
+                            "readers of the old version read it; new items lack it",
                         )
                     )
                 else:
@@ -359,7 +361,9 @@ class _Comparison:
                         Rule.FIELD_NOW_REQUIRED,
                         Rule.FIELD_NOW_OPTIONAL,
                         field_path,
-                        "required by the reader, optional for the writer",
+                        "old items may lack it"
+                        if self.direction is Direction.BACKWARD
+                        else "readers of the old version require it; new items may lack it",
                     )
                 )
             findings.extend(self.accepts(schema, writer_props[name], field_path, seen))
