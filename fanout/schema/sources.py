@@ -64,7 +64,7 @@ class Snapshot:
 
 def _git(root: Path, *args: str) -> str:
     try:
-        done = subprocess.run(  # noqa: S603 - fixed git arguments  # nosec B603
+        done = subprocess.run(  # noqa: S603 - fixed git arguments  # nosec B603 B607
             ["git", "-C", str(root), *args],  # noqa: S607 - git from PATH, as a developer runs it
             capture_output=True,
             text=True,
