@@ -66,6 +66,19 @@ class Question:
     entity: str | None = None
     operation: str | None = None
 
+    def contradiction(self) -> str | None:
+        """Why no event can match every attribute given (a type of another entity...), if so."""
+        if not self.type:
+            return None
+        head, _, tail = self.type.rpartition(".")
+        for name, given, implied in (
+            ("entity", self.entity, head),
+            ("operation", self.operation, tail),
+        ):
+            if given and implied and given != implied:
+                return f"--type {self.type} has {name} {implied!r}, not {given!r}"
+        return None
+
     def events(self) -> list[dict[str, str]]:
         """The (partial) events this question covers: the attributes it fixes."""
         entity, operation = self.entity, self.operation

@@ -175,6 +175,9 @@ def run_consumers(args: argparse.Namespace, out: Output | None = None) -> int:
     """``fanout consumers``: the consumers admitting the events asked about."""
     output = out or Output(json_mode=args.json)
     question = Question(type=args.event_type, entity=args.entity, operation=args.operation)
+    if (contradiction := question.contradiction()) is not None:
+        output.note(f"fanout: {contradiction}")
+        return _USAGE
     try:
         root: Path | None = repository_root(Path())
     except SourceError:

@@ -285,6 +285,11 @@ class TestCommand:
         assert ran.code == 2
         assert "the hub's subscriptions could not be read" in ran.out
 
+    def test_a_type_of_another_entity_is_a_usage_error(self):
+        ran = run_fanout(["consumers", "--type", "order.created", "--entity", "user"])
+        assert ran.code == 2
+        assert ran.out.strip() == "fanout: --type order.created has entity 'order', not 'user'"
+
     def test_a_missing_template_is_a_usage_error(self, tmp_path):
         ran = run_fanout(["consumers", "--template", str(tmp_path / "none.yaml")])
         assert ran.code == 2

@@ -82,6 +82,26 @@ class TestFieldRemoved:
         assert _rules(Old, New, Mode.FORWARD) == {("address.zip", Rule.FIELD_REMOVED)}
 
 
+class TestOptionalNestedModel:
+    """A change inside an optional nested model is named by its path, not as a type change."""
+
+    def test_a_field_removed_inside_an_optional_model(self):
+        class AddressOld(BaseModel):
+            city: str
+            zip: str
+
+        class AddressNew(BaseModel):
+            city: str
+
+        class Old(_Item):
+            address: AddressOld | None = None
+
+        class New(_Item):
+            address: AddressNew | None = None
+
+        assert _rules(Old, New, Mode.FULL) == {("address.zip", Rule.FIELD_REMOVED)}
+
+
 class TestTypeChanged:
     """A type narrowed breaks new readers of old data; one widened breaks old readers."""
 
