@@ -24,6 +24,7 @@ COMMAND_MODULES: Final = (
     "fanout.cost",  # fanout cost
     "fanout.env_vars",  # fanout env-vars
     "fanout.kit",  # fanout kit publish
+    "fanout.schema.cli",  # fanout schema check | consumers
 )
 
 

@@ -1,0 +1,1 @@
+"""``fanout schema check``: an entity contract's changes, checked for compatibility in CI."""
