@@ -160,7 +160,8 @@ def _nested_stacks(cloudformation: Any, root: str, topic_arn: str | None) -> lis
     return list(found.values())
 
 
-def _consumer_of(stack: Mapping[str, Any]) -> ConsumerQueues | None:
+def consumer_of(stack: Mapping[str, Any]) -> ConsumerQueues | None:
+    """A consumer kit stack's queues, DLQ, function and filter policy; None for any other stack."""
     outputs, parameters = _outputs(stack), _parameters(stack)
     needed = ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "DeadLetterQueueArn")
     if not all(outputs.get(k) for k in needed):
@@ -250,7 +251,7 @@ def resolve(
                 (
                     c
                     for c in map(
-                        _consumer_of,
+                        consumer_of,
                         _nested_stacks(cloudformation, stack_name, outputs.get("TopicArn")),
                     )
                     if c is not None

@@ -208,7 +208,7 @@ class TestOperatorPolicy:
         router = DeployedRouter.of(operator, hub)
 
         assert hub.router_timeout == configured
-        assert router._lambda.meta.config.read_timeout == configured + 30
+        assert router.lambda_client.meta.config.read_timeout == configured + 30
 
     def test_every_ops_command_passes(
         self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path

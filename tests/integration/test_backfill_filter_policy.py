@@ -30,7 +30,7 @@ from support.queues import peek
 
 from fanout.ops.backfill import Backfill, Checkpoint, Target, snapshot_outbound
 from fanout.ops.filtering import FilterPolicy
-from fanout.ops.resolve import _consumer_of
+from fanout.ops.resolve import consumer_of
 from router.normalise import EntityRules
 
 TABLE = "Orders"
@@ -238,7 +238,7 @@ class TestThePolicyComesFromTheConsumersStack:
         }
 
     def test_the_kits_parameters_become_the_policy(self):
-        consumer = _consumer_of(
+        consumer = consumer_of(
             self.stack(FilterPolicy='{"type": [{"prefix": "order."}]}', FilterPolicyScope=BODY)
         )
 
@@ -247,7 +247,7 @@ class TestThePolicyComesFromTheConsumersStack:
         assert policy == FilterPolicy({"type": [{"prefix": "order."}]}, BODY)
 
     def test_an_empty_parameter_is_no_policy(self):
-        consumer = _consumer_of(self.stack(FilterPolicy=""))
+        consumer = consumer_of(self.stack(FilterPolicy=""))
 
         assert consumer is not None
         policy = FilterPolicy.of_text(consumer.filter_policy, consumer.filter_policy_scope)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+from unittest import mock
 
 import boto3
+import botocore.session
 import pytest
 from structlog.testing import capture_logs
 from support.builders import FakeContext, a_batch, a_stream_record, load_event
@@ -71,7 +74,20 @@ def hub(aws, monkeypatch):
 
 
 def publisher_client():
-    return app.build_router()._publisher._sns
+    """The SNS client the router publishes with: the one botocore builds for a new router."""
+    built: list[Any] = []
+    create = botocore.session.Session.create_client
+
+    def recording(self: botocore.session.Session, service_name: str, *args: Any, **kwargs: Any):
+        client = create(self, service_name, *args, **kwargs)
+        built.append(client)
+        return client
+
+    app.build_router.cache_clear()
+    with mock.patch.object(botocore.session.Session, "create_client", recording):
+        app.build_router()  # the container's router, cached: the handler routes with it
+    (sns,) = [c for c in built if c.meta.service_model.service_name == "sns"]
+    return sns
 
 
 class TestPublishing:

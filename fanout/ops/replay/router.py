@@ -41,7 +41,8 @@ class DeployedRouter:
     """The deployed router function, invoked synchronously with a stream-shaped event."""
 
     def __init__(self, lambda_client: Any, function_name: str) -> None:
-        self._lambda = lambda_client
+        self.lambda_client = lambda_client
+        """The Lambda client it invokes with (``Connection.invoke_client``: one attempt, the whole timeout)."""
         self.function_name = function_name
 
     @classmethod
@@ -56,7 +57,7 @@ class DeployedRouter:
 
     def route(self, records: Sequence[Mapping[str, Any]]) -> RouterAnswer:
         """One ``RequestResponse`` invocation; raises the invoke's ``ClientError`` (AccessDenied...)."""
-        response = self._lambda.invoke(
+        response = self.lambda_client.invoke(
             FunctionName=self.function_name,
             InvocationType="RequestResponse",
             Payload=stream_event(records),

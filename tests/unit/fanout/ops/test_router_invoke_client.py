@@ -34,7 +34,7 @@ def test_reads_for_the_routers_timeout_and_a_margin_and_makes_one_attempt(
     router = DeployedRouter.of(connection, a_hub(60))
 
     # THEN its client waits 90 s for the answer and never sends the invoke again
-    config = router._lambda.meta.config
+    config = router.lambda_client.meta.config
     assert config.read_timeout == 90
     assert config.retries["total_max_attempts"] == 1
 
@@ -42,7 +42,7 @@ def test_reads_for_the_routers_timeout_and_a_margin_and_makes_one_attempt(
 def test_an_unknown_timeout_waits_for_lambdas_maximum(connection: Connection):
     router = DeployedRouter.of(connection, a_hub(None))
 
-    config = router._lambda.meta.config
+    config = router.lambda_client.meta.config
     assert config.read_timeout == 900 + 30
     assert config.retries["total_max_attempts"] == 1
 
