@@ -497,14 +497,15 @@ def measure(
 
 @dataclass
 class Result:
-    """One contender on one consumer: the request pass's counts, the CPU pass's times."""
+    """One contender on one consumer: the request pass's counts, the CPU pass's times (if run)."""
 
     consumer: str
     contender: str
     messages: int
     endpoints: int
     requests: Tally
-    cpu: Tally
+    cpu: Tally | None
+    """None with --counts-only: no CPU pass."""
 
     def per_message(self, value: float) -> float:
         """``value`` divided by the messages delivered."""
@@ -544,13 +545,13 @@ class Result:
             "messages": self.messages,
             "endpoints": self.endpoints,
             "calls": dict(self.requests.calls),
-            "cpu_pass_calls": dict(self.cpu.calls),
+            "cpu_pass_calls": dict(self.cpu.calls) if self.cpu else None,
             "rcu": self.requests.rcu,
             "wcu": self.requests.wcu,
             "moto_reported_capacity": self.requests.reported,
             "unpriced": dict(self.requests.unpriced),
-            "client_cpu_seconds": self.cpu.client_cpu,
-            "server_cpu_seconds": self.cpu.server_cpu,
+            "client_cpu_seconds": self.cpu.client_cpu if self.cpu else None,
+            "server_cpu_seconds": self.cpu.server_cpu if self.cpu else None,
             "target": self.target(),
         }
 
@@ -606,14 +607,25 @@ def row(result: Result) -> list[object]:
         f"{result.per_message(result.requests.wcu):.2f}",
         f"{result.per_message(result.requests.reported):.2f}",
         f"{result.per_message(result.requests.count('s3')):.2f}" + (f" ({s3})" if s3 else ""),
-        f"{result.per_message(result.cpu.client_cpu) * 1000:.2f}",
-        f"{result.per_message(result.cpu.server_cpu) * 1000:.2f}",
+        *(
+            (
+                f"{result.per_message(result.cpu.client_cpu) * 1000:.2f}",
+                f"{result.per_message(result.cpu.server_cpu) * 1000:.2f}",
+            )
+            if result.cpu
+            else ("not run", "not run")
+        ),
         verdict,
     ]
 
 
-def run(messages: int = DEFAULT_MESSAGES, item_bytes: int = 1024) -> tuple[Workload, list[Result]]:
-    """Every consumer under every contender; prints the table, returns the workload and results."""
+def run(
+    messages: int = DEFAULT_MESSAGES, item_bytes: int = 1024, *, cpu_pass: bool = True
+) -> tuple[Workload, list[Result]]:
+    """Every consumer under every contender; prints the table, returns the workload and results.
+
+    ``cpu_pass=False`` counts requests only: half the run, for a check of the counts.
+    """
     use_fake_aws()
     load = workload(messages, item_bytes)
     warmup = workload(BATCH_SIZE, item_bytes, prefix="WARMUP", first_sequence=9 * 10**20)
@@ -629,8 +641,10 @@ def run(messages: int = DEFAULT_MESSAGES, item_bytes: int = 1024) -> tuple[Workl
         for spec in SPECS:
             for contender in CONTENDERS:
                 requests = measure(hub, contender, spec, load, warmup, pricing=True)
-                cpu = measure(hub, contender, spec, load, warmup, pricing=False)
-                if cpu.calls != requests.calls:
+                cpu = (
+                    measure(hub, contender, spec, load, warmup, pricing=False) if cpu_pass else None
+                )
+                if cpu is not None and cpu.calls != requests.calls:
                     raise RuntimeError(
                         f"{spec.name}/{contender}: the passes made different requests: "
                         f"{dict(requests.calls)} vs {dict(cpu.calls)}"
@@ -669,8 +683,13 @@ def main() -> None:
     )
     parser.add_argument("--item-bytes", type=int, default=1024, help="size of each item image")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--counts-only",
+        action="store_true",
+        help="count requests and capacity only, without the CPU pass (half the time)",
+    )
     args = parser.parse_args()
-    load, results = run(args.messages, args.item_bytes)
+    load, results = run(args.messages, args.item_bytes, cpu_pass=not args.counts_only)
     if args.json:
         document = {
             "messages": load.messages,
