@@ -257,6 +257,7 @@ class TestRouter:
             "PAYLOAD_BUCKET": deployed.outputs["PayloadBucketName"],
             "MAX_MESSAGE_BYTES": "262144",
             "LOG_LEVEL": "INFO",
+            "CONTRACT_MODE": "observe",
         }
 
     def test_stream_mapping(self, deployed):
