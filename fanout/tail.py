@@ -60,6 +60,7 @@ class Tail:
         self._sns = session.client("sns", endpoint_url=endpoint_url, region_name=region)
         self._sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self.queue_url: str | None = None
+        self._queue_arn: str | None = None
         self._subscription: str | None = None
 
     def open(self) -> Self:
@@ -68,7 +69,7 @@ class Tail:
         self.queue_url = self._sqs.create_queue(
             QueueName=name, Attributes={"MessageRetentionPeriod": "300"}
         )["QueueUrl"]
-        queue_arn = self._sqs.get_queue_attributes(
+        queue_arn = self._queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         # https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
@@ -126,9 +127,26 @@ class Tail:
         if self._subscription:
             self._sns.unsubscribe(SubscriptionArn=self._subscription)
             self._subscription = None
+        elif self._queue_arn:
+            # Subscribe did not return: interrupted in flight (Ctrl-C, SIGTERM), or refused
+            # after the endpoint made the subscription (moto creates it, then rejects the
+            # filter policy). The queue's name is this tail's alone, so any subscription
+            # to it is this tail's.
+            self._unsubscribe_queue(self._queue_arn)
         if self.queue_url:
             self._sqs.delete_queue(QueueUrl=self.queue_url)
             self.queue_url = None
+            self._queue_arn = None
+
+    def _unsubscribe_queue(self, queue_arn: str) -> None:
+        pages = self._sns.get_paginator("list_subscriptions_by_topic").paginate(
+            TopicArn=self.topic_arn
+        )
+        for page in pages:
+            for subscription in page["Subscriptions"]:
+                arn = subscription.get("SubscriptionArn", "")
+                if subscription.get("Endpoint") == queue_arn and arn.startswith("arn:"):
+                    self._sns.unsubscribe(SubscriptionArn=arn)
 
     def __enter__(self) -> Self:
         try:

@@ -33,8 +33,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fanout.connection import Connection
+from fanout.options import DEFAULT_STACK_NAME
 
-DEFAULT_STACK_NAME = "fanout-hub"
 ROUTER_DLQ_NAME = "router"
 
 
