@@ -73,10 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Whatever a command leaves uncaught from the AWS SDK (no credentials, an endpoint that
     does not answer, a refused call) ends as one line on stderr and exit 1, not a traceback.
     """
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error already printed
-        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    args = build_parser().parse_args(argv)  # SystemExit 2 on a usage error (one line)
     try:
         code = int(args.run(args))
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit

@@ -260,6 +260,6 @@ def sdk_failure(prog: str, exc: BaseException) -> int:
             EXIT_FAILED,
         )
     if isinstance(exc, EndpointConnectionError):
-        endpoint = exc.kwargs.get("endpoint_url")
+        endpoint = str(exc.kwargs.get("endpoint_url") or "the endpoint").rstrip("/")
         return fail(prog, f"{endpoint} is not answering", EXIT_FAILED)
     return fail(prog, exc, EXIT_FAILED)
