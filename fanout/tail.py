@@ -142,11 +142,16 @@ class Tail:
         pages = self._sns.get_paginator("list_subscriptions_by_topic").paginate(
             TopicArn=self.topic_arn
         )
-        for page in pages:
-            for subscription in page["Subscriptions"]:
-                arn = subscription.get("SubscriptionArn", "")
-                if subscription.get("Endpoint") == queue_arn and arn.startswith("arn:"):
-                    self._sns.unsubscribe(SubscriptionArn=arn)
+        try:
+            subscriptions = [s for page in pages for s in page["Subscriptions"]]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NotFound":
+                return  # no topic, no subscription to it
+            raise
+        for subscription in subscriptions:
+            arn = subscription.get("SubscriptionArn", "")
+            if subscription.get("Endpoint") == queue_arn and arn.startswith("arn:"):
+                self._sns.unsubscribe(SubscriptionArn=arn)
 
     def __enter__(self) -> Self:
         try:

@@ -10,8 +10,8 @@ from botocore.awsrequest import AWSPreparedRequest
 from fanout.local import hub as local_hub
 from fanout.local.access import OPERATOR_ACCESS_KEY
 from fanout.ops import cli
-from fanout.options import NoHubError
 from fanout.ops.resolve import Hub
+from fanout.options import NoHubError
 
 HUB = {"endpoint_url": "http://127.0.0.1:5999", "region": "eu-west-1"}
 
