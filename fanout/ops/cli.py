@@ -102,7 +102,11 @@ def register(subcommands: Any) -> None:
         help="SQS's StartMessageMoveTask, our receive/send/delete loop, or auto: the task "
         "when no filter or limit needs the loop (default: auto)",
     )
-    redrive.add_argument("--dry-run", action="store_true", help="list what would move")
+    redrive.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would move (each envelope id, else message id); move nothing",
+    )
     redrive.add_argument(
         "--wait",
         action="store_true",
@@ -439,6 +443,12 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
     out.document(result)
     if report.loop_because and not report.dry_run:
         out.note(f"receive/send/delete loop: {report.loop_because}")
+    if report.dry_run:
+        out.table(
+            f"would move {len(report.would_move)} message(s) {source.url} -> {target}",
+            ["id"],
+            [{"id": identifier} for identifier in report.would_move],
+        )
     verb = "would move" if report.dry_run else "moved"
     count = len(report.would_move) if report.dry_run else report.moved
     out.note(

@@ -303,3 +303,26 @@ def test_a_closed_pipe_is_a_quiet_exit(moto_hub, nothing_named, monkeypatch, cap
         monkeypatch.undo()
     # THEN it exits 0, and stderr holds nothing
     assert (code, capsys.readouterr().err) == (0, "")
+
+
+def test_a_dry_run_redrive_lists_what_would_move(running_hub, moto_hub):
+    # GIVEN two dead letters in billing's DLQ
+    connection = Connection(endpoint_url=moto_hub[0], session=local_session())
+    cloudformation, sqs = connection.client("cloudformation"), connection.client("sqs")
+    stack = cloudformation.describe_stacks(StackName=f"{HUB}-BillingConsumer")["Stacks"][0]
+    dlq = next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == "DeadLetterQueueUrl")
+    sent = {sqs.send_message(QueueUrl=dlq, MessageBody="{}")["MessageId"] for _ in range(2)}
+    try:
+        # WHEN a dry run of the redrive runs
+        ran = run_main(["dlq", "redrive", "billing", "--dry-run", "--method", "loop"])
+        # THEN it lists each message it would move, and moves none
+        assert ran.code == 0, ran.err
+        assert sent <= set(ran.out.split())
+        assert "would move 2 message(s)" in ran.out
+        counts = sqs.get_queue_attributes(
+            QueueUrl=dlq,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        assert sum(map(int, counts.values())) == len(sent)
+    finally:
+        sqs.purge_queue(QueueUrl=dlq)
