@@ -16,7 +16,16 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Final
 
-from fanout.options import EXIT_USAGE, Parser, UsageError, fail, is_sdk_error, sdk_failure
+from fanout.options import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    OperationError,
+    Parser,
+    UsageError,
+    fail,
+    is_sdk_error,
+    sdk_failure,
+)
 
 COMMAND_MODULES: Final = (
     "fanout.local.cli",  # fanout local up | put | invoke | deploy-consumer
@@ -86,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except UsageError as exc:
         return fail("fanout", exc, EXIT_USAGE)
+    except OperationError as exc:
+        return fail("fanout", exc, EXIT_FAILED)
     except KeyboardInterrupt:
         return fail("fanout", "interrupted", 130)
     except Exception as exc:

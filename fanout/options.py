@@ -43,6 +43,10 @@ class UsageError(Exception):
     """A refusal of what the user asked for (bad input, or a named thing that does not exist): one line, exit 2."""
 
 
+class OperationError(Exception):
+    """The command could not do what it was asked (the message says why): one line, exit 1."""
+
+
 class NoHubError(UsageError):
     """No local hub is running and nothing names another place to talk to."""
 

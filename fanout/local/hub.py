@@ -30,8 +30,8 @@ from fanout.deploy.deployer import require_local_endpoint
 from fanout.deploy.models import DeployedStack
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
 from fanout.local.access import LocalAccess, check_queue_subscriptions
-from fanout.local.deadletters import DeadLetterWatch
 from fanout.local.consumer import build_layers, live_stacks, remove_leftover, stack_names
+from fanout.local.deadletters import DeadLetterWatch
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.lambda_front import LocalLambdaFront

@@ -26,6 +26,7 @@ from fanout.connection import Connection
 from fanout.ops.output import Output, duration
 from fanout.ops.resolve import Hub, Overrides, ResolveError, StackNotFoundError, resolve
 from fanout.options import (
+    OperationError,
     UsageError,
     connection_options,
     fraction,
@@ -203,10 +204,17 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
         # The running `fanout local up`: invoking its router runs the handler here, under
         # the router's role (there is no Docker for moto to run it in), and the policies
         # of the operator and the functions are enforced as in the hub's own process.
-        from fanout.local.access import OPERATOR_ACCESS_KEY  # noqa: PLC0415 - only for a local hub
+        from fanout.local.access import (  # noqa: PLC0415 - only for a local hub
+            OPERATOR_ACCESS_KEY,
+            DeliveryRefusedError,
+        )
         from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
 
-        serve_running_hub(place.local, output=sys.stderr)
+        try:
+            serve_running_hub(place.local, output=sys.stderr)
+        except DeliveryRefusedError as exc:
+            # e.g. a subscription whose queue is gone: the hub's own check refuses to act.
+            raise OperationError(f"the local hub refuses to serve: {exc}") from None
         if place.profile is None:
             # The hub knows the operator by its own access key (its identity policy is the
             # template's OperatorPolicy), so no AWS credentials are needed, and any that
@@ -274,6 +282,9 @@ def _guarded(run: Any) -> Any:
             return 2
         except (ClientError, BotoCoreError) as exc:
             return sdk_failure("fanout", exc)
+        except OperationError as exc:
+            print(f"fanout: {exc}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print("fanout: interrupted; running the command again resumes safely", file=sys.stderr)
             return 130
