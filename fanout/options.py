@@ -8,7 +8,7 @@
 - ``where()`` decides where a command's calls go: the endpoint, profile or stack named,
   else the running ``fanout local up`` (its state file), else nowhere: ``NoHubError``,
   rather than quietly calling a real account.
-- Number types (``positive_int``, ``fraction``, ...) refuse out-of-range values at parse time.
+- Number types (``positive_int``, ``share``, ...) refuse out-of-range values at parse time.
 
 Exit codes: 0 done, 1 the operation failed, 2 a usage error or something named that
 does not exist (``UsageError``).
@@ -106,11 +106,11 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def fraction(text: str) -> float:
-    """A share between 0 and 1, both included."""
-    value = float(_number(text, float, "a fraction between 0 and 1"))
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction between 0 and 1, got {text}")
+def share(text: str) -> float:
+    """A share above 0 and at most 1 (0 would mean nothing at all, not "no limit")."""
+    value = float(_number(text, float, "a share above 0 and at most 1"))
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share above 0 and at most 1, got {text}")
     return value
 
 

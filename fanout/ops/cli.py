@@ -29,12 +29,13 @@ from fanout.options import (
     OperationError,
     UsageError,
     connection_options,
-    fraction,
     int_between,
+    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
     sdk_failure,
+    share,
     where,
 )
 
@@ -94,7 +95,10 @@ def register(subcommands: Any) -> None:
     _filters(redrive)
     redrive.add_argument("--limit", type=positive_int, default=None, help="move at most this many")
     redrive.add_argument(
-        "--rate", type=positive_float, default=50.0, help="messages per second (default: 50)"
+        "--rate",
+        type=non_negative_float,
+        default=50.0,
+        help="messages per second (default: 50; 0: no limit of ours, SQS's own pace)",
     )
     redrive.add_argument(
         "--method",
@@ -155,7 +159,7 @@ def register(subcommands: Any) -> None:
     )
     backfill.add_argument(
         "--capacity-share",
-        type=fraction,
+        type=share,
         default=0.25,
         help="share of the table's read capacity to use (0-1)",
     )

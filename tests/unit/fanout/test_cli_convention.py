@@ -8,7 +8,13 @@ from collections.abc import Iterator
 import pytest
 
 from fanout.cli import build_parser
-from fanout.options import ENVIRONMENT, fraction, int_between, positive_float, positive_int
+from fanout.options import (
+    ENVIRONMENT,
+    int_between,
+    positive_float,
+    positive_int,
+    share,
+)
 
 
 def commands(
@@ -94,9 +100,10 @@ class TestNumbers:
             (positive_int, "1.5"),
             (positive_float, "-1"),
             (positive_float, "inf"),
-            (fraction, "2"),
-            (fraction, "-0.1"),
-            (fraction, "nan"),
+            (share, "2"),
+            (share, "-0.1"),
+            (share, "nan"),
+            (share, "0"),
             (int_between(0, 43_200), "43201"),
         ],
     )
@@ -106,7 +113,7 @@ class TestNumbers:
 
     @pytest.mark.parametrize(
         ("parse", "text", "value"),
-        [(positive_int, "1", 1), (positive_float, "0.5", 0.5), (fraction, "1", 1.0)],
+        [(positive_int, "1", 1), (positive_float, "0.5", 0.5), (share, "1", 1.0)],
     )
     def test_accepted(self, parse, text, value):
         assert parse(text) == value
