@@ -219,6 +219,14 @@ WITH_A_HUB = [
     (["cost", "--events-per-day", "-5", "--item-kb", "1"], 2, r"fanout cost: --events-per-day"),
 ]
 
+# An endpoint that does not answer: the operation fails (exit 1), in one line. `tail`
+# leaves the SDK's error to fanout.cli.main's guard; the operations commands catch it.
+CLOSED = "http://127.0.0.1:9"
+WITH_A_HUB += [
+    (["status", "--endpoint-url", CLOSED], 1, r"fanout: http://127\.0\.0\.1:9 is not answering"),
+    (["tail", "--endpoint-url", CLOSED], 1, r"fanout: http://127\.0\.0\.1:9 is not answering"),
+]
+
 NO_HUB = r"fanout: no local hub is running \(start `fanout local up`\)"
 WITHOUT_A_HUB = [
     (["status"], 2, NO_HUB),
