@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, TypeVar
 
 DEFAULT_STACK_NAME: Final = "fanout-hub"
 
@@ -64,68 +64,37 @@ class Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------------------- numbers
 
 
-def _number(text: str, kind: Callable[[str], Any], what: str) -> Any:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
-    return value
+Number = TypeVar("Number", int, float)
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
-    value = int(_number(text, int, "a whole number of at least 1"))
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text}")
-    return value
+def _ranged(
+    kind: Callable[[str], Number], what: str, accepts: Callable[[Number], bool]
+) -> Callable[[str], Number]:
+    """An argparse ``type``: ``kind`` of the text, refused unless finite and ``accepts`` it."""
+
+    def parse(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}") from None
+        if not math.isfinite(value) or not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+
+    return parse
 
 
-def non_negative_int(text: str) -> int:
-    """A whole number of at least 0."""
-    value = int(_number(text, int, "a whole number of at least 0"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 0, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A number above 0."""
-    value = float(_number(text, float, "a number above 0"))
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A number of at least 0."""
-    value = float(_number(text, float, "a number of at least 0"))
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number of at least 0, got {text}")
-    return value
-
-
-def share(text: str) -> float:
-    """A share above 0 and at most 1 (0 would mean nothing at all, not "no limit")."""
-    value = float(_number(text, float, "a share above 0 and at most 1"))
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a share above 0 and at most 1, got {text}")
-    return value
+positive_int = _ranged(int, "a whole number of at least 1", lambda value: value >= 1)
+non_negative_int = _ranged(int, "a whole number of at least 0", lambda value: value >= 0)
+positive_float = _ranged(float, "a number above 0", lambda value: value > 0)
+non_negative_float = _ranged(float, "a number of at least 0", lambda value: value >= 0)
+# A share of 0 would mean nothing at all, not "no limit".
+share = _ranged(float, "a share above 0 and at most 1", lambda value: 0 < value <= 1)
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:
     """A whole number from ``low`` to ``high``, both included."""
-    what = f"a whole number from {low} to {high}"
-
-    def parse(text: str) -> int:
-        value = int(_number(text, int, what))
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
-        return value
-
-    parse.__name__ = f"int_{low}_to_{high}"
-    return parse
+    return _ranged(int, f"a whole number from {low} to {high}", lambda value: low <= value <= high)
 
 
 # ---------------------------------------------------------------------------- shared options

@@ -31,6 +31,27 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _deployment_options(parser: argparse.ArgumentParser, deployed: str) -> None:
+    """``--region``, ``--template``, ``--parameter``: how ``deployed`` is deployed."""
+    parser.add_argument(
+        "--region", default="us-east-1", help=f"region of {deployed} (default: us-east-1)"
+    )
+    parser.add_argument(
+        "--template",
+        default="template.yaml",
+        type=Path,
+        metavar="FILE",
+        help=f"the SAM template of {deployed} (default: template.yaml)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a template parameter of {deployed} (repeatable)",
+    )
+
+
 def register(subcommands: Any) -> None:
     """Add ``local up``, ``local put``, ``local invoke`` and ``local deploy-consumer``."""
     local = subcommands.add_parser("local", help="run the whole hub on this machine (no Docker)")
@@ -42,23 +63,7 @@ def register(subcommands: Any) -> None:
         "--endpoint-url",
         help="use this endpoint (LocalStack, ...) instead of the embedded moto server",
     )
-    up.add_argument(
-        "--region", default="us-east-1", help="region the hub is deployed in (default: us-east-1)"
-    )
-    up.add_argument(
-        "--template",
-        default="template.yaml",
-        type=Path,
-        metavar="FILE",
-        help="the SAM template to deploy (default: template.yaml)",
-    )
-    up.add_argument(
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="template parameter override (repeatable)",
-    )
+    _deployment_options(up, "the hub")
     up.add_argument(
         "--retry-after",
         type=non_negative_int,
@@ -100,23 +105,7 @@ def register(subcommands: Any) -> None:
         metavar="URL",
         help="endpoint of the resources (default: the running hub's, else a hub started for the call)",
     )
-    invoke.add_argument(
-        "--region", default="us-east-1", help="region of a hub started for the call"
-    )
-    invoke.add_argument(
-        "--template",
-        default="template.yaml",
-        type=Path,
-        metavar="FILE",
-        help="template of a hub started for the call (default: template.yaml)",
-    )
-    invoke.add_argument(
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="template parameter of a hub started for the call (repeatable)",
-    )
+    _deployment_options(invoke, "a hub started for the call (none running)")
     invoke.set_defaults(run=run_invoke)
 
     from fanout.local import consumer_cli  # noqa: PLC0415 - it imports this module's helpers
