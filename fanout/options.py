@@ -34,7 +34,6 @@ ENVIRONMENT: Final = {
 }
 """The variable each shared option is also read from."""
 
-EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
 

@@ -1,10 +1,11 @@
 """``fanout status | dlq peek | dlq redrive | replay stream-failures | replay poison | backfill``.
 
-Every command takes the same connection options: ``--stack-name`` (default
-``fanout-hub``), ``--endpoint-url`` (default: a running ``fanout local up``, else the
-SDK's default endpoint), ``--profile``, ``--region``, ``--json``, and explicit
-resource overrides for a hub whose stack cannot be read. Exit codes: 0 done,
-1 something was left undone (listed in the output), 2 bad arguments or a missing
+Every command takes the shared connection options (``fanout.options``: ``--stack-name``,
+``--profile``, ``--region``, ``--endpoint-url``, each also from ``FANOUT_*``), ``--json``,
+and explicit resource overrides for a hub whose stack cannot be read. With no endpoint
+or profile a running ``fanout local up`` is used; with none running and nothing named,
+the command refuses (exit 2) instead of calling an account. Exit codes: 0 done, 1
+something was left undone (listed in the output), 2 bad arguments or a missing
 resource, 130 interrupted (safe to run again).
 """
 
