@@ -16,6 +16,17 @@ from collections.abc import Sequence
 from importlib import metadata
 from typing import Final
 
+from fanout.options import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    OperationError,
+    Parser,
+    UsageError,
+    fail,
+    is_sdk_error,
+    sdk_failure,
+)
+
 COMMAND_MODULES: Final = (
     "fanout.local.cli",  # fanout local up | put | invoke | deploy-consumer
     "fanout.tail",  # fanout tail
@@ -50,7 +61,11 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser with every registered command group."""
-    parser = argparse.ArgumentParser(prog="fanout", description="Developer tooling for fanout-hub.")
+    parser = Parser(
+        prog="fanout",
+        description="Developer tooling for fanout-hub. Exit codes: 0 done, 1 the operation "
+        "failed, 2 a usage error or something named that does not exist (docs/cli.md).",
+    )
     parser.add_argument(
         "--version",
         action=_VersionAction,
@@ -63,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments and run the chosen command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    """Parse the arguments and run the chosen command; returns the exit code.
+
+    Whatever a command leaves uncaught from the AWS SDK (no credentials, an endpoint that
+    does not answer, a refused call) ends as one line on stderr and exit 1, not a traceback.
+    """
+    args = build_parser().parse_args(argv)  # SystemExit 2 on a usage error (one line)
     try:
         code = int(args.run(args))
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
@@ -75,6 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except UsageError as exc:
+        return fail("fanout", exc, EXIT_USAGE)
+    except OperationError as exc:
+        return fail("fanout", exc, EXIT_FAILED)
+    except KeyboardInterrupt:
+        return fail("fanout", "interrupted", 130)
+    except Exception as exc:
+        if not is_sdk_error(exc):
+            raise
+        return sdk_failure("fanout", exc)
     return code
 
 

@@ -50,6 +50,7 @@ from fanout.deploy.deployer import nested_stack_name
 from fanout.deploy.template import NESTED_STACK, TEMPLATE, load_template
 from fanout.local_invoke import lifted_path
 from fanout.ops.resolve import describe_stack
+from fanout.options import connection_options, sdk_failure, where
 
 EnvVars = dict[str, dict[str, str]]
 """Function full path -> its environment variables (the ``--env-vars`` file)."""
@@ -208,15 +209,11 @@ def register(subcommands: Any) -> None:
         help="write the --env-vars file for `sam local invoke` from the local hub or a stack",
         description=(
             "Write every function's environment, as the running local hub or a deployed "
-            "stack resolved it, in the format of `sam local invoke --env-vars`."
+            "stack resolved it, in the format of `sam local invoke --env-vars`. With no "
+            "--stack-name, the running `fanout local up`'s."
         ),
+        parents=[connection_options()],
     )
-    parser.add_argument(
-        "--stack-name", help="read a deployed stack (default: the running `fanout local up`)"
-    )
-    parser.add_argument("--endpoint-url", help="with --stack-name: the stack's endpoint")
-    parser.add_argument("--profile", help="with --stack-name: AWS profile")
-    parser.add_argument("--region", help="with --stack-name: AWS region")
     parser.add_argument(
         "--endpoint-host",
         help=(
@@ -248,9 +245,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"fanout env-vars: {exc}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as exc:
-        # No credentials, no network, access denied: AWS's own words, on one line.
-        print(f"fanout env-vars: {exc}", file=sys.stderr)
-        return 1
+        # No credentials, no network, access denied: one line.
+        return sdk_failure("fanout env-vars", exc)
     if args.output == "-":
         print(json.dumps(env_vars, indent=2, sort_keys=True))
         return 0
@@ -273,8 +269,17 @@ def run(args: argparse.Namespace) -> int:
 def _collect(args: argparse.Namespace) -> tuple[EnvVars, str, str | None]:
     """The functions' variables, where they came from, and the local hub's endpoint if any."""
     if args.stack_name:
+        place = where(args)
+        session = None
+        if place.local is not None and place.profile is None:
+            from fanout.local.server import local_session  # noqa: PLC0415 - only for a local hub
+
+            session = local_session(place.region)
         connection = Connection(
-            endpoint_url=args.endpoint_url, region=args.region, profile=args.profile
+            endpoint_url=place.endpoint_url,
+            region=place.region,
+            profile=place.profile,
+            session=session,
         )
         found = from_stack(connection, args.stack_name, args.template)
         return found, f"stack {args.stack_name}", None

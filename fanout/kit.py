@@ -16,19 +16,25 @@ write a version: https://docs.aws.amazon.com/AmazonS3/latest/userguide/condition
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any, Final
 
-from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from fanout.build import ROOT
 from fanout.connection import Connection
+from fanout.options import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    connection_options,
+    fail,
+    sdk_failure,
+    where,
+)
 
 KIT_TEMPLATE: Final = ROOT / "consumers" / "kit" / "template.yaml"
 KIT_PREFIX: Final = "consumer-kit/"
 ARTIFACTS_OUTPUT: Final = "ArtifactsBucketName"
-DEFAULT_STACK_NAME: Final = "fanout-hub"
 
 
 class KitVersionExistsError(RuntimeError):
@@ -131,63 +137,44 @@ def register(subcommands: Any) -> None:
     kit = subcommands.add_parser("kit", help="the consumer kit other teams deploy")
     verbs = kit.add_subparsers(dest="kit_command", required=True, metavar="VERB")
     publish = verbs.add_parser(
-        "publish", help="upload consumers/kit/template.yaml as this runtime version's kit"
+        "publish",
+        help="upload consumers/kit/template.yaml as this runtime version's kit",
+        parents=[connection_options()],
     )
-    publish.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="the hub's stack")
-    publish.add_argument(
-        "--endpoint-url", help="endpoint (default: the running local hub's, else AWS)"
-    )
-    publish.add_argument("--profile", help="AWS profile")
-    publish.add_argument("--region", help="AWS region")
     publish.add_argument("--template", type=Path, default=KIT_TEMPLATE, help=argparse.SUPPRESS)
     publish.set_defaults(run=run_publish)
 
 
-def connection_for(args: argparse.Namespace) -> Connection:
-    """The endpoint the options name; with none, a running ``fanout local up``'s, else AWS.
+def connection_for(args: argparse.Namespace) -> tuple[Connection, str]:
+    """The connection and stack the options name; with none, a running ``fanout local up``'s.
 
     The local hub's endpoint gets its fake credentials: nothing configured for a real
-    account is ever sent to it.
+    account is ever sent to it. ``NoHubError`` when nothing names a hub and none runs.
     """
-    endpoint, region = args.endpoint_url, args.region
-    if endpoint is None and args.profile is None:
-        from fanout.local.hub import load_state  # noqa: PLC0415 - only for a local hub
-
-        state = load_state() or {}
-        endpoint = state.get("endpoint_url")
-        region = region or state.get("region")
-    if endpoint and str(endpoint).startswith("http://") and args.profile is None:
+    place = where(args)
+    if place.local is not None and place.profile is None:
         from fanout.local.server import local_session  # noqa: PLC0415 - only for a local hub
 
-        return Connection(endpoint_url=endpoint, region=region, session=local_session(region))
-    return Connection(endpoint_url=endpoint, region=region, profile=args.profile)
+        session = local_session(place.region)
+        return Connection(
+            endpoint_url=place.endpoint_url, region=place.region, session=session
+        ), place.stack_name
+    return Connection(
+        endpoint_url=place.endpoint_url, region=place.region, profile=place.profile
+    ), place.stack_name
 
 
 def run_publish(args: argparse.Namespace) -> int:
     """Publish the kit; prints its ``Location`` URL. 0 published (or already), 1 refused, 2 no hub."""
-    clients = connection_for(args)
+    clients, stack_name = connection_for(args)
     try:
-        bucket = artifacts_bucket(clients, args.stack_name)
+        bucket = artifacts_bucket(clients, stack_name)
         location = publish_kit(clients, bucket, template=args.template)
     except KitVersionExistsError as exc:
-        print(f"fanout kit publish: {exc}", file=sys.stderr)
-        return 1
+        return fail("fanout kit publish", exc, EXIT_FAILED)
     except KitPublishError as exc:
-        print(f"fanout kit publish: {exc}", file=sys.stderr)
-        return 2
-    except NoCredentialsError:
-        print(
-            "fanout kit publish: no `fanout local up` is running and no AWS credentials were"
-            " found: start the local hub, or configure credentials (--profile)",
-            file=sys.stderr,
-        )
-        return 2
-    except EndpointConnectionError as exc:
-        print(
-            f"fanout kit publish: {clients.endpoint_url or exc.kwargs.get('endpoint_url')} is not answering"
-            " (start `fanout local up`, or pass --endpoint-url)",
-            file=sys.stderr,
-        )
-        return 2
+        return fail("fanout kit publish", exc, EXIT_USAGE)
+    except (ClientError, BotoCoreError) as exc:
+        return sdk_failure("fanout kit publish", exc)
     print(location)
     return 0

@@ -3,22 +3,39 @@
 An ephemeral SQS queue is subscribed to the topic (raw delivery, an optional
 filter policy) and removed on exit, so tailing never takes messages from a
 consumer. Works against the local hub (found through its state file) or any
-endpoint or account (``--endpoint-url``, ``--topic-arn`` or ``--stack``).
+endpoint or account (``--endpoint-url``, ``--topic-arn`` or ``--stack-name``).
+
+The queue and the subscription are removed on every way out: the end of
+``--count``/``--duration``, an error, Ctrl-C, and SIGTERM (turned into ``SystemExit``
+so that the ``finally`` blocks run; Python's default for SIGTERM ends the process
+without them).
+https://docs.python.org/3/library/signal.html#signal.signal
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Self, TextIO
 
 import boto3
+from botocore.exceptions import ClientError
 
-from fanout.connection import ENVIRONMENT_LOCK
+from fanout.connection import ENVIRONMENT_LOCK, Connection
+from fanout.options import (
+    UsageError,
+    connection_options,
+    non_negative_float,
+    non_negative_int,
+    where,
+)
 
 
 class Tail:
@@ -43,6 +60,7 @@ class Tail:
         self._sns = session.client("sns", endpoint_url=endpoint_url, region_name=region)
         self._sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self.queue_url: str | None = None
+        self._queue_arn: str | None = None
         self._subscription: str | None = None
 
     def open(self) -> Self:
@@ -51,7 +69,7 @@ class Tail:
         self.queue_url = self._sqs.create_queue(
             QueueName=name, Attributes={"MessageRetentionPeriod": "300"}
         )["QueueUrl"]
-        queue_arn = self._sqs.get_queue_attributes(
+        queue_arn = self._queue_arn = self._sqs.get_queue_attributes(
             QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
         )["Attributes"]["QueueArn"]
         # https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
@@ -109,12 +127,40 @@ class Tail:
         if self._subscription:
             self._sns.unsubscribe(SubscriptionArn=self._subscription)
             self._subscription = None
+        elif self._queue_arn:
+            # Subscribe did not return: interrupted in flight (Ctrl-C, SIGTERM), or refused
+            # after the endpoint made the subscription (moto creates it, then rejects the
+            # filter policy). The queue's name is this tail's alone, so any subscription
+            # to it is this tail's.
+            self._unsubscribe_queue(self._queue_arn)
         if self.queue_url:
             self._sqs.delete_queue(QueueUrl=self.queue_url)
             self.queue_url = None
+            self._queue_arn = None
+
+    def _unsubscribe_queue(self, queue_arn: str) -> None:
+        pages = self._sns.get_paginator("list_subscriptions_by_topic").paginate(
+            TopicArn=self.topic_arn
+        )
+        try:
+            subscriptions = [s for page in pages for s in page["Subscriptions"]]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NotFound":
+                return  # no topic, no subscription to it
+            raise
+        for subscription in subscriptions:
+            arn = subscription.get("SubscriptionArn", "")
+            if subscription.get("Endpoint") == queue_arn and arn.startswith("arn:"):
+                self._sns.unsubscribe(SubscriptionArn=arn)
 
     def __enter__(self) -> Self:
-        return self.open()
+        try:
+            return self.open()
+        except BaseException:
+            # A refused subscription (a filter policy SNS does not accept), Ctrl-C, SIGTERM:
+            # whatever open() created so far goes too.
+            self.close()
+            raise
 
     def __exit__(self, *_: object) -> None:
         self.close()
@@ -135,65 +181,140 @@ def summary(body: str) -> str:
     )
 
 
-def _topic_from_stack(stack: str, endpoint_url: str | None, region: str) -> str:
-    cloudformation = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=region)
-    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "TopicArn":
-            return str(output["OutputValue"])
-    raise SystemExit(f"stack {stack} has no TopicArn output")
+class _Deprecated(argparse.Action):
+    """``--stack``: the old spelling of ``--stack-name``; still accepted, with a note."""
+
+    def __call__(self, _: argparse.ArgumentParser, namespace: Any, values: Any, *__: Any) -> None:
+        print("note: `fanout tail --stack` is now --stack-name", file=sys.stderr)
+        setattr(namespace, self.dest, values)
 
 
 def register(subcommands: Any) -> None:
     """Add ``tail``."""
-    tail = subcommands.add_parser("tail", help="print envelopes flowing through the topic")
-    tail.add_argument("--filter", help='SNS filter policy JSON, e.g. \'{"entity": ["order"]}\'')
-    tail.add_argument("--topic-arn", help="the hub topic (default: the running local hub's)")
-    tail.add_argument("--stack", help="read TopicArn from this CloudFormation stack's outputs")
-    tail.add_argument("--endpoint-url", help="endpoint (default: the running local hub's, or AWS)")
-    tail.add_argument("--region", default=None)
+    tail = subcommands.add_parser(
+        "tail",
+        help="print envelopes flowing through the topic",
+        parents=[connection_options()],
+        description="Subscribe a temporary queue to the hub's topic and print what arrives; "
+        "the queue and its subscription are removed on exit (Ctrl-C, SIGTERM, errors).",
+    )
+    tail.add_argument(
+        "--filter",
+        metavar="POLICY",
+        help='SNS filter policy JSON, e.g. \'{"entity": ["order"]}\'',
+    )
+    tail.add_argument(
+        "--topic-arn",
+        metavar="ARN",
+        help="the hub topic (default: the stack's, or the local hub's)",
+    )
+    tail.add_argument("--stack", dest="stack_name", action=_Deprecated, help=argparse.SUPPRESS)
     tail.add_argument("--json", action="store_true", help="print each whole envelope")
-    tail.add_argument("--count", type=int, default=0, help="stop after this many (0: no limit)")
-    tail.add_argument("--duration", type=float, default=0, help="stop after seconds (0: Ctrl-C)")
+    tail.add_argument(
+        "--count", type=non_negative_int, default=0, help="stop after this many (0: no limit)"
+    )
+    tail.add_argument(
+        "--duration",
+        type=non_negative_float,
+        default=0,
+        metavar="SECONDS",
+        help="stop after this many seconds (0: at Ctrl-C)",
+    )
     tail.set_defaults(run=run_tail)
 
 
-def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    """Tail until Ctrl-C, --count or --duration; the queue is removed in every case."""
-    from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a running local hub
+def _filter_policy(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        policy = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--filter is not JSON: {exc}") from None
+    if not isinstance(policy, dict):
+        raise UsageError("--filter must be a JSON object (an SNS filter policy)")
+    return policy
 
-    state = load_state() or {}
-    local = not (args.endpoint_url or args.topic_arn or args.stack)
-    endpoint_url = args.endpoint_url or (state.get("endpoint_url") if local else None)
-    region = args.region or state.get("region") or "us-east-1"
-    topic_arn = args.topic_arn or (
-        _topic_from_stack(args.stack, endpoint_url, region)
-        if args.stack
-        else state.get("topic_arn")
-    )
-    if not topic_arn:
-        print("no topic: start `fanout local up` or pass --topic-arn/--stack", file=sys.stderr)
-        return 2
-    policy = json.loads(args.filter) if args.filter else None
-    until = time.monotonic() + args.duration if args.duration else None
-    printed = 0
+
+def _topic(
+    args: argparse.Namespace, connection: Connection, local: Mapping[str, Any] | None
+) -> str:
+    """The topic: --topic-arn, else the local hub's (no --stack-name), else the stack's output."""
+    from fanout.ops.resolve import StackNotFoundError, resolve  # noqa: PLC0415 - only when needed
+
+    if args.topic_arn:
+        return str(args.topic_arn)
+    if local is not None and args.stack_name is None and local.get("topic_arn"):
+        return str(local["topic_arn"])
+    hub = resolve(connection, args.stack_name or "fanout-hub")
+    if not hub.found:
+        raise StackNotFoundError.of(connection, hub.stack_name)
+    return hub.need("topic_arn", "--topic-arn")
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """While tailing, SIGTERM raises ``SystemExit(143)`` (128 + 15), so clean-up runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set a handler; its caller owns the signals
+        return
+
+    def stop(signum: int, _: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Tail until Ctrl-C, SIGTERM, --count or --duration; the queue is removed in every case."""
+    from fanout.ops.resolve import ResolveError  # noqa: PLC0415 - only for its error
+
+    policy = _filter_policy(args.filter)
+    place = where(args, also_explicit=bool(args.topic_arn))
+    region = place.region or "us-east-1"
     session = None
-    if endpoint_url and endpoint_url == state.get("endpoint_url"):
+    if place.local is not None and place.profile is None:
         # The running `fanout local up`: signed with the hub's own local credentials, so
         # no AWS credentials are needed and none meant for a real account are sent to it.
         from fanout.local.server import local_session  # noqa: PLC0415 - only for a local hub
 
         session = local_session(region)
-    with Tail(
-        topic_arn, endpoint_url=endpoint_url, region=region, filter_policy=policy, session=session
-    ) as tail:
-        print(f"tailing {topic_arn} (Ctrl-C stops)", file=sys.stderr)
+    connection = Connection(
+        endpoint_url=place.endpoint_url, region=region, profile=place.profile, session=session
+    )
+    try:
+        topic_arn = _topic(args, connection, place.local)
+    except ResolveError as exc:
+        raise UsageError(str(exc)) from None
+    until = time.monotonic() + args.duration if args.duration else None
+    printed = 0
+    with _sigterm_exits():
         try:
-            for body in tail.envelopes(until):
-                print(body if args.json else summary(body), file=out, flush=True)
-                printed += 1
-                if args.count and printed >= args.count:
-                    break
+            tail = Tail(
+                topic_arn,
+                endpoint_url=place.endpoint_url,
+                region=region,
+                filter_policy=policy,
+                session=connection.session,
+            )
+            with tail:
+                print(f"tailing {topic_arn} (Ctrl-C stops)", file=sys.stderr)
+                for body in tail.envelopes(until):
+                    print(body if args.json else summary(body), file=out, flush=True)
+                    printed += 1
+                    if args.count and printed >= args.count:
+                        break
         except KeyboardInterrupt:
             pass
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidParameter" and policy:
+                # SNS checks a filter policy at Subscribe.
+                # https://docs.aws.amazon.com/sns/latest/api/API_Subscribe.html
+                raise UsageError(f"SNS refused the --filter policy: {exc}") from None
+            if exc.response.get("Error", {}).get("Code") == "NotFound":
+                raise UsageError(f"no topic {topic_arn}: {exc}") from None
+            raise
     return 0

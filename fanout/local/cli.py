@@ -16,6 +16,7 @@ from fanout.deploy.exceptions import StackError
 from fanout.local import put
 from fanout.local.esm import EmulatorSettings
 from fanout.local.queues import QueueSettings
+from fanout.options import UsageError, non_negative_int, positive_float
 
 DEFAULT_LOG: Final = Path(tempfile.gettempdir()) / "fanout-local-hub.log"
 
@@ -30,6 +31,27 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _deployment_options(parser: argparse.ArgumentParser, deployed: str) -> None:
+    """``--region``, ``--template``, ``--parameter``: how ``deployed`` is deployed."""
+    parser.add_argument(
+        "--region", default="us-east-1", help=f"region of {deployed} (default: us-east-1)"
+    )
+    parser.add_argument(
+        "--template",
+        default="template.yaml",
+        type=Path,
+        metavar="FILE",
+        help=f"the SAM template of {deployed} (default: template.yaml)",
+    )
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a template parameter of {deployed} (repeatable)",
+    )
+
+
 def register(subcommands: Any) -> None:
     """Add ``local up``, ``local put``, ``local invoke`` and ``local deploy-consumer``."""
     local = subcommands.add_parser("local", help="run the whole hub on this machine (no Docker)")
@@ -41,24 +63,22 @@ def register(subcommands: Any) -> None:
         "--endpoint-url",
         help="use this endpoint (LocalStack, ...) instead of the embedded moto server",
     )
-    up.add_argument("--region", default="us-east-1")
-    up.add_argument("--template", default="template.yaml", type=Path)
-    up.add_argument(
-        "--parameter",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="template parameter override (repeatable)",
-    )
+    _deployment_options(up, "the hub")
     up.add_argument(
         "--retry-after",
-        type=int,
+        type=non_negative_int,
         default=None,
         metavar="SECONDS",
         help="make a failed queue message visible again after SECONDS instead of the "
         "queue's VisibilityTimeout (default: 1 with --demo, the queue's own otherwise)",
     )
-    up.add_argument("--timeout", type=float, default=120.0, help="--demo: give up after this")
+    up.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=120.0,
+        metavar="SECONDS",
+        help="--demo: give up after this many seconds (default: 120)",
+    )
     up.add_argument(
         "--logs",
         default=str(DEFAULT_LOG),
@@ -72,12 +92,20 @@ def register(subcommands: Any) -> None:
     invoke = verbs.add_parser(
         "invoke", help="invoke one function on an event, like sam local invoke"
     )
-    invoke.add_argument("function", help="logical id (RouterFunction) or function name")
-    invoke.add_argument("--event", required=True, type=Path, help="event JSON file ('-': stdin)")
-    invoke.add_argument("--endpoint-url", help="endpoint of the resources (default: a running hub)")
-    invoke.add_argument("--region", default="us-east-1")
-    invoke.add_argument("--template", default="template.yaml", type=Path)
-    invoke.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
+    invoke.add_argument(
+        "function",
+        help="the function: its logical id (RouterFunction, BillingConsumer), its name, or a "
+        "consumer's short name (billing)",
+    )
+    invoke.add_argument(
+        "--event", required=True, type=Path, metavar="FILE", help="event JSON file ('-': stdin)"
+    )
+    invoke.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="endpoint of the resources (default: the running hub's, else a hub started for the call)",
+    )
+    _deployment_options(invoke, "a hub started for the call (none running)")
     invoke.set_defaults(run=run_invoke)
 
     from fanout.local import consumer_cli  # noqa: PLC0415 - it imports this module's helpers
@@ -189,23 +217,73 @@ def _serve(hub: Any, out: TextIO, *, rich_output: bool) -> int:
     return 0
 
 
+def read_event(source: Path, stdin: TextIO | None = None) -> Any:
+    """The event in ``source`` ('-': stdin); ``UsageError`` naming the file when unreadable or not JSON."""
+    where = "stdin" if str(source) == "-" else str(source)
+    try:
+        text = (stdin or sys.stdin).read() if str(source) == "-" else source.read_text("utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read the event file {where}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"the event file {where} is not UTF-8 text: {exc}") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"the event file {where} is not JSON: {exc}") from None
+
+
+def _names_of(function: Any) -> set[str]:
+    """Every name ``fanout local invoke`` takes for a function.
+
+    Its name, its logical id, and for a consumer (a nested application's function,
+    ``BillingConsumer/ConsumerFunction``) the application's logical id
+    (``BillingConsumer``), the lifted id ``sam local invoke`` knows it by
+    (``BillingConsumerFunction``, ``fanout.local_invoke``) and its short name (``billing``).
+    """
+    from fanout.local_invoke import lifted_path  # noqa: PLC0415 - only to name functions
+
+    names = {function.name, function.logical_id}
+    application, _, _ = function.logical_id.partition("/")
+    names.add(application)
+    lifted = lifted_path(function.logical_id)
+    if lifted:
+        names.add(lifted)
+    short = (function.environment or {}).get("CONSUMER_NAME")
+    if short:
+        names.add(short)
+    return names
+
+
+def _label(function: Any) -> str:
+    application = function.logical_id.partition("/")[0]
+    short = (function.environment or {}).get("CONSUMER_NAME")
+    return f"{application} ({short})" if short else application
+
+
+def find_function(functions: Any, name: str) -> Any:
+    """The function ``name`` means (see ``_names_of``); ``UsageError`` listing the valid names."""
+    for function in functions:
+        if name in _names_of(function):
+            return function
+    known = ", ".join(sorted(_label(f) for f in functions)) or "none"
+    raise UsageError(f"no function {name!r} in the hub (functions: {known})")
+
+
 def run_invoke(args: argparse.Namespace) -> int:
     """Invoke one function with the template's configuration; prints the response JSON."""
-    from fanout.local.hub import LocalHub, load_state  # noqa: PLC0415 - heavy imports
+    from fanout.local.hub import LocalHub  # noqa: PLC0415 - heavy imports
     from fanout.local.invoker import InProcessInvoker  # noqa: PLC0415 - same
     from fanout.local.model import FunctionSpec  # noqa: PLC0415 - same
+    from fanout.options import running_hub  # noqa: PLC0415 - same
 
-    text = sys.stdin.read() if str(args.event) == "-" else args.event.read_text()
-    event = json.loads(text)
-    state = load_state() if args.endpoint_url is None else None
+    event = read_event(args.event)
+    state = running_hub() if args.endpoint_url is None else None
     if state is not None:
-        functions = [FunctionSpec(**f) for f in state["functions"]]
-        function = next((f for f in functions if args.function in {f.name, f.logical_id}), None)
-        if function is None:
-            print(f"no function {args.function!r} in the running hub", file=sys.stderr)
-            return 2
+        function = find_function([FunctionSpec(**f) for f in state["functions"]], args.function)
         invoker = InProcessInvoker(state["handler_environment"], region=state["region"])
         return _print_invocation(invoker.invoke(function, event))
+    if not args.template.is_file():
+        raise UsageError(f"no template {args.template} to start a hub from (--template)")
     hub = LocalHub(
         args.endpoint_url,
         region=args.region,
@@ -215,7 +293,7 @@ def run_invoke(args: argparse.Namespace) -> int:
     )
     try:
         hub.start()
-        function = hub.deployment.function(args.function)
+        function = find_function(hub.deployment.functions, args.function)
         invoker = InProcessInvoker(hub.handler_environment(), region=args.region)
         return _print_invocation(invoker.invoke(function, event))
     except (StackError, AwsRuleError) as exc:

@@ -159,11 +159,14 @@ class Progress:
     """The stack's queues: counters per function, and each failed invocation as one line."""
 
     def __init__(self) -> None:
-        from fanout.local.observe import EventLog, InvocationOutcome  # noqa: PLC0415 - heavy imports
+        from fanout.local.deadletters import DeadLetterWatch  # noqa: PLC0415 - heavy imports
+        from fanout.local.observe import EventLog, InvocationOutcome  # noqa: PLC0415 - same
 
         self._failed: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._retried = InvocationOutcome.RETRIED
         self.log = EventLog(also=self._note)
+        self.dead_letters = DeadLetterWatch()
+        """What the stack's consumers dead-lettered themselves (not processed)."""
 
     def _note(self, event: Any) -> None:
         if event.outcome is self._retried:
@@ -180,6 +183,7 @@ class Progress:
     def rows(self, consumer: Any) -> list[Any]:
         """One row per queue mapping of the stack: delivered, processed, failed, dead-lettered."""
         from fanout.connection import queue_url_of  # noqa: PLC0415 - heavy imports
+        from fanout.local.deadletters import processed  # noqa: PLC0415 - same
         from fanout.local.demo import QueueStats  # noqa: PLC0415 - same
         from fanout.local.observe import InvocationOutcome  # noqa: PLC0415 - same
 
@@ -204,7 +208,10 @@ class Progress:
                 QueueStats(
                     _label(function),
                     self.log.count(InvocationOutcome.DELIVERED, function.name),
-                    self.log.count(InvocationOutcome.SUCCEEDED, function.name),
+                    processed(
+                        self.log.identifiers(InvocationOutcome.SUCCEEDED, function.name),
+                        self.dead_letters.of(_label(function)),
+                    ),
                     self.log.count(InvocationOutcome.RETRIED, function.name),
                     dead,
                 )
@@ -267,6 +274,7 @@ def run_deploy_consumer(args: argparse.Namespace) -> int:  # noqa: C901, PLR0911
             logs.close()
         return _fail("cannot act for the running hub")
     progress = Progress()
+    access.serve(progress.dead_letters.before_call)
     invoker = InProcessInvoker(
         state.get("handler_environment") or {}, region=state["region"], output=logs
     )

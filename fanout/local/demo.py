@@ -20,6 +20,7 @@ from typing import Any, Final, Self, TextIO
 
 from boto3.dynamodb.types import TypeSerializer
 
+from fanout.local.deadletters import processed
 from fanout.local.hub import LOCAL_SECRET_PREFIX, LocalHub
 from fanout.local.ledger import Row, Status, Subscriber, account, balanced, totals
 from fanout.local.observe import InvocationOutcome
@@ -177,11 +178,16 @@ def stats(hub: LocalHub, subscribers: Sequence[Subscriber]) -> list[QueueStats]:
             hub.depth(hub.router_dlq_url) + log.count(InvocationOutcome.DISCARDED, router),
         )
     ]
+    # A message the consumer dead-lettered itself is done for the mapping (deleted from
+    # the queue) but not processed: it is counted in its DLQ instead.
     rows.extend(
         QueueStats(
             s.label,
             log.count(InvocationOutcome.DELIVERED, s.function),
-            log.count(InvocationOutcome.SUCCEEDED, s.function),
+            processed(
+                log.identifiers(InvocationOutcome.SUCCEEDED, s.function),
+                hub.dead_letters.of(s.name),
+            ),
             log.count(InvocationOutcome.RETRIED, s.function),
             hub.depth(s.dlq_url) if s.dlq_url else 0,
         )

@@ -31,6 +31,7 @@ from fanout.deploy.models import DeployedStack
 from fanout.kit import ARTIFACTS_OUTPUT, publish_kit
 from fanout.local.access import LocalAccess, check_queue_subscriptions
 from fanout.local.consumer import build_layers, live_stacks, remove_leftover, stack_names
+from fanout.local.deadletters import DeadLetterWatch
 from fanout.local.esm import Emulator, EmulatorSettings
 from fanout.local.invoker import InProcessInvoker
 from fanout.local.lambda_front import LocalLambdaFront
@@ -238,6 +239,7 @@ class LocalHub:
         self.deployment = deploy(self.clients, self.template, self.parameters)
         self.kit_url = publish_local_kit(self.clients, self.deployment.outputs)
         self.access: LocalAccess | None = None
+        self.dead_letters = DeadLetterWatch()
         identities: dict[str, dict[str, str]] = {}
         if self._server is not None:
             # moto evaluates no policy and cannot run a function: the hub does both
@@ -256,7 +258,11 @@ class LocalHub:
         self.invoker = invoker
         if self.access is not None:
             # `fanout replay` invokes the router: answered here, under the router's role.
-            self.access.serve(LocalLambdaFront(self.deployment.functions, invoker).before_call)
+            # The live view tells dead letters from processed messages (deadletters.py).
+            self.access.serve(
+                LocalLambdaFront(self.deployment.functions, invoker).before_call,
+                self.dead_letters.before_call,
+            )
         self.emulator = Emulator(
             self.deployment.functions,
             self.deployment.mappings,

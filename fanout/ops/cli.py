@@ -1,10 +1,11 @@
 """``fanout status | dlq peek | dlq redrive | replay stream-failures | replay poison | backfill``.
 
-Every command takes the same connection options: ``--stack-name`` (default
-``fanout-hub``), ``--endpoint-url`` (default: a running ``fanout local up``, else the
-SDK's default endpoint), ``--profile``, ``--region``, ``--json``, and explicit
-resource overrides for a hub whose stack cannot be read. Exit codes: 0 done,
-1 something was left undone (listed in the output), 2 bad arguments or a missing
+Every command takes the shared connection options (``fanout.options``: ``--stack-name``,
+``--profile``, ``--region``, ``--endpoint-url``, each also from ``FANOUT_*``), ``--json``,
+and explicit resource overrides for a hub whose stack cannot be read. With no endpoint
+or profile a running ``fanout local up`` is used; with none running and nothing named,
+the command refuses (exit 2) instead of calling an account. Exit codes: 0 done, 1
+something was left undone (listed in the output), 2 bad arguments or a missing
 resource, 130 interrupted (safe to run again).
 """
 
@@ -24,42 +25,64 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from fanout.connection import Connection
 from fanout.ops.output import Output, duration
-from fanout.ops.resolve import DEFAULT_STACK_NAME, Hub, Overrides, ResolveError, resolve
+from fanout.ops.resolve import Hub, Overrides, ResolveError, StackNotFoundError, resolve
+from fanout.options import (
+    OperationError,
+    UsageError,
+    connection_options,
+    int_between,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    sdk_failure,
+    share,
+    where,
+)
+
+# SQS's longest visibility timeout, 12 hours.
+# https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html
+MAX_VISIBILITY_SECONDS = 43_200
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("hub")
-    group.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="the hub's stack")
+    group = parser.add_argument_group("resource overrides (for a hub whose stack cannot be read)")
+    group.add_argument("--topic-arn", metavar="ARN", help="override the stack's topic")
+    group.add_argument("--table", metavar="NAME", help="override the source table")
+    group.add_argument("--stream-arn", metavar="ARN", help="override the source stream")
+    group.add_argument("--router-dlq-url", metavar="URL", help="override the router DLQ")
     group.add_argument(
-        "--endpoint-url", help="endpoint (default: the running local hub's, else AWS)"
+        "--failure-destination",
+        metavar="ARN",
+        help="override the router mapping's OnFailure destination ARN",
     )
-    group.add_argument("--profile", help="AWS profile")
-    group.add_argument("--region", help="AWS region")
-    group.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    group.add_argument("--topic-arn", help="override the stack's topic")
-    group.add_argument("--table", help="override the source table")
-    group.add_argument("--stream-arn", help="override the source stream")
-    group.add_argument("--router-dlq-url", help="override the router DLQ")
-    group.add_argument(
-        "--failure-destination", help="override the router mapping's OnFailure destination ARN"
-    )
-    group.add_argument("--payload-bucket", help="override the claim-check bucket")
+    group.add_argument("--payload-bucket", metavar="NAME", help="override the claim-check bucket")
 
 
 def register(subcommands: Any) -> None:
     """Add ``status``, ``dlq``, ``replay`` and ``backfill``."""
-    status = subcommands.add_parser("status", help="queues, DLQs, failed batches, alarms")
+    hub = connection_options(json=True)
+    status = subcommands.add_parser(
+        "status", help="queues, DLQs, failed batches, alarms", parents=[hub]
+    )
     _common(status)
     status.set_defaults(run=run_status)
 
     dlq = subcommands.add_parser("dlq", help="read and redrive dead-letter queues")
     verbs = dlq.add_subparsers(dest="dlq_command", required=True, metavar="VERB")
-    peek = verbs.add_parser("peek", help="decode DLQ messages without consuming them")
+    peek = verbs.add_parser(
+        "peek", help="decode DLQ messages without consuming them", parents=[hub]
+    )
     peek.add_argument("name", help="a consumer's name, 'router', or a queue name/URL/ARN")
     _filters(peek)
-    peek.add_argument("--limit", type=int, default=50)
     peek.add_argument(
-        "--visibility", type=int, default=30, help="seconds each message is hidden while peeking"
+        "--limit", type=positive_int, default=50, help="show at most this many (default: 50)"
+    )
+    peek.add_argument(
+        "--visibility",
+        type=int_between(0, MAX_VISIBILITY_SECONDS),
+        default=30,
+        help="seconds each message is hidden while peeking (0-43200, default: 30)",
     )
     peek.add_argument(
         "--force", action="store_true", help="peek a queue with a redrive policy anyway"
@@ -67,14 +90,29 @@ def register(subcommands: Any) -> None:
     _common(peek)
     peek.set_defaults(run=run_peek)
 
-    redrive = verbs.add_parser("redrive", help="move DLQ messages back to a queue")
+    redrive = verbs.add_parser("redrive", help="move DLQ messages back to a queue", parents=[hub])
     redrive.add_argument("name", help="a consumer's name or a DLQ name/URL/ARN")
     redrive.add_argument("--to", help="a consumer's name or queue (default: the source queue)")
     _filters(redrive)
-    redrive.add_argument("--limit", type=int, default=None, help="move at most this many")
-    redrive.add_argument("--rate", type=float, default=50.0, help="messages per second")
-    redrive.add_argument("--method", choices=["auto", "move-task", "loop"], default="auto")
-    redrive.add_argument("--dry-run", action="store_true", help="list what would move")
+    redrive.add_argument("--limit", type=positive_int, default=None, help="move at most this many")
+    redrive.add_argument(
+        "--rate",
+        type=non_negative_float,
+        default=50.0,
+        help="messages per second (default: 50; 0: no limit of ours, SQS's own pace)",
+    )
+    redrive.add_argument(
+        "--method",
+        choices=["auto", "move-task", "loop"],
+        default="auto",
+        help="SQS's StartMessageMoveTask, our receive/send/delete loop, or auto: the task "
+        "when no filter or limit needs the loop (default: auto)",
+    )
+    redrive.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what would move (each envelope id, else message id); move nothing",
+    )
     redrive.add_argument(
         "--wait",
         action="store_true",
@@ -88,49 +126,59 @@ def register(subcommands: Any) -> None:
     )
     kinds = replay.add_subparsers(dest="replay_command", required=True, metavar="KIND")
     failures = kinds.add_parser(
-        "stream-failures", help="batches the router's event source mapping discarded"
+        "stream-failures",
+        help="batches the router's event source mapping discarded",
+        parents=[hub],
     )
     failures.add_argument(
         "--from",
         dest="source",
         help="s3://BUCKET[/PREFIX] or a queue (default: the mapping's OnFailure destination)",
     )
-    failures.add_argument("--dry-run", action="store_true")
+    failures.add_argument("--dry-run", action="store_true", help="list the batches, invoke nothing")
     failures.add_argument(
         "--keep", action="store_true", help="leave replayed S3 records where they are"
     )
     _common(failures)
     failures.set_defaults(run=run_stream_failures)
-    poison = kinds.add_parser("poison", help="records in the router DLQ, after a fix")
-    poison.add_argument("--dry-run", action="store_true")
-    poison.add_argument("--limit", type=int, default=None)
+    poison = kinds.add_parser(
+        "poison", help="records in the router DLQ, after a fix", parents=[hub]
+    )
+    poison.add_argument("--dry-run", action="store_true", help="list the records, invoke nothing")
+    poison.add_argument("--limit", type=positive_int, default=None, help="replay at most this many")
     _common(poison)
     poison.set_defaults(run=run_poison)
 
     backfill = subcommands.add_parser(
-        "backfill", help="send every item of the table to ONE consumer as snapshot envelopes"
+        "backfill",
+        help="send every item of the table to ONE consumer as snapshot envelopes",
+        parents=[hub],
     )
     backfill.add_argument("consumer", help="the consumer's name (see `fanout status`)")
-    backfill.add_argument("--segments", type=int, default=4, help="parallel Scan segments")
+    backfill.add_argument(
+        "--segments", type=positive_int, default=4, help="parallel Scan segments (default: 4)"
+    )
     backfill.add_argument(
         "--capacity-share",
-        type=float,
+        type=share,
         default=0.25,
         help="share of the table's read capacity to use (0-1)",
     )
     backfill.add_argument(
         "--read-units",
-        type=float,
+        type=positive_float,
         default=None,
         help="read units per second (overrides --capacity-share; on-demand default base 400)",
     )
     backfill.add_argument(
         "--max-backlog",
-        type=int,
+        type=non_negative_int,
         default=1000,
         help="pause the scan while the consumer's queue holds this many messages (0: never)",
     )
-    backfill.add_argument("--checkpoint", type=Path, default=None, help="checkpoint file")
+    backfill.add_argument(
+        "--checkpoint", type=Path, default=None, metavar="FILE", help="checkpoint file"
+    )
     backfill.add_argument("--restart", action="store_true", help="ignore a saved checkpoint")
     backfill.add_argument("--dry-run", action="store_true", help="show the plan and one sample")
     _common(backfill)
@@ -138,47 +186,51 @@ def register(subcommands: Any) -> None:
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--type", dest="type_pattern", help="envelope type glob, e.g. 'order.*'")
-    parser.add_argument("--error", dest="error_text", help="text in the recorded error")
+    parser.add_argument(
+        "--type", dest="type_pattern", metavar="GLOB", help="envelope type glob, e.g. 'order.*'"
+    )
+    parser.add_argument(
+        "--error", dest="error_text", metavar="TEXT", help="text in the recorded error"
+    )
 
 
 # ---------------------------------------------------------------------------- wiring
 
 
 def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
-    """The connection and the resolved hub for the common options."""
-    endpoint = args.endpoint_url
-    region = args.region
-    state: dict[str, Any] = {}
-    # A local hub may be meant: no endpoint or profile, or a plain-HTTP endpoint (AWS's
-    # are HTTPS). Otherwise the local tooling is not even imported.
-    if (endpoint is None and args.profile is None) or str(endpoint).startswith("http://"):
-        from fanout.local.hub import load_state  # noqa: PLC0415 - only for a local hub
+    """The connection and the resolved hub for the common options.
 
-        state = load_state() or {}
-    if endpoint is None and args.profile is None:
-        endpoint = state.get("endpoint_url")
-        region = region or state.get("region")
+    ``NoHubError`` when nothing names a hub and no local hub runs; ``StackNotFoundError``
+    when the stack does not exist and no override names a resource instead.
+    """
+    place = where(args)
     session = None
-    if endpoint and endpoint == state.get("endpoint_url"):
+    if place.local is not None:
         # The running `fanout local up`: invoking its router runs the handler here, under
         # the router's role (there is no Docker for moto to run it in), and the policies
         # of the operator and the functions are enforced as in the hub's own process.
-        from fanout.local.access import OPERATOR_ACCESS_KEY  # noqa: PLC0415 - only for a local hub
+        from fanout.local.access import (  # noqa: PLC0415 - only for a local hub
+            OPERATOR_ACCESS_KEY,
+            DeliveryRefusedError,
+        )
         from fanout.local.hub import serve_running_hub  # noqa: PLC0415 - only for a local hub
 
-        serve_running_hub(state, output=sys.stderr)
-        if args.profile is None:
+        try:
+            serve_running_hub(place.local, output=sys.stderr)
+        except DeliveryRefusedError as exc:
+            # e.g. a subscription whose queue is gone: the hub's own check refuses to act.
+            raise OperationError(f"the local hub refuses to serve: {exc}") from None
+        if place.profile is None:
             # The hub knows the operator by its own access key (its identity policy is the
             # template's OperatorPolicy), so no AWS credentials are needed, and any that
             # are configured for real accounts are never sent to it.
             session = boto3.session.Session(
                 aws_access_key_id=OPERATOR_ACCESS_KEY,
                 aws_secret_access_key="local-hub",  # noqa: S106 - the local hub accepts any secret  # nosec B106
-                region_name=region,
+                region_name=place.region,
             )
     connection = Connection(
-        endpoint_url=endpoint, region=region, profile=args.profile, session=session
+        endpoint_url=place.endpoint_url, region=place.region, profile=place.profile, session=session
     )
     overrides = Overrides(
         topic_arn=args.topic_arn,
@@ -188,7 +240,10 @@ def connect(args: argparse.Namespace) -> tuple[Connection, Hub]:
         failure_destination=args.failure_destination,
         payload_bucket=args.payload_bucket,
     )
-    return connection, resolve(connection, args.stack_name, overrides)
+    hub = resolve(connection, place.stack_name, overrides)
+    if not hub.found and overrides == Overrides():
+        raise StackNotFoundError.of(connection, place.stack_name)
+    return connection, hub
 
 
 class _Stderr:
@@ -227,10 +282,12 @@ def _guarded(run: Any) -> Any:
         output = out or Output(json_mode=args.json)
         try:
             return int(run(args, output))
-        except ResolveError as exc:
+        except (ResolveError, UsageError) as exc:
             print(f"fanout: {exc}", file=sys.stderr)
             return 2
         except (ClientError, BotoCoreError) as exc:
+            return sdk_failure("fanout", exc)
+        except OperationError as exc:
             print(f"fanout: {exc}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
@@ -402,6 +459,12 @@ def run_redrive(args: argparse.Namespace, out: Output) -> int:
     out.document(result)
     if report.loop_because and not report.dry_run:
         out.note(f"receive/send/delete loop: {report.loop_because}")
+    if report.dry_run:
+        out.table(
+            f"would move {len(report.would_move)} message(s) {source.url} -> {target}",
+            ["id"],
+            [{"id": identifier} for identifier in report.would_move],
+        )
     verb = "would move" if report.dry_run else "moved"
     count = len(report.would_move) if report.dry_run else report.moved
     out.note(

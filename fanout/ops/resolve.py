@@ -33,13 +33,25 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from fanout.connection import Connection
+from fanout.options import DEFAULT_STACK_NAME
 
-DEFAULT_STACK_NAME = "fanout-hub"
 ROUTER_DLQ_NAME = "router"
 
 
 class ResolveError(LookupError):
     """A resource the command needs could not be found (the message says which, and how to pass it)."""
+
+
+class StackNotFoundError(ResolveError):
+    """The hub's stack does not exist where the command looked."""
+
+    @classmethod
+    def of(cls, connection: Connection, name: str) -> StackNotFoundError:
+        """The error for ``name``, naming the hub stacks that do exist there."""
+        where = connection.endpoint_url or f"region {connection.region}"
+        hubs = hub_stacks(connection.client("cloudformation"))
+        found = f"hub stacks there: {', '.join(hubs)}" if hubs else "no hub stack there"
+        return cls(f"no stack {name!r} at {where} ({found}): pass --stack-name")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,8 @@ class Hub:
     payload_bucket: str | None = None
     idempotency_table: str | None = None
     consumers: tuple[ConsumerQueues, ...] = ()
+    found: bool = False
+    """Whether the stack exists (False: only the overrides are known)."""
 
     def need(self, attribute: str, how: str) -> str:
         """The value of ``attribute``, or ``ResolveError`` telling how to pass it."""
@@ -134,6 +148,21 @@ def describe_stack(cloudformation: Any, name: str) -> dict[str, Any] | None:
             return None  # "Stack with id X does not exist"
         raise
     return dict(stacks[0]) if stacks else None
+
+
+HUB_OUTPUTS = frozenset({"TopicArn", "RouterFunctionName"})
+"""Outputs only a hub's root stack has (``template.yaml``)."""
+
+
+def hub_stacks(cloudformation: Any) -> list[str]:
+    """The names of the live stacks that are hubs (they have the hub's outputs)."""
+    return sorted(
+        stack["StackName"]
+        for page in cloudformation.get_paginator("describe_stacks").paginate()
+        for stack in page["Stacks"]
+        if set(_outputs(stack)) >= HUB_OUTPUTS
+        and not stack.get("StackStatus", "").startswith("DELETE")
+    )
 
 
 def _nested_stacks(cloudformation: Any, root: str, topic_arn: str | None) -> list[dict[str, Any]]:
@@ -275,6 +304,7 @@ def resolve(
             payload_bucket=outputs.get("PayloadBucketName") or environment.get("PAYLOAD_BUCKET"),
             idempotency_table=outputs.get("IdempotencyTableName") or None,
             consumers=consumers,
+            found=True,
         )
     explicit: dict[str, Any] = {k: v for k, v in _as_dict(overrides).items() if v}
     if "stream_arn" in explicit and "table_name" not in explicit:

@@ -35,7 +35,11 @@ def resolve_dlq(hub: Hub, sqs: Any, name: str) -> ResolvedDlq:
         url = queue_url_of(sqs, name)
     except ClientError as exc:
         known = ", ".join([ROUTER_DLQ_NAME, *(c.name for c in hub.consumers)])
-        raise ResolveError(f"{name!r} is not a consumer ({known}) nor a queue: {exc}") from exc
+        code = exc.response.get("Error", {}).get("Code")
+        raise ResolveError(
+            f"{name!r} is not a consumer of stack {hub.stack_name!r} ({known}) nor a queue "
+            f"this identity can reach ({code})"
+        ) from exc
     if hub.router_dlq_url and same_queue(url, hub.router_dlq_url):
         return ResolvedDlq(ROUTER_DLQ_NAME, url, "router")
 
@@ -55,9 +59,37 @@ def same_queue(a: str, b: str) -> bool:
     return a.split("/")[-2:] == b.split("/")[-2:]
 
 
+# GetQueueUrl's answers for a queue the caller cannot reach. AWS's own message for
+# QueueDoesNotExist is "The specified queue does not exist or you do not have access
+# to it": the two are one answer to the caller, and so are they here.
+# https://docs.aws.amazon.com/botocore/latest/reference/services/sqs/client/exceptions/QueueDoesNotExist.html
+# https://repost.aws/knowledge-center/sqs-queuedoesnotexist-errors
+UNREACHABLE_QUEUE_CODES = frozenset(
+    {
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "AccessDenied",
+        "AccessDeniedException",
+    }
+)
+
+
 def destination_url(hub: Hub, sqs: Any, name: str) -> str:
-    """``--to``: a consumer's name (its queue) or a queue name/ARN/URL."""
+    """``--to``: a consumer's name (its queue) or a queue name/ARN/URL.
+
+    ``ResolveError`` listing the consumers when ``name`` is none of them and no queue
+    of that name can be reached.
+    """
     for consumer in hub.consumers:
         if consumer.name == name:
             return consumer.queue_url
-    return queue_url_of(sqs, name)
+    try:
+        return queue_url_of(sqs, name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in UNREACHABLE_QUEUE_CODES:
+            raise
+        known = ", ".join(c.name for c in hub.consumers) or "none"
+        raise ResolveError(
+            f"--to {name!r} is not a consumer of stack {hub.stack_name!r} (consumers: {known}) "
+            f"nor a queue this identity can reach ({exc.response['Error'].get('Code')})"
+        ) from exc

@@ -26,17 +26,24 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
-def test_without_a_hub_or_credentials_it_is_one_line(no_credentials, capsys):
+def test_without_a_hub_or_a_stack_it_is_one_line(no_credentials, capsys):
     assert main(["kit", "publish", "--region", "us-east-1"]) == 2
     err = capsys.readouterr().err
-    assert "no `fanout local up` is running and no AWS credentials were found" in err
+    assert "no local hub is running (start `fanout local up`)" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_stack_without_credentials_is_one_line(no_credentials, capsys):
+    assert main(["kit", "publish", "--stack-name", "hub", "--region", "us-east-1"]) == 1
+    err = capsys.readouterr().err
+    assert "no AWS credentials found" in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_an_endpoint_that_does_not_answer_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     argv = ["kit", "publish", "--region", "us-east-1", "--endpoint-url", "http://127.0.0.1:1"]
-    assert main(argv) == 2
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert "http://127.0.0.1:1 is not answering" in err
     assert len(err.strip().splitlines()) == 1

@@ -11,6 +11,7 @@ from fanout.local import hub as local_hub
 from fanout.local.access import OPERATOR_ACCESS_KEY
 from fanout.ops import cli
 from fanout.ops.resolve import Hub
+from fanout.options import NoHubError
 
 HUB = {"endpoint_url": "http://127.0.0.1:5999", "region": "eu-west-1"}
 
@@ -19,7 +20,6 @@ def common_args(**given: str | None) -> argparse.Namespace:
     names = ("endpoint_url", "region", "profile", "stack_name", "topic_arn", "table")
     names += ("stream_arn", "router_dlq_url", "failure_destination", "payload_bucket")
     values: dict[str, str | None] = dict.fromkeys(names)
-    values["stack_name"] = "fanout-hub"
     values.update(given)
     return argparse.Namespace(**values)
 
@@ -45,8 +45,11 @@ def what_is_sent(client: object) -> AWSPreparedRequest:
 def running_hub(monkeypatch):
     """A `fanout local up` state file; the hub's hooks and the stack lookup stubbed out."""
     monkeypatch.setattr(local_hub, "load_state", lambda: dict(HUB))
+    monkeypatch.setattr(local_hub, "hub_alive", lambda _: True)
     monkeypatch.setattr(local_hub, "serve_running_hub", lambda *_, **__: None)
-    monkeypatch.setattr(cli, "resolve", lambda connection, *_: Hub(stack_name="fanout-hub"))
+    monkeypatch.setattr(
+        cli, "resolve", lambda connection, *_: Hub(stack_name="fanout-hub", found=True)
+    )
     # Credentials a user may have for a real account: they must not be sent to the hub.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALACCOUNTKEY00")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
@@ -70,3 +73,27 @@ class TestTheRunningLocalHub:
         # GIVEN a profile WHEN a command connects THEN the hub is not used
         with pytest.raises(Exception, match="could not be found"):
             cli.connect(common_args(profile="prod-operator"))
+
+
+class TestNoHub:
+    """With no hub running and nothing named, a command refuses rather than call an account."""
+
+    def test_nothing_named_and_no_hub_is_a_usage_error(self, monkeypatch):
+        # GIVEN no running local hub (a stale state file counts as none)
+        monkeypatch.setattr(local_hub, "load_state", lambda: dict(HUB))
+        monkeypatch.setattr(local_hub, "hub_alive", lambda _: False)
+        # WHEN a command connects with no stack, profile or endpoint THEN it refuses
+        with pytest.raises(NoHubError, match="no local hub is running"):
+            cli.connect(common_args())
+
+    def test_a_stack_name_alone_means_the_account(self, monkeypatch):
+        # GIVEN no running hub and a stack name
+        monkeypatch.setattr(local_hub, "load_state", lambda: None)
+        seen: list[str] = []
+        monkeypatch.setattr(
+            cli, "resolve", lambda _, name, *__: seen.append(name) or Hub(name, found=True)
+        )
+        # WHEN a command connects THEN the SDK's default endpoint is used for that stack
+        connection, hub = cli.connect(common_args(stack_name="orders-hub"))
+        assert connection.endpoint_url is None
+        assert (seen, hub.stack_name) == (["orders-hub"], "orders-hub")
