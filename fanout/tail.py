@@ -19,6 +19,7 @@ from typing import Any, Self, TextIO
 import boto3
 
 from fanout.connection import ENVIRONMENT_LOCK
+from fanout.filter_syntax import FilterSyntaxError, parse_filter_argument, valid_keys
 
 
 class Tail:
@@ -147,7 +148,15 @@ def _topic_from_stack(stack: str, endpoint_url: str | None, region: str) -> str:
 def register(subcommands: Any) -> None:
     """Add ``tail``."""
     tail = subcommands.add_parser("tail", help="print envelopes flowing through the topic")
-    tail.add_argument("--filter", help='SNS filter policy JSON, e.g. \'{"entity": ["order"]}\'')
+    tail.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only envelopes whose message attribute KEY has one of the VALUEs "
+        f"(KEY: {valid_keys()}; 'type=prefix:order.' or 'type=order.*' for a prefix; "
+        "repeatable, all must match); or, alone, a raw SNS filter policy as JSON ('{...}')",
+    )
     tail.add_argument("--topic-arn", help="the hub topic (default: the running local hub's)")
     tail.add_argument("--stack", help="read TopicArn from this CloudFormation stack's outputs")
     tail.add_argument("--endpoint-url", help="endpoint (default: the running local hub's, or AWS)")
@@ -162,6 +171,11 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """Tail until Ctrl-C, --count or --duration; the queue is removed in every case."""
     from fanout.local.hub import load_state  # noqa: PLC0415 - only to find a running local hub
 
+    try:
+        policy = parse_filter_argument(args.filter) or None
+    except FilterSyntaxError as exc:
+        print(f"fanout tail: {exc}", file=sys.stderr)
+        return 2
     state = load_state() or {}
     local = not (args.endpoint_url or args.topic_arn or args.stack)
     endpoint_url = args.endpoint_url or (state.get("endpoint_url") if local else None)
@@ -174,7 +188,6 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if not topic_arn:
         print("no topic: start `fanout local up` or pass --topic-arn/--stack", file=sys.stderr)
         return 2
-    policy = json.loads(args.filter) if args.filter else None
     until = time.monotonic() + args.duration if args.duration else None
     printed = 0
     session = None
