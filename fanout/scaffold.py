@@ -255,7 +255,7 @@ def _candidates(policy: FilterPolicyDict) -> Iterator[ExampleChange]:
         entities.append(entity)
         operations += [op for op in OPERATIONS if operation and op.startswith(operation)]
     tables = _values(policy, "table") or ["Orders"]
-    changed = _values(policy, "changed") or [None]
+    changed: list[str | None] = [*_values(policy, "changed")] or [None]
     for entity in [e for e in entities if re.fullmatch(r"[a-z][a-z0-9_]*", e)] or ["order"]:
         for operation in [*operations, *OPERATIONS]:
             for table in tables:
@@ -293,6 +293,9 @@ def files(root: Path, new: NewConsumer, change: ExampleChange) -> dict[Path, str
         "old": _literal(change.old),
         "example_code": change.code(),
     }
+    logic_name, runtime_import = code.RUNTIME_IMPORTS["state" if new.mode == "state" else "effect"]
+    imports = [f"from consumers.{new.package}.logic import {logic_name}", runtime_import]
+    names["consumer_imports"] = "\n".join(sorted(imports, key=lambda line: line.split()[1]))
     if new.mode == "state":
         app, logic, test = code.APP_STATE_PY, code.LOGIC_STATE_PY, code.TEST_STATE_PY
     else:

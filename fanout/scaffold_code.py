@@ -25,8 +25,7 @@ from __future__ import annotations
 
 APP_EFFECT_PY: Final = (
     _APP_HEAD
-    + '''from consumers.{package}.logic import handle
-from consumers.runtime import Envelope, Mode, consumer
+    + '''{consumer_imports}
 
 
 # {mode_comment}
@@ -43,8 +42,7 @@ APP_STATE_PY: Final = (
     + '''from dataclasses import dataclass
 from functools import cache
 
-from consumers.{package}.logic import row_of
-from consumers.runtime import Envelope, Mode, apply_if_newer, aws_clients, consumer, load_settings
+{consumer_imports}
 from hubcommon.settings import variable
 
 
@@ -69,6 +67,18 @@ def handler(event: Envelope) -> bool:
     return apply_if_newer(aws_clients().dynamodb, settings().table, event, row_of(event))
 '''
 )
+
+RUNTIME_IMPORTS: Final = {
+    "effect": ("handle", "from consumers.runtime import Envelope, Mode, consumer"),
+    "state": (
+        "row_of",
+        (
+            "from consumers.runtime import Envelope, Mode, apply_if_newer, aws_clients, "
+            "consumer, load_settings"
+        ),
+    ),
+}
+"""app.py's two imports from consumers: the logic's and the runtime's (sorted by module)."""
 
 MODE_COMMENTS: Final = {
     "side-effect": "Mode.SIDE_EFFECT: the runtime runs each event id once (2 DynamoDB writes "
