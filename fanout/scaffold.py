@@ -157,7 +157,27 @@ def insert_block(template: str, new: NewConsumer) -> str:
     while end > 0 and not lines[end - 1].strip():
         end -= 1  # keep the blank lines that separate it from what follows
     block = "\n" + template_block(new)
-    return "".join(lines[:end]) + block + "".join(lines[end:])
+    return grant_operator("".join(lines[:end]) + block + "".join(lines[end:]), new)
+
+
+# The operator policy names each consumer's queues by its nested stack's name
+# ("<stack>-<LogicalId>-*"): a consumer added to the template needs its own line, or
+# `fanout status` and the DLQ commands are refused on its queues.
+OPERATOR_QUEUES: Final = re.compile(
+    r'^(?P<head>\s*- !Sub "arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:'
+    r'\$\{AWS::AccountId\}:\$\{AWS::StackName\}-)(?P<id>[A-Za-z0-9]+)(?P<tail>-\*"\s*)$'
+)
+
+
+def grant_operator(template: str, new: NewConsumer) -> str:
+    """``template`` with the new consumer's queues in the operator policy, after the others'."""
+    lines = template.splitlines(keepends=True)
+    found = [(i, m) for i, line in enumerate(lines) if (m := OPERATOR_QUEUES.match(line))]
+    if not found:
+        return template
+    index, match = found[-1]
+    line = f"{match['head']}{new.logical_id}{match['tail']}"
+    return "".join([*lines[: index + 1], line, *lines[index + 1 :]])
 
 
 OPERATIONS: Final = ("created", "updated", "snapshot", "deleted", "expired")

@@ -178,6 +178,8 @@ class TestScaffoldEndToEnd:
         ).get_opcodes()
         assert {tag for tag, *_ in opcodes} == {"equal", "insert"}
         assert "  BillingConsumer:\n" in after
+        # The operator policy reaches its queues (`fanout status`, the DLQ commands).
+        assert "${AWS::StackName}-BillingConsumer-*" in after
         assert json.dumps({"type": [{"prefix": "order."}]}) in after
         assert json.dumps({"changed": ["status"]}) in after
         assert (
