@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.doc_commands import marked_blocks, shell_blocks
-from support.doc_runner import DocSession
+from support.doc_runner import READY, DocSession
 
 pytestmark = pytest.mark.e2e
 
@@ -106,6 +106,35 @@ class TestMarkers:
         assert "fanout local up" in commands
         assert "fanout local put" in commands
         assert any("processed=1" in text for b in run for text in b.expect)
+
+
+class TestRunner:
+    """A run block fails on a command that fails, and on output that never comes."""
+
+    def test_a_failing_command_fails_its_block(self, tmp_path):
+        session = DocSession(tmp_path, tmp_path)
+        (block,) = shell_blocks("<!-- docs-test: run -->\n```bash\ntrue\nexit 3\n```\n", "x.md")
+
+        with pytest.raises(AssertionError, match=r"x\.md:2: `exit 3` exited 3"):
+            session.run_block(block)
+
+    def test_an_expected_line_that_never_comes_fails(self, tmp_path, monkeypatch):
+        monkeypatch.setattr("support.doc_runner.EXPECT_TIMEOUT", 1.0)
+        monkeypatch.setitem(READY, ("slow-tail",), "ready")
+        session = DocSession(tmp_path, tmp_path)
+        text = "<!-- docs-test: run; expect: order.created -->\n```bash\nslow-tail\n```\n"
+        (block,) = shell_blocks(text, "x.md")
+        fake = tmp_path / "bin"
+        fake.mkdir()
+        (fake / "slow-tail").write_text("#!/bin/sh\necho ready\nexec sleep 60\n")
+        (fake / "slow-tail").chmod(0o755)
+        monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+
+        try:
+            with pytest.raises(AssertionError, match="no long-running command printed"):
+                session.run_block(block)
+        finally:
+            session.stop()
 
 
 @pytest.fixture(scope="module")

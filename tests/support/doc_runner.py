@@ -138,7 +138,12 @@ class DocSession:
         return env
 
     def run_block(self, block: ShellBlock) -> None:
-        """Each command in order; then every ``expect`` text from a long-running one."""
+        """Each command in order; then every ``expect`` text from a long-running one.
+
+        ``expect`` reads what the block's own long-running commands print (every one
+        of the session's when the block starts none).
+        """
+        first = len(self.background)
         for command in block.commands():
             words = shlex.split(command, comments=True)
             ready = next(
@@ -150,8 +155,9 @@ class DocSession:
                 self._same_hub(block.where, words)
             else:
                 self._start(block.where, command, ready)
+        watched = self.background[first:] or self.background
         for text in block.expect:
-            self._wait_for(block.where, text)
+            self._wait_for(block.where, text, watched)
 
     def _complete(self, where: str, command: str) -> None:
         started = time.monotonic()
@@ -210,15 +216,15 @@ class DocSession:
         )
         self.ran.append(Ran(where, shlex.join(words), 0.0, "(the hub already running)"))
 
-    def _wait_for(self, where: str, text: str) -> None:
+    def _wait_for(self, where: str, text: str, watched: list[Background]) -> None:
         started = time.monotonic()
         deadline = started + EXPECT_TIMEOUT
-        while not any(text in b.output for b in self.background):
+        while not any(text in b.output for b in watched):
             assert time.monotonic() < deadline, (
                 f"{where}: no long-running command printed {text!r}:\n"
-                + "\n".join(f"$ {b.command}\n{b.output}" for b in self.background)
+                + "\n".join(f"$ {b.command}\n{b.output}" for b in watched)
             )
-            for running in self.background:
+            for running in watched:
                 running.read(0.2)
         self.ran.append(Ran(where, f"(expect) {text}", time.monotonic() - started))
 
