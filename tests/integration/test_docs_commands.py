@@ -3,8 +3,8 @@
 Every fenced shell block of README.md and docs/*.md carries a marker on the line
 before its fence: ``<!-- docs-test: run -->`` or ``<!-- docs-test: illustrative: WHY -->``.
 The run blocks are typed as written, in order per document, in a fresh copy of the
-repository against one local hub that the docs' own ``fanout local up`` starts
-(``support.doc_runner``). The newcomer's path of docs/writing-a-consumer.md is one of
+repository against a local hub that the docs' own ``fanout local up`` starts
+(``support.doc_runner``; started again when a document changed template.yaml). The newcomer's path of docs/writing-a-consumer.md is one of
 them: scaffold a consumer, start the hub with it, put an item, see the consumer
 process the event.
 
@@ -26,10 +26,10 @@ from support.doc_runner import READY, DocSession
 pytestmark = pytest.mark.e2e
 
 BLOCKS = marked_blocks()
-# The newcomer's path first: it scaffolds a consumer before its `fanout local up`
-# starts the session's one hub, which then serves the other documents too.
+# README.md first, as a newcomer reads it; then the newcomer's path, whose scaffolded
+# consumer makes the session start its hub again; the others use the running hub.
 FIRST = "docs/writing-a-consumer.md"
-ORDER = [FIRST, *(doc for doc in BLOCKS if doc != FIRST)]
+ORDER = ["README.md", FIRST, *(doc for doc in BLOCKS if doc not in {"README.md", FIRST})]
 SELECTED = [
     doc
     for doc in ORDER

@@ -11,8 +11,9 @@ editable install would put it, and no AWS credentials or profile of the caller
 A command that runs until Ctrl-C (``fanout local up``, ``fanout tail``: a reader
 runs it in another terminal) is started in the background and waited for until it
 says it is ready; every other command runs to completion and must exit 0. The
-session's one hub serves every document: a later ``fanout local up`` line with the
-same arguments (``--logs`` aside) is the hub already running in "terminal 1".
+session's hub serves every document: a later ``fanout local up`` line with the
+same arguments (``--logs`` aside) is the hub already running in "terminal 1",
+unless template.yaml changed since it started; then it is started again.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Background:
         self.command = command
         self.process = process
         self.output = ""
+        self.finished = False
         self._lines: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         stdout = process.stdout
         assert stdout is not None
@@ -72,11 +74,14 @@ class Background:
 
     def read(self, timeout: float) -> bool:
         """Take what it printed within ``timeout``; False once it has exited and said all."""
+        if self.finished:
+            return False
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             return True
         if line is None:
+            self.finished = True
             return False
         self.output += line
         return True
@@ -111,6 +116,7 @@ class DocSession:
     root: Path
     tmp: Path
     background: list[Background] = field(default_factory=list)
+    _hub_template: bytes = b""
     ran: list[Ran] = field(default_factory=list)
 
     @classmethod
@@ -152,7 +158,7 @@ class DocSession:
             if ready is None:
                 self._complete(block.where, command)
             elif words[:3] == ["fanout", "local", "up"] and self._hub() is not None:
-                self._same_hub(block.where, words)
+                self._same_hub(block.where, words, command, ready)
             else:
                 self._start(block.where, command, ready)
         watched = self.background[first:] or self.background
@@ -176,6 +182,8 @@ class DocSession:
 
     def _start(self, where: str, command: str, ready: str) -> None:
         started = time.monotonic()
+        if command.split()[:3] == ["fanout", "local", "up"]:
+            self._hub_template = self._template()
         process = subprocess.Popen(  # noqa: S603 - the docs' own commands, in a scratch copy
             ["bash", "-c", f"exec {command}"],  # noqa: S607 - bash from PATH
             cwd=self.root,
@@ -193,11 +201,26 @@ class DocSession:
         self.ran.append(Ran(where, command, time.monotonic() - started, running.output))
 
     def _hub(self) -> Background | None:
+        """The running hub, if any."""
         return next(
-            (b for b in self.background if b.command.split()[:3] == ["fanout", "local", "up"]), None
+            (
+                b
+                for b in self.background
+                if b.command.split()[:3] == ["fanout", "local", "up"] and b.process.poll() is None
+            ),
+            None,
         )
 
-    def _same_hub(self, where: str, words: list[str]) -> None:
+    def _template(self) -> bytes:
+        return (self.root / "template.yaml").read_bytes()
+
+    def _same_hub(self, where: str, words: list[str], command: str, ready: str) -> None:
+        """The running hub serves ``words`` if they ask for the same hub of the same template.
+
+        The hub deploys template.yaml when it starts: after a document changed it (a
+        scaffolded consumer), its reader starts a new hub, and so does the session
+        (everything started against the old one stops with it).
+        """
         hub = self._hub()
         assert hub is not None
 
@@ -214,6 +237,10 @@ class DocSession:
             f"{where}: `{shlex.join(words)}` needs another hub than the running "
             f"`{hub.command}`: mark the block illustrative"
         )
+        if self._template() != self._hub_template:
+            self.stop()
+            self._start(where, command, ready)
+            return
         self.ran.append(Ran(where, shlex.join(words), 0.0, "(the hub already running)"))
 
     def _wait_for(self, where: str, text: str, watched: list[Background]) -> None:
