@@ -16,9 +16,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.builders import a_stream_record, ddb
 
 from fanout.cli import main
-from fanout.scaffold import NewConsumer, ScaffoldError, example_change, filter_policy, insert_block
+from fanout.ops.backfill import snapshot_outbound
+from fanout.scaffold import (
+    ExampleChange,
+    NewConsumer,
+    ScaffoldError,
+    example_change,
+    filter_policy,
+    insert_block,
+)
+from router.normalise import EntityRules, to_outbound
 
 REPO = Path(__file__).resolve().parents[3]
 IGNORED = shutil.ignore_patterns(
@@ -88,6 +98,29 @@ class TestExampleChange:
 
         assert change is not None
         assert (change.operation, change.entity) == (operation, entity)
+
+    @pytest.mark.parametrize("operation", ["created", "updated", "deleted", "expired", "snapshot"])
+    def test_its_attributes_are_the_routers(self, operation):
+        # The scaffold predicts what the router publishes; the router's own code decides.
+        change = ExampleChange(operation, "invoice", "Billing", changed="status")
+        table_arn = f"arn:aws:dynamodb:us-east-1:123456789012:table/{change.table}"
+        if operation == "snapshot":
+            outbound = snapshot_outbound(
+                ddb(change.new), sorted(change.keys), table_arn, EntityRules(), "run", 0
+            )
+        else:
+            event_name = {"created": "INSERT", "updated": "MODIFY"}.get(operation, "REMOVE")
+            record = a_stream_record(
+                event_name,
+                keys=change.keys,
+                new=change.new if event_name != "REMOVE" else None,
+                old=change.new if event_name == "REMOVE" else change.old,
+                ttl=operation == "expired",
+                stream_arn=f"{table_arn}/stream/2026-11-27T00:00:00.000",
+            )
+            outbound = to_outbound(record, EntityRules())
+
+        assert change.attributes() == outbound.attributes
 
     def test_a_filter_nothing_passes_is_refused(self, repo_copy: Path, capsys):
         code = main(
