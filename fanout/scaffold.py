@@ -1,24 +1,35 @@
 """``fanout consumer new NAME --filter 'type=order.*'``: a new consumer in one command.
 
-Creates ``consumers/<name>/`` (a thin ``app.py`` and a plain ``logic.py``), a
-contract test, and appends a consumer-kit block to ``template.yaml`` by text
-insertion after the last existing kit block, so the rest of the file keeps its
-formatting, comments and order byte for byte.
+Creates ``consumers/<name>/`` (a thin ``app.py`` and a plain ``logic.py``, written
+for the ``--mode`` asked), a test, and appends a consumer-kit block to
+``template.yaml`` by text insertion after the last existing kit block, so the rest
+of the file keeps its formatting, comments and order byte for byte.
+
+The test runs the logic on an envelope made by the router's own normaliser from a
+DynamoDB stream record that the consumer's filter admits: ``example_change`` picks
+that record and checks it with SNS's matching rules (``fanout.ops.filtering``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from fanout import scaffold_code as code
+from fanout.filter_syntax import FILTER_KEYS, FilterPolicyDict, FilterSyntaxError, parse_filters
+
 KIT_LOCATION: Final = "Location: consumers/kit/template.yaml"
 # The kit's ConsumerName AllowedPattern.
 NAME_PATTERN: Final = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
-FILTER_KEYS: Final = ("type", "entity", "operation", "table", "schemaversion")
+RESERVED: Final = frozenset({"router"})
+"""Names the hub's own commands use: ``fanout dlq router`` is the router's DLQ."""
+DEFAULT_MODE: Final = "side-effect"
 
 
 class ScaffoldError(ValueError):
@@ -30,7 +41,8 @@ class NewConsumer:
     """What to create."""
 
     name: str
-    filter_policy: dict[str, list[object]]
+    filter_policy: FilterPolicyDict
+    mode: str = DEFAULT_MODE
 
     @property
     def package(self) -> str:
@@ -42,25 +54,55 @@ class NewConsumer:
         """The template resource name, e.g. BillingConsumer."""
         return "".join(part.capitalize() for part in self.name.split("-")) + "Consumer"
 
+    @property
+    def table_variable(self) -> str:
+        """A state consumer's table variable, e.g. BILLING_TABLE."""
+        return f"{self.package.upper()}_TABLE"
 
-def filter_policy(filters: list[str]) -> dict[str, list[object]]:
-    """``type=order.*`` → ``{"type": [{"prefix": "order."}]}``; ``a,b`` values are alternatives."""
-    policy: dict[str, list[object]] = {}
-    for text in filters:
-        key, sep, values = text.partition("=")
-        key = key.strip()
-        if not sep or key not in FILTER_KEYS or not values.strip():
-            raise ScaffoldError(
-                f"filter {text!r} must be KEY=VALUE[,VALUE] with KEY one of {', '.join(FILTER_KEYS)}"
-            )
-        for value in (v.strip() for v in values.split(",") if v.strip()):
-            if value.endswith("*") and "*" not in value[:-1]:
-                policy.setdefault(key, []).append({"prefix": value[:-1]})
-            elif "*" in value:
-                raise ScaffoldError(f"filter value {value!r}: only a trailing * is supported")
-            else:
-                policy.setdefault(key, []).append(value)
-    return policy
+
+def filter_policy(filters: list[str]) -> FilterPolicyDict:
+    """The filters' SNS filter policy (``fanout.filter_syntax``); ``ScaffoldError`` if malformed."""
+    try:
+        return parse_filters(filters)
+    except FilterSyntaxError as exc:
+        raise ScaffoldError(str(exc)) from None
+
+
+def _consumer_names(template: str) -> set[str]:
+    return {m.lower() for m in re.findall(r"^\s+ConsumerName:\s*(\S+)\s*$", template, re.MULTILINE)}
+
+
+def _resource_ids(template: str) -> set[str]:
+    return {m.lower() for m in re.findall(r"^  ([A-Za-z0-9]+):\s*$", template, re.MULTILINE)}
+
+
+def check_name(root: Path, new: NewConsumer) -> None:
+    """``ScaffoldError`` naming why ``new.name`` is taken; nothing if it is free.
+
+    Taken: a reserved name, a consumer of template.yaml, a folder under consumers/
+    (the runtime and the kit are folders too), a test file, a Python keyword (the
+    package must import), or a template resource named like the block's logical id.
+    Compared case-insensitively, as two names differing in case only confuse readers.
+    """
+    name = new.name.lower()
+    template = (root / "template.yaml").read_text(encoding="utf-8")
+    folders = {p.name.lower() for p in (root / "consumers").iterdir() if p.is_dir()}
+    test = root / "tests" / "unit" / "consumers" / f"test_consumer_{new.package}.py"
+    if name in RESERVED:
+        reason = "is reserved (the router's own name in fanout commands)"
+    elif name in _consumer_names(template):
+        reason = "is a consumer in template.yaml already"
+    elif new.package.lower() in folders or name in folders:
+        reason = f"is taken: consumers/{new.package} exists"
+    elif test.exists():
+        reason = f"is taken: {test.relative_to(root)} exists"
+    elif keyword.iskeyword(new.package):
+        reason = "is a Python keyword, which cannot name a package"
+    elif new.logical_id.lower() in _resource_ids(template):
+        reason = f"would make {new.logical_id}, a resource template.yaml has already"
+    else:
+        return
+    raise ScaffoldError(f"consumer name {new.name!r} {reason}")
 
 
 def template_block(new: NewConsumer) -> str:
@@ -115,143 +157,212 @@ def insert_block(template: str, new: NewConsumer) -> str:
     while end > 0 and not lines[end - 1].strip():
         end -= 1  # keep the blank lines that separate it from what follows
     block = "\n" + template_block(new)
-    return "".join(lines[:end]) + block + "".join(lines[end:])
+    return grant_operator("".join(lines[:end]) + block + "".join(lines[end:]), new)
 
 
-APP_PY: Final = '''"""Lambda entry point of the {name} consumer (handler ``consumers.{package}.app.handler``)."""
-
-from __future__ import annotations
-
-from consumers.{package}.logic import handle
-from consumers.runtime import Envelope, Mode, consumer
-
-
-# The mode sets what each message costs (docs/writing-a-consumer.md, "Choosing a mode"):
-# SIDE_EFFECT claims and completes each event id (2 DynamoDB writes) and suits any logic.
-# A read model or cache in your own table is Mode.STATE with apply_if_newer (1 write; the
-# doc's "A state consumer's table" adds the table, its policy and the test); a write
-# idempotent by itself (one object per event id) is Mode.NATURALLY_IDEMPOTENT (0).
-@consumer(mode=Mode.SIDE_EFFECT)
-def handler(event: Envelope) -> None:
-    """Run the business logic once per event (duplicates are skipped by the runtime)."""
-    handle(event)
-'''
-
-LOGIC_PY: Final = '''"""The {name} consumer's business logic: plain functions, no Lambda, no queue.
-
-Raise ``consumers.runtime.PermanentError`` for an event that can never succeed
-(it goes to this consumer's DLQ at once); any other exception is retried.
-
-Snapshots: ``fanout backfill {name}`` sends every item already in the table as a
-``<entity>.snapshot`` event (operation ``snapshot``): the item as it is, not a
-change. The same item may also arrive as a live change, before or after its
-snapshot, with another event id; the runtime runs each event id once, so it does
-not join the two. Key a side effect that must happen once per item by
-``effect_key`` (the item), never by ``event.id``: a live insert and a snapshot of
-one order are then one charge, not two. See docs/writing-a-consumer.md.
-"""
-
-from __future__ import annotations
-
-from typing import Final
-
-import structlog
-
-from consumers.runtime import Envelope
-
-log = structlog.get_logger(__name__)
-
-# The item exists: a change that made or changed it, or a backfill's snapshot of it.
-ACTS_ON: Final = frozenset({{"created", "updated", "snapshot"}})
+# The operator policy names each consumer's queues by its nested stack's name
+# ("<stack>-<LogicalId>-*"): a consumer added to the template needs its own line, or
+# `fanout status` and the DLQ commands are refused on its queues.
+OPERATOR_QUEUES: Final = re.compile(
+    r'^(?P<head>\s*- !Sub "arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:'
+    r'\$\{AWS::AccountId\}:\$\{AWS::StackName\}-)(?P<id>[A-Za-z0-9]+)(?P<tail>-\*"\s*)$'
+)
 
 
-def effect_key(event: Envelope) -> str:
-    """One key per item, shared by its live changes and its snapshots.
-
-    Pass it as the idempotency key of a side effect that must happen once per item
-    (a payment provider's, or a conditional write's).
-    """
-    return f"{{event.table}}:{{event.subject}}"
-
-
-def handle(event: Envelope) -> None:
-    """React to one event; an item that is gone (deleted, expired) needs nothing."""
-    if event.operation not in ACTS_ON:
-        return
-    # Log ids and types, never item values: the log group holds no personal data.
-    log.info("{package}_event", envelope_id=event.id, type=event.type)
-    # Your side effect here, idempotent on effect_key(event).
-'''
-
-INIT_PY: Final = '"""The {name} consumer."""\n'
-
-TEST_PY: Final = '''"""The {name} consumer reads the published envelope fixture and runs once per event."""
-
-from __future__ import annotations
-
-from unittest import mock
-
-from consumer_builders import an_sqs_event, an_sqs_record, envelope_fixture, failed_ids
-from support.builders import FakeContext
-
-from consumers.{package} import app, logic
-from schemas import parse_envelope
+def grant_operator(template: str, new: NewConsumer) -> str:
+    """``template`` with the new consumer's queues in the operator policy, after the others'."""
+    lines = template.splitlines(keepends=True)
+    found = [(i, m) for i, line in enumerate(lines) if (m := OPERATOR_QUEUES.match(line))]
+    if not found:
+        return template
+    index, match = found[-1]
+    line = f"{match['head']}{new.logical_id}{match['tail']}"
+    return "".join([*lines[: index + 1], line, *lines[index + 1 :]])
 
 
-class TestContract:
-    """The stored v1 envelope reaches the logic exactly once."""
-
-    def test_the_fixture_is_handled_once(self, consumer_env):
-        app.handler.reset()
-        body = envelope_fixture("1")
-        with mock.patch.object(app, "handle") as handle:
-            first = app.handler(an_sqs_event(an_sqs_record(body)), FakeContext())
-            again = app.handler(an_sqs_event(an_sqs_record(body)), FakeContext())
-        app.handler.reset()
-
-        assert failed_ids(first) == failed_ids(again) == []
-        assert handle.call_count == 1
+OPERATIONS: Final = ("created", "updated", "snapshot", "deleted", "expired")
+STREAM_EVENTS: Final = {
+    "created": "INSERT",
+    "updated": "MODIFY",
+    "deleted": "REMOVE",
+    "expired": "REMOVE",
+}
+IMAGES: Final = {"INSERT": "new=NEW", "MODIFY": "new=NEW, old=OLD", "REMOVE": "old=NEW"}
+SCHEMA_VERSION: Final = "1"
 
 
-class TestSnapshots:
-    """A backfill's snapshot of an item and its live change are one side effect, not two."""
+@dataclass(frozen=True, slots=True)
+class ExampleChange:
+    """The change the generated test feeds the logic: a stream record, or a snapshot."""
 
-    def test_a_snapshot_shares_the_live_events_effect_key(self):
-        live = parse_envelope(envelope_fixture("1"))
-        snapshot = live.model_copy(
-            update={{
-                "id": "6d0f3f8e-0000-5000-8000-000000000001",
-                "type": f"{{live.entity}}.snapshot",
-                "operation": "snapshot",
-                "sequence": "0" * 40,
-            }}
+    operation: str = "created"
+    entity: str = "order"
+    table: str = "Orders"
+    changed: str | None = None
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """The item's key: the router reads the entity from its ``ENTITY#`` prefix."""
+        return {"pk": f"{self.entity.upper()}#42", "sk": "META"}
+
+    @property
+    def new(self) -> dict[str, object]:
+        """The item after the change."""
+        return {**self.keys, "status": "PLACED", "total": 10, **self._changed("after")}
+
+    @property
+    def old(self) -> dict[str, object] | None:
+        """The item before the change: an update's only."""
+        if self.operation != "updated":
+            return None
+        return {**self.keys, "status": "NEW", "total": 10, **self._changed("before")}
+
+    def _changed(self, value: str) -> dict[str, object]:
+        return {self.changed: value} if self.changed and self.changed not in self.keys else {}
+
+    def attributes(self) -> dict[str, dict[str, str]]:
+        """The SNS message attributes the router publishes with it (``router.normalise``)."""
+        attributes = {
+            "type": f"{self.entity}.{self.operation}",
+            "entity": self.entity,
+            "operation": self.operation,
+            "table": self.table,
+            "schemaversion": SCHEMA_VERSION,
+        }
+        out = {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+        if self.operation == "updated":
+            changed = sorted(
+                name for name in self.new if self.new[name] != (self.old or {}).get(name)
+            )
+            out["changed"] = {"DataType": "String.Array", "StringValue": json.dumps(changed)}
+        return out
+
+    def code(self) -> str:
+        """The generated test's expression for the router's publication of this change."""
+        if self.operation == "snapshot":
+            return 'snapshot_outbound(ddb(NEW), sorted(KEYS), TABLE_ARN, EntityRules(), "run", 0)'
+        event_name = STREAM_EVENTS[self.operation]
+        ttl = ", ttl=True" if self.operation == "expired" else ""
+        return (
+            f'to_outbound(\n        a_stream_record("{event_name}", keys=KEYS, '
+            f"{IMAGES[event_name]}, stream_arn=STREAM_ARN{ttl}),\n        EntityRules(),\n    )"
         )
 
-        assert snapshot.id != live.id
-        assert logic.effect_key(snapshot) == logic.effect_key(live)
-        assert "snapshot" in logic.ACTS_ON
-'''
+
+def _literal(value: object) -> str:
+    """Python source of a JSON-like value (``json.dumps`` spells str, int and dict alike)."""
+    return "None" if value is None else json.dumps(value)
+
+
+def _values(policy: FilterPolicyDict, key: str) -> list[str]:
+    """The texts a key's conditions name: exact values and prefixes (a prefix matches itself)."""
+    out: list[str] = []
+    for condition in policy.get(key, []):
+        if isinstance(condition, str):
+            out.append(condition)
+        elif isinstance(condition, dict) and isinstance(condition.get("prefix"), str):
+            out.append(condition["prefix"])
+    return out
+
+
+def _candidates(policy: FilterPolicyDict) -> Iterator[ExampleChange]:
+    entities = _values(policy, "entity")
+    operations = [
+        op for text in _values(policy, "operation") for op in OPERATIONS if op.startswith(text)
+    ]
+    for text in _values(policy, "type"):
+        entity, _, operation = text.partition(".")
+        entities.append(entity)
+        operations += [op for op in OPERATIONS if operation and op.startswith(operation)]
+    tables = _values(policy, "table") or ["Orders"]
+    changed: list[str | None] = [*_values(policy, "changed")] or [None]
+    for entity in [e for e in entities if re.fullmatch(r"[a-z][a-z0-9_]*", e)] or ["order"]:
+        for operation in [*operations, *OPERATIONS]:
+            for table in tables:
+                for name in changed:
+                    yield ExampleChange(operation, entity, table or "Orders", name)
+
+
+def example_change(policy: FilterPolicyDict) -> ExampleChange | None:
+    """A change the policy admits, as SNS matches (``fanout.ops.filtering``); None if none found."""
+    from fanout.ops.filtering import FilterPolicy  # noqa: PLC0415 - moto's matcher is heavy
+
+    matcher = FilterPolicy(policy)
+    for change in _candidates(policy):
+        if matcher.matches(change.attributes(), "{}"):
+            return change
+    return None
+
+
+def files(root: Path, new: NewConsumer, change: ExampleChange) -> dict[Path, str]:
+    """Each file to write and its text."""
+    package_dir = root / "consumers" / new.package
+    test_path = root / "tests" / "unit" / "consumers" / f"test_consumer_{new.package}.py"
+    names: dict[str, object] = {
+        "name": new.name,
+        "package": new.package,
+        "logical_id": new.logical_id,
+        "table_variable": new.table_variable,
+        "mode_comment": code.MODE_COMMENTS[new.mode],
+        "mode_member": new.mode.upper().replace("-", "_"),
+        "third_party": code.THIRD_PARTY[new.mode],
+        "schemas_names": code.SCHEMAS_NAMES[new.mode],
+        "table": change.table,
+        "keys": _literal(change.keys),
+        "new": _literal(change.new),
+        "old": _literal(change.old),
+        "example_code": change.code(),
+    }
+    logic_name, runtime_import = code.RUNTIME_IMPORTS["state" if new.mode == "state" else "effect"]
+    imports = [f"from consumers.{new.package}.logic import {logic_name}", runtime_import]
+    names["consumer_imports"] = "\n".join(sorted(imports, key=lambda line: line.split()[1]))
+    if new.mode == "state":
+        app, logic, test = code.APP_STATE_PY, code.LOGIC_STATE_PY, code.TEST_STATE_PY
+    else:
+        app, logic, test = code.APP_EFFECT_PY, code.LOGIC_EFFECT_PY, code.TEST_EFFECT_PY
+        key_doc, key_expression = code.KEY_DOCS[new.mode]
+        per_item = new.mode == "side-effect"
+        names |= {
+            "key_doc": key_doc,
+            "key_expression": key_expression,
+            "expected_key": 'f"{event.table}:{event.subject}"' if per_item else "event.id",
+            "expected_snapshot_key": 'f"{event.table}:{event.subject}"' if per_item else "event.id",
+            "handler_assertion": code.HANDLER_ASSERTIONS[new.mode],
+        }
+    return {
+        package_dir / "__init__.py": code.INIT_PY.format(**names),
+        package_dir / "app.py": app.format(**names),
+        package_dir / "logic.py": logic.format(**names),
+        test_path: test.format(**names),
+    }
 
 
 def create(root: Path, new: NewConsumer) -> list[Path]:
-    """Write the consumer's files and the template block under ``root``; returns what changed."""
-    package_dir = root / "consumers" / new.package
-    if package_dir.exists():
-        raise ScaffoldError(f"{package_dir} already exists")
+    """Write the consumer's files and the template block under ``root``; returns what changed.
+
+    Raises ``ScaffoldError`` (nothing written) when the name is taken or no change
+    the filter admits can be found for the test.
+    """
+    check_name(root, new)
+    change = example_change(new.filter_policy)
+    if change is None:
+        raise ScaffoldError(
+            f"no event the router publishes passes these filters: {json.dumps(new.filter_policy)}"
+        )
     template_path = root / "template.yaml"
     updated = insert_block(template_path.read_text(encoding="utf-8"), new)
-    test_path = root / "tests" / "unit" / "consumers" / f"test_consumer_{new.package}.py"
-    files = {
-        package_dir / "__init__.py": INIT_PY,
-        package_dir / "app.py": APP_PY,
-        package_dir / "logic.py": LOGIC_PY,
-        test_path: TEST_PY,
-    }
-    package_dir.mkdir(parents=True)
-    for path, text in files.items():
-        path.write_text(text.format(name=new.name, package=new.package), encoding="utf-8")
+    written = files(root, new, change)
+    (root / "consumers" / new.package).mkdir(parents=True)
+    for path, text in written.items():
+        path.write_text(text, encoding="utf-8")
     template_path.write_text(updated, encoding="utf-8")
-    return [*files, template_path]
+    return [*written, template_path]
+
+
+NEXT_STEPS: Final = {
+    "state": 'next: add its table and ConsumerConfig {{"{variable}": ...}} to its block '
+    '(docs/writing-a-consumer.md, "A state consumer\'s table"), then run its test',
+}
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -259,13 +370,15 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: NAME must match {NAME_PATTERN.pattern} (the kit's ConsumerName rule)")
         return 2
     try:
-        new = NewConsumer(args.name, filter_policy(args.filter or []))
+        new = NewConsumer(args.name, filter_policy(args.filter or []), args.mode)
         changed = create(Path(args.root), new)
     except ScaffoldError as error:
         print(f"error: {error}")
         return 2
     for path in changed:
         print(f"wrote {path}")
+    if new.mode in NEXT_STEPS:
+        print(NEXT_STEPS[new.mode].format(variable=new.table_variable))
     return 0
 
 
@@ -278,8 +391,18 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     new.add_argument(
         "--filter",
         action="append",
-        metavar="KEY=VALUE",
-        help="subscription filter on a message attribute, e.g. 'type=order.*' (repeatable)",
+        metavar="KEY=VALUE[,VALUE]",
+        help="subscription filter on a message attribute the router publishes "
+        f"({', '.join(FILTER_KEYS)}), e.g. 'type=order.*', 'type=prefix:order.', "
+        "'changed=status'; values of one filter are alternatives; repeatable, all must match",
+    )
+    new.add_argument(
+        "--mode",
+        choices=code.MODES,
+        default=DEFAULT_MODE,
+        help="the runtime's Mode (docs/writing-a-consumer.md, 'Choosing a mode'): "
+        "state (a read model, 1 write a message), side-effect (each event once, 2 writes; "
+        "the default), naturally-idempotent (an effect idempotent by itself, 0 writes)",
     )
     new.add_argument("--root", default=".", help="repository root (default: current directory)")
     new.set_defaults(run=_run)

@@ -29,6 +29,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from fanout.connection import ENVIRONMENT_LOCK, Connection
+from fanout.filter_syntax import FilterSyntaxError, parse_filter_argument, valid_keys
 from fanout.options import (
     UsageError,
     connection_options,
@@ -200,8 +201,12 @@ def register(subcommands: Any) -> None:
     )
     tail.add_argument(
         "--filter",
-        metavar="POLICY",
-        help='SNS filter policy JSON, e.g. \'{"entity": ["order"]}\'',
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only envelopes whose message attribute KEY has one of the VALUEs "
+        f"(KEY: {valid_keys()}; 'type=prefix:order.' or 'type=order.*' for a prefix; "
+        "repeatable, all must match); or, alone, a raw SNS filter policy as JSON ('{...}')",
     )
     tail.add_argument(
         "--topic-arn",
@@ -223,16 +228,12 @@ def register(subcommands: Any) -> None:
     tail.set_defaults(run=run_tail)
 
 
-def _filter_policy(text: str | None) -> dict[str, Any] | None:
-    if not text:
-        return None
+def _filter_policy(filters: list[str]) -> dict[str, Any] | None:
+    """The SNS filter policy of the --filter arguments (fanout.filter_syntax); None for none."""
     try:
-        policy = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"--filter is not JSON: {exc}") from None
-    if not isinstance(policy, dict):
-        raise UsageError("--filter must be a JSON object (an SNS filter policy)")
-    return policy
+        return parse_filter_argument(filters) or None
+    except FilterSyntaxError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _topic(

@@ -47,6 +47,7 @@ HEAVIEST_FIRST = (
     "tests/integration/test_consumer_bench.py",
     "tests/e2e/test_other_team.py",
     "tests/e2e/test_no_loss_under_faults.py",
+    "tests/integration/test_docs_commands.py",
     "tests/integration/test_stack_deploy.py",
     "tests/unit/consumers/test_consumer_hostile_input.py",
     "tests/unit/consumers/test_webhook_hostile_endpoints.py",

@@ -117,3 +117,92 @@ def unknown_words(words: list[str], parser: argparse.ArgumentParser) -> list[str
 def _flags(words: list[str]) -> list[str]:
     flags = (w.strip("[]").split("=", 1)[0] for w in words)
     return [f for f in flags if f.startswith("-") and f not in {"-", "--"} and f[1:2] != " "]
+
+
+# ---------------------------------------------------------------------------- shell blocks
+
+SHELL_LANGUAGES = frozenset({"bash", "sh", "shell", "console", "zsh"})
+MARKER = re.compile(r"^<!--\s*docs-test:\s*(?P<kind>[a-z]+)\s*(?P<rest>.*?)\s*-->\s*$")
+MARKED_DOCS = (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")))
+"""The documents whose every shell block must be marked to run or illustrative."""
+
+
+@dataclass(frozen=True)
+class ShellBlock:
+    """A fenced block of commands a reader may type, and how the docs test treats it.
+
+    Marked on the line before its fence: ``<!-- docs-test: run -->`` (optionally
+    ``run; expect: TEXT``, repeatable: a long-running command of the block prints
+    TEXT) or ``<!-- docs-test: illustrative: WHY -->`` (never run, and why not).
+    """
+
+    where: str
+    language: str
+    lines: tuple[str, ...]
+    kind: str | None
+    """``run``, ``illustrative`` or None (unmarked)."""
+    reason: str = ""
+    expect: tuple[str, ...] = ()
+
+    def commands(self) -> list[str]:
+        """The commands as typed: ``\\`` continuations joined; in a console block, ``$`` lines."""
+        out: list[str] = []
+        for _, text in _block_lines(["```", *self.lines, "```"]):
+            if self.language == "console":
+                if text.startswith("$ "):
+                    out.append(text[2:].strip())
+            elif text.strip() and not text.lstrip().startswith("#"):
+                out.append(text.strip())
+        return out
+
+
+def _is_shell(language: str, lines: list[str]) -> bool:
+    return language in SHELL_LANGUAGES or (
+        not language and any(line.startswith("$ ") for line in lines)
+    )
+
+
+def _marker(line: str) -> tuple[str | None, str, tuple[str, ...]]:
+    match = MARKER.match(line.strip())
+    if match is None:
+        return None, "", ()
+    kind, rest = match["kind"], match["rest"]
+    if kind == "illustrative":
+        return kind, rest.lstrip(":").strip(), ()
+    parts = [p.strip() for p in rest.split(";") if p.strip()]
+    expect = tuple(p.removeprefix("expect:").strip() for p in parts if p.startswith("expect:"))
+    return kind, "", expect
+
+
+def shell_blocks(text: str, name: str) -> list[ShellBlock]:
+    """Every shell block of a Markdown text (bash, sh, console... or untagged with ``$`` lines)."""
+    lines = text.splitlines()
+    blocks: list[ShellBlock] = []
+    start: int | None = None
+    for number, line in enumerate(lines):
+        if not FENCE.match(line):
+            continue
+        if start is None:
+            start = number
+            continue
+        language = lines[start].strip().removeprefix("```").strip().split(" ")[0].lower()
+        body = lines[start + 1 : number]
+        if _is_shell(language, body):
+            language = language or "console"  # untagged, with `$ ` prompts: a console session
+            before = next((lines[i] for i in range(start - 1, -1, -1) if lines[i].strip()), "")
+            kind, reason, expect = _marker(before)
+            blocks.append(
+                ShellBlock(f"{name}:{start + 1}", language, tuple(body), kind, reason, expect)
+            )
+        start = None
+    return blocks
+
+
+def marked_blocks() -> dict[str, list[ShellBlock]]:
+    """The shell blocks of README.md and docs/*.md, by document."""
+    return {
+        doc.relative_to(ROOT).as_posix(): shell_blocks(
+            doc.read_text(encoding="utf-8"), doc.relative_to(ROOT).as_posix()
+        )
+        for doc in MARKED_DOCS
+    }
