@@ -175,8 +175,13 @@ WITH_A_HUB = [
     (["local", "put", "--file", MISSING], 2, r"fanout local put: cannot read .*missing\.json"),
     (["local", "put", "{not json"], 2, r"fanout local put: the item is not valid JSON"),
     # malformed JSON
-    (["tail", "--filter", "{bad"], 2, r"fanout: --filter is not JSON"),
-    (["tail", "--filter", "[1]"], 2, r"fanout: --filter must be a JSON object"),
+    (["tail", "--filter", "{bad"], 2, r"fanout: the JSON filter policy is not valid JSON"),
+    (["tail", "--filter", "[1]"], 2, r"fanout: filter '\[1\]' is not KEY=VALUE"),
+    (
+        ["tail", "--filter", "colour=red"],
+        2,
+        r"fanout: unknown filter key 'colour': valid keys are type",
+    ),
     (
         ["tail", "--topic-arn", "arn:aws:sns:us-east-1:123456789012:nope"],
         2,

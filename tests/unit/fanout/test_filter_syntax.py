@@ -8,11 +8,9 @@ any element equals it: https://docs.aws.amazon.com/sns/latest/dg/example-filter-
 
 from __future__ import annotations
 
-import argparse
-import io
-
 import pytest
 from support.builders import a_stream_record
+from support.cli import run_main
 
 from fanout.filter_syntax import (
     FILTER_KEYS,
@@ -21,7 +19,6 @@ from fanout.filter_syntax import (
     parse_filters,
 )
 from fanout.ops.filtering import FilterPolicy
-from fanout.tail import run_tail
 from router.normalise import EntityRules, to_outbound
 
 
@@ -128,18 +125,15 @@ class TestRawJson:
 class TestTailFilter:
     """``fanout tail --filter`` refuses a bad filter in one line, exit 2, before any AWS call."""
 
-    def test_a_malformed_json_filter_is_one_line_and_exit_2(self, capsys):
-        args = argparse.Namespace(filter=['{"entity": '])
+    def test_a_malformed_json_filter_is_one_line_and_exit_2(self):
+        ran = run_main(["tail", "--filter", '{"entity": '])
 
-        assert run_tail(args, out=io.StringIO()) == 2
+        assert ran.code == 2
+        assert ran.err.count("\n") == 1
+        assert ran.first_error_line.startswith("fanout: the JSON filter policy is not valid JSON")
 
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1
-        assert err.startswith("fanout tail: the JSON filter policy is not valid JSON")
+    def test_an_unknown_key_is_one_line_and_exit_2(self):
+        ran = run_main(["tail", "--filter", "colour=red"])
 
-    def test_an_unknown_key_is_one_line_and_exit_2(self, capsys):
-        args = argparse.Namespace(filter=["colour=red"])
-
-        assert run_tail(args, out=io.StringIO()) == 2
-
-        assert capsys.readouterr().err.startswith("fanout tail: unknown filter key 'colour'")
+        assert ran.code == 2
+        assert ran.first_error_line.startswith("fanout: unknown filter key 'colour'")
