@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from fanout.audience import (
+    OPERATIONS,
     Consumer,
     Question,
     affected,
@@ -29,6 +30,7 @@ from fanout.audience import (
     topic_consumers,
 )
 from fanout.ops.output import Output
+from fanout.options import UsageError, connection_options
 from fanout.schema.check import Report, compare
 from fanout.schema.compat import Mode
 from fanout.schema.sources import (
@@ -48,7 +50,6 @@ class HubUnreadableError(RuntimeError):
 
 
 _COLUMNS = ("consumer", "owner", "admits", "why", "source")
-_USAGE = 2
 
 
 def register(subcommands: Any) -> None:
@@ -57,6 +58,7 @@ def register(subcommands: Any) -> None:
     verbs = schema.add_subparsers(dest="schema_command", required=True, metavar="VERB")
     check = verbs.add_parser(
         "check",
+        parents=[connection_options(json=True)],
         help="fail on a breaking change to an entity contract since a git ref",
         description=(
             "Compare the work tree's entity contracts (schemas/json/entities, and the up/down"
@@ -81,25 +83,23 @@ def register(subcommands: Any) -> None:
 
     consumers = subcommands.add_parser(
         "consumers",
+        parents=[connection_options(json=True)],
         help="the consumers whose filter policy admits some events, and their owners",
     )
     consumers.add_argument("--type", dest="event_type", help="envelope type, e.g. user.updated")
     consumers.add_argument("--entity", help="entity, e.g. user")
-    consumers.add_argument("--operation", help="created, updated, deleted, expired or snapshot")
+    consumers.add_argument(
+        "--operation", choices=OPERATIONS, help="the change: " + ", ".join(OPERATIONS)
+    )
     _consumer_sources(consumers)
     consumers.set_defaults(run=run_consumers)
 
 
 def _consumer_sources(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("where consumers are found")
-    group.add_argument(
+    """``--template``; the hub's live subscriptions come from the common connection options."""
+    parser.add_argument(
         "--template", help="the hub template (default: template.yaml at the repository's top)"
     )
-    group.add_argument("--stack-name", help="also read the live subscriptions of this hub stack")
-    group.add_argument("--endpoint-url", help="endpoint of the hub (default: a running local hub)")
-    group.add_argument("--profile", help="AWS profile")
-    group.add_argument("--region", help="AWS region")
-    group.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
 
 # ---------------------------------------------------------------------------- consumers
@@ -118,7 +118,8 @@ def _live_consumers(
     from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - live only
 
     from fanout.ops.cli import connect  # noqa: PLC0415 - live only
-    from fanout.ops.resolve import DEFAULT_STACK_NAME, ResolveError  # noqa: PLC0415 - same
+    from fanout.ops.resolve import ResolveError  # noqa: PLC0415 - same
+    from fanout.options import DEFAULT_STACK_NAME  # noqa: PLC0415 - same
 
     asked = bool(args.stack_name or args.endpoint_url or args.profile)
     if not asked:
@@ -176,20 +177,17 @@ def run_consumers(args: argparse.Namespace, out: Output | None = None) -> int:
     output = out or Output(json_mode=args.json)
     question = Question(type=args.event_type, entity=args.entity, operation=args.operation)
     if (contradiction := question.contradiction()) is not None:
-        output.note(f"fanout: {contradiction}")
-        return _USAGE
+        raise UsageError(str(contradiction))
     try:
         root: Path | None = repository_root(Path())
     except SourceError:
         root = None
     if args.template and not Path(args.template).is_file():
-        output.note(f"fanout: no template at {args.template}")
-        return _USAGE
+        raise UsageError(f"no template at {args.template}")
     try:
         consumers, sources = find_consumers(args, output, root)
     except HubUnreadableError as exc:
-        output.note(f"fanout: {exc}")
-        return _USAGE
+        raise UsageError(str(exc)) from None
     found = rows(affected(consumers, question))
     output.table(f"consumers admitting {question.describe()}", _COLUMNS, found)
     output.document({"question": question.describe(), "sources": sources, "consumers": found})
@@ -208,11 +206,10 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
         root = repository_root(Path(args.repo))
         against = args.against or latest_tag(root)
         if against is None:
-            output.note(
-                "fanout: no release tag to compare with (git describe --tags found none);"
+            raise UsageError(
+                "no release tag to compare with (git describe --tags found none);"
                 " pass --against REF"
             )
-            return _USAGE
         tree, contracts = in_work_tree(root), contracts_in_work_tree(root)
         report = compare(
             at_ref(root, against),
@@ -224,8 +221,7 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
         report.stale.extend(stale_exports(contracts, tree))
         _print(report, args, output, root)
     except (SourceError, HubUnreadableError) as exc:
-        output.note(f"fanout: {exc}")
-        return _USAGE
+        raise UsageError(str(exc)) from None
     return 1 if report.fails else 0
 
 

@@ -245,6 +245,18 @@ WITHOUT_A_HUB = [
     (["kit", "publish"], 2, NO_HUB),
     (["env-vars", "-o", "-"], 2, r"fanout env-vars: no local hub is running"),
     (["local", "put", '{"pk": "a"}'], 2, r"fanout local put: no `fanout local up` is running"),
+    # Item contracts: read from the repository and template.yaml, no hub needed.
+    (["schema", "check", "--against", "no-such-ref"], 2, r"fanout: unknown git ref 'no-such-ref'"),
+    (
+        ["consumers", "--operation", "nope"],
+        2,
+        r"fanout consumers: argument --operation: invalid choice: 'nope' \(choose from 'created'",
+    ),
+    (
+        ["consumers", "--type", "order.created", "--entity", "user"],
+        2,
+        r"fanout: --type order\.created has entity 'order', not 'user'",
+    ),
 ]
 
 

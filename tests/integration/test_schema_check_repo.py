@@ -10,8 +10,8 @@ saying whether the down step exists.
 from __future__ import annotations
 
 import pytest
+from support.cli import run_fanout, run_main
 
-from tests.support.cli import run_fanout
 from tests.support.contract_repos import ContractRepo
 
 V1 = """
@@ -194,9 +194,9 @@ class TestUsage:
 
     def test_no_tag(self, tmp_path):
         repo = ContractRepo.create(tmp_path / "untagged")
-        ran = _check(repo)
+        ran = run_main(["schema", "check", "--repo", str(repo.root)])
         assert ran.code == 2
-        assert ran.out.strip() == (
+        assert ran.err.strip() == (
             "fanout: no release tag to compare with (git describe --tags found none);"
             " pass --against REF"
         )
@@ -206,11 +206,11 @@ class TestUsage:
         assert _check(repo, "--against", "HEAD").code == 0
 
     def test_unknown_ref(self, repo):
-        ran = _check(repo, "--against", "v9.9.9")
+        ran = run_main(["schema", "check", "--repo", str(repo.root), "--against", "v9.9.9"])
         assert ran.code == 2
-        assert "unknown git ref 'v9.9.9'" in ran.out
+        assert "unknown git ref 'v9.9.9'" in ran.err
 
     def test_not_a_repository(self, tmp_path):
-        ran = run_fanout(["schema", "check", "--repo", str(tmp_path)])
+        ran = run_main(["schema", "check", "--repo", str(tmp_path)])
         assert ran.code == 2
-        assert "is not in a git repository" in ran.out
+        assert "is not in a git repository" in ran.err

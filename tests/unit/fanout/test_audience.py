@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.cli import run_fanout, run_main
 
 from fanout.audience import (
     OWNER_TAG,
@@ -27,7 +28,6 @@ from fanout.audience import (
 )
 from fanout.deploy.template import load_template
 from fanout.ops.filtering import BODY_SCOPE, FilterPolicy
-from tests.support.cli import run_fanout
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -281,15 +281,15 @@ class TestCommand:
         assert listed["audit-log"]["source"] == "template.yaml"  # not deployed in this stack
 
     def test_a_named_stack_that_cannot_be_read_is_a_usage_error(self, aws):
-        ran = run_fanout(["consumers", "--stack-name", "no-such-hub"])
+        ran = run_main(["consumers", "--stack-name", "no-such-hub"])
         assert ran.code == 2
-        assert "the hub's subscriptions could not be read" in ran.out
+        assert "the hub's subscriptions could not be read" in ran.err
 
     def test_a_type_of_another_entity_is_a_usage_error(self):
-        ran = run_fanout(["consumers", "--type", "order.created", "--entity", "user"])
+        ran = run_main(["consumers", "--type", "order.created", "--entity", "user"])
         assert ran.code == 2
-        assert ran.out.strip() == "fanout: --type order.created has entity 'order', not 'user'"
+        assert ran.err.strip() == "fanout: --type order.created has entity 'order', not 'user'"
 
     def test_a_missing_template_is_a_usage_error(self, tmp_path):
-        ran = run_fanout(["consumers", "--template", str(tmp_path / "none.yaml")])
+        ran = run_main(["consumers", "--template", str(tmp_path / "none.yaml")])
         assert ran.code == 2
