@@ -149,8 +149,10 @@ def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read 
     if service == "sns":
         if operation in {"Publish", "PublishBatch"}:
             return [Target("sns:Publish", str(params.get("TopicArn", "*")))]
-        if operation in {"Subscribe", "GetTopicAttributes"}:
+        if operation in {"Subscribe", "GetTopicAttributes", "ListSubscriptionsByTopic"}:
             return [Target(f"sns:{operation}", str(params["TopicArn"]))]
+        if operation == "GetSubscriptionAttributes":
+            return [Target("sns:GetSubscriptionAttributes", str(params["SubscriptionArn"]))]
         return None
     if service == "secretsmanager":
         if operation == "GetSecretValue":
