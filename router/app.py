@@ -101,11 +101,11 @@ def build_router() -> Router:
         ),
         ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
-        Contracts.shipped(settings.contract_modes, _contract_folder(settings)),
+        Contracts.shipped(settings.contract_modes, contract_folder(settings)),
     )
 
 
-def _contract_folder(settings: Settings) -> Path:
+def contract_folder(settings: Settings) -> Path:
     """The router's folder of contract schemas; a named one that is missing stops the cold start."""
     folder = schema_folder(settings.contract_schemas)
     if settings.contract_schemas and not folder.is_dir():

@@ -286,6 +286,14 @@ class TestTheContractedEntity:
         assert story.published["ORDER#1"]["dataschema"] == ORDER_SCHEMA
         assert story.published["CUSTOMER#1"]["dataschema"] == ENVELOPE_SCHEMA
 
+    def test_the_hubs_ledger_builds_envelopes_with_the_routers_contracts(self, story: Story):
+        # What the router would make of each record now, as the local hub accounts for it.
+        envelopes = [json.loads(source.body) for source in story.hub.sources() if source.body]
+        by_key = {json.loads(e["subject"])["pk"]: e["dataschema"] for e in envelopes}
+        assert by_key["USER#1"] == user_schema(2)
+        assert by_key["ORDER#1"] == ORDER_SCHEMA
+        assert by_key["CUSTOMER#1"] == ENVELOPE_SCHEMA
+
 
 class TestTheSchemaCheck:
     """``fanout schema check`` refuses the in-place change and lets the versioned one through."""
