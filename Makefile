@@ -52,7 +52,7 @@ soak: setup ## the large sizes: backfill of BACKFILL_ITEMS (5,000) items, fault 
 	FANOUT_BACKFILL_ITEMS=$(BACKFILL_ITEMS) $(RUN) pytest -p no:cacheprovider tests/e2e/test_ops_backfill.py
 	$(RUN) python bench/chaos.py --size $(CHAOS_RECORDS) --seed 7
 
-schemas: setup ## re-export the envelope JSON Schemas after changing a model
+schemas: setup ## re-export the JSON Schemas (envelope and entity contracts) after changing a model
 	$(RUN) python -m schemas.export
 
 bench: setup ## every benchmark: router throughput, normalisation CPU, cold start, end-to-end latency, consumer runtime cost (~17 min)

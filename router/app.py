@@ -15,14 +15,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
 from botocore.config import Config
 
+from hubcommon.errors import ConfigurationError
 from hubcommon.logs import configure_logging
 from router.claimcheck import ClaimCheckWriter
-from router.contracts import Contracts
+from router.contracts import Contracts, schema_folder
 from router.core import Router
 from router.deadletter import DeadLetterWriter
 from router.deadline import Deadline
@@ -99,8 +101,17 @@ def build_router() -> Router:
         ),
         ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
-        Contracts.shipped(settings.contract_modes),
+        Contracts.shipped(settings.contract_modes, contract_folder(settings)),
     )
+
+
+def contract_folder(settings: Settings) -> Path:
+    """The router's folder of contract schemas; a named one that is missing stops the cold start."""
+    folder = schema_folder(settings.contract_schemas)
+    if settings.contract_schemas and not folder.is_dir():
+        # Silently holding no item to its contract would publish what enforce refuses.
+        raise ConfigurationError(f"CONTRACT_SCHEMAS: {folder} is not a folder")
+    return folder
 
 
 def handler(event: StreamEvent, context: LambdaContext) -> BatchResponse:

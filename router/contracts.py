@@ -5,7 +5,9 @@ JSON Schemas to ``schemas/json/entities/<entity>.v<N>.schema.json`` (``make sche
 the router's artifact ships those files (Makefile, ``build-RouterFunction``) and not
 the models, since the router never imports pydantic (docs/benchmarks.md, section 3).
 The router checks ``data.new`` and ``data.old`` against the current (highest) version
-and sets the envelope's ``dataschema`` to it.
+and sets the envelope's ``dataschema`` to it. ``CONTRACT_SCHEMAS`` (template parameter
+``ContractSchemas``) names another folder of such files on the function's file system,
+such as a layer's under ``/opt``, for contracts released apart from the router's code.
 
 Validation is fastjsonschema's: the schema is compiled to Python once per container, on
 the first item of that entity, so a container that never sees a contracted entity never
@@ -37,6 +39,8 @@ CONTRACT_MODES: Final[tuple[str, ...]] = get_args(ContractMode)
 # imports them (pydantic); tests/unit/router/test_contracts.py checks they agree.
 ENTITY_DATASCHEMA_PREFIX: Final = "urn:fanout-hub:schema:entity:"
 ENTITY_SCHEMA_DIR: Final = Path(schemas.__file__).parent / "json" / "entities"
+CONTRACT_SCHEMAS: Final = "CONTRACT_SCHEMAS"
+"""The router's variable naming its folder of contract schemas; unset: ``ENTITY_SCHEMA_DIR``."""
 _SCHEMA_FILE: Final = re.compile(r"(?P<entity>.+)\.v(?P<version>[1-9][0-9]*)\.schema\.json\Z")
 
 # What a violation may quote: a path is made of schema names and list positions, but
@@ -224,6 +228,11 @@ def shipped_schemas(folder: Path = ENTITY_SCHEMA_DIR) -> dict[str, tuple[int, Pa
     return found
 
 
+def schema_folder(configured: str | None) -> Path:
+    """The folder of contract schemas: ``CONTRACT_SCHEMAS`` when set, else the shipped one."""
+    return Path(configured) if configured else ENTITY_SCHEMA_DIR
+
+
 class Contracts:
     """Every contracted entity's check, by entity name; the one place the router asks."""
 
@@ -249,6 +258,24 @@ class Contracts:
             )
             for entity, (version, path) in shipped_schemas(folder).items()
         )
+
+    @classmethod
+    def of_router(cls, environ: Mapping[str, str]) -> Contracts:
+        """The contracts of the router whose environment is ``environ``, for a tool.
+
+        What ``fanout backfill``, ``fanout dlq`` and the local hub's ledger build
+        envelopes with, so that they carry the ``dataschema`` the router sets. A folder
+        the router names that is not on this machine (a layer's ``/opt`` path of a
+        deployed router) is read from this checkout's exports, which ``make schemas``
+        keeps the same as what the router ships. Modes are the router's when they parse,
+        the default otherwise: a tool only needs the ``dataschema``.
+        """
+        folder = schema_folder(environ.get(CONTRACT_SCHEMAS))
+        try:
+            modes = contract_modes(environ.get("CONTRACT_MODE", ""))
+        except ValueError:
+            modes = ContractModes()
+        return cls.shipped(modes, folder if folder.is_dir() else ENTITY_SCHEMA_DIR)
 
     def __bool__(self) -> bool:
         return bool(self._checks)

@@ -77,6 +77,21 @@ class EntityRules:
     """Entity to the ``dataschema`` of its item contract (``router.contracts``); others
     carry the envelope's own."""
 
+    @classmethod
+    def of_router(cls, environ: Mapping[str, str]) -> EntityRules:
+        """The rules of the router whose environment is ``environ``, contracts included.
+
+        For tools that build envelopes as the router does (backfill snapshots, the DLQ's
+        "routes as", the local hub's ledger): one place, so that none forgets a setting.
+        """
+        from router.contracts import Contracts  # noqa: PLC0415 - tools only; the router has its own
+
+        return cls(
+            environ.get("ENTITY_ATTRIBUTE") or None,
+            environ.get("PARTITION_KEY") or None,
+            Contracts.of_router(environ).dataschemas,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Outbound:

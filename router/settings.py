@@ -21,7 +21,7 @@ from hubcommon.limits import (
 )
 from hubcommon.logs import LogLevel
 from hubcommon.settings import integer, load_settings, log_level_name, matching, variable
-from router.contracts import ContractModes, contract_modes
+from router.contracts import CONTRACT_SCHEMAS, ContractModes, contract_modes
 
 _TOPIC_ARN: Final = r"arn:aws[a-z\-]*:sns:[a-z0-9\-]+:\d{12}:[A-Za-z0-9_\-]{1,256}(\.fifo)?"
 _URL: Final = r"https?://\S+"
@@ -52,6 +52,10 @@ class Settings:
         "CONTRACT_MODE", contract_modes, default=ContractModes()
     )
     """How items of an entity with a contract are held to it (``router.contracts``)."""
+    contract_schemas: str | None = variable(
+        CONTRACT_SCHEMAS, matching(r"/\S+", "an absolute folder path"), default=None
+    )
+    """The folder of entity contract schemas; unset: the ones the artifact ships."""
 
     @property
     def fifo(self) -> bool:

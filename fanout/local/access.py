@@ -149,8 +149,13 @@ def targets_of(  # noqa: C901, PLR0911, PLR0912 - one table of operations, read 
     if service == "sns":
         if operation in {"Publish", "PublishBatch"}:
             return [Target("sns:Publish", str(params.get("TopicArn", "*")))]
-        if operation in {"Subscribe", "GetTopicAttributes"}:
+        if operation in {"Subscribe", "GetTopicAttributes", "ListSubscriptionsByTopic"}:
             return [Target(f"sns:{operation}", str(params["TopicArn"]))]
+        if operation == "GetSubscriptionAttributes":
+            # Its resource type is the subscription's topic (the subscription ARN minus ":<id>").
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html
+            topic = str(params["SubscriptionArn"]).rpartition(":")[0]
+            return [Target("sns:GetSubscriptionAttributes", topic)]
         return None
     if service == "secretsmanager":
         if operation == "GetSecretValue":

@@ -460,11 +460,7 @@ class LocalHub:
         from router.errors import PoisonRecordError  # noqa: PLC0415 - the router's own rules
         from router.normalise import EntityRules, to_outbound  # noqa: PLC0415 - same
 
-        env = self.deployment.router.environment
-        rules = EntityRules(
-            entity_attribute=env.get("ENTITY_ATTRIBUTE") or None,
-            partition_key=env.get("PARTITION_KEY") or None,
-        )
+        rules = EntityRules.of_router(self.deployment.router.environment)
         out: list[SourceRecord] = []
         for record in [*self.read_stream(ttl_keys), *injected]:
             sequence = sequence_of(record)

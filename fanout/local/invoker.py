@@ -184,6 +184,18 @@ class InProcessInvoker:
         """Run these functions (by name) with these credential variables from now on."""
         self._identities.update({name: dict(env) for name, env in identities.items()})
 
+    def recycle(self, function_name: str) -> None:
+        """Drop the function's container: its next invocation is a cold start on the code now on disk.
+
+        What Lambda does after a deployment: an updated function runs in new execution
+        environments ("When you update a function, Lambda provisions an instance of the
+        function and its supporting resources",
+        https://docs.aws.amazon.com/lambda/latest/api/API_UpdateFunctionConfiguration.html),
+        so what the code reads at cold start (the router's contracts) is read again.
+        """
+        with self._lock:
+            self._containers.pop(function_name, None)
+
     def environment_of(self, function: FunctionSpec) -> dict[str, str]:
         """What ``os.environ`` adds while the function runs: hub settings, Lambda's, the template's.
 

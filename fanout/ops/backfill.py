@@ -272,9 +272,7 @@ def describe_target(
         table_arn=description["TableArn"],
         key_names=tuple(k["AttributeName"] for k in description["KeySchema"]),
         queue_url=queue_url,
-        rules=EntityRules(
-            router_env.get("ENTITY_ATTRIBUTE") or None, router_env.get("PARTITION_KEY") or None
-        ),
+        rules=EntityRules.of_router(router_env),
         max_message_bytes=settings.max_message_bytes if settings else SQS_MAX_MESSAGE_BYTES,
         payload_bucket=(settings.payload_bucket if settings else router_env.get("PAYLOAD_BUCKET"))
         or payload_bucket,

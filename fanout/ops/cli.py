@@ -392,8 +392,7 @@ def run_peek(args: argparse.Namespace, out: Output) -> int:
 def _rules(hub: Hub) -> Any:
     from router.normalise import EntityRules  # noqa: PLC0415 - the router's own rules
 
-    env = hub.router_environment
-    return EntityRules(env.get("ENTITY_ATTRIBUTE") or None, env.get("PARTITION_KEY") or None)
+    return EntityRules.of_router(hub.router_environment)
 
 
 @_guarded

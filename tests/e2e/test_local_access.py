@@ -194,7 +194,11 @@ class TestOperatorPolicy:
             )
         }
         assert "lambda:InvokeFunction" in actions
-        assert not {a for a in actions if a.startswith("sns:")}
+        # Reading who is subscribed, never publishing or subscribing.
+        assert {a for a in actions if a.startswith("sns:")} == {
+            "sns:ListSubscriptionsByTopic",
+            "sns:GetSubscriptionAttributes",
+        }
 
     def test_replays_wait_out_the_deployed_routers_timeout(self, env: Env):
         # The router's Timeout, as resolving the hub reads it, sets the invoke client's
@@ -281,6 +285,53 @@ class TestOperatorPolicy:
                 to_outbound(poison, EntityRules()).envelope_id,
             }
         )
+
+    def test_consumers_lists_the_topics_subscriptions_with_their_owner_tags(
+        self, env: Env, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    ):
+        # GIVEN a template that declares no consumer, so each owner can only come from
+        # its queue's fanout:owner tag (ListQueueTags)
+        empty = tmp_path / "template.yaml"
+        empty.write_text("Resources: {}\n")
+        # WHEN the operator asks who receives order events from the live hub
+        code, document, err = env.as_operator(
+            capsys, "consumers", "--entity", "order", "--template", str(empty)
+        )
+        # THEN the topic's subscriptions are read, each with its owner tag
+        assert code == 0, err
+        rows = {row["consumer"]: row for row in document["consumers"]}
+        assert {name: rows[name]["owner"] for name in ("audit-log", "projection")} == {
+            "audit-log": "fanout-hub",
+            "projection": "fanout-hub",
+        }
+        assert {row["source"] for row in rows.values()} == {"topic"}
+
+    @pytest.mark.parametrize(
+        ("sid", "action"),
+        [
+            ("ReadTheSubscriptions", "sns:ListSubscriptionsByTopic"),
+            ("ReadEachSubscription", "sns:GetSubscriptionAttributes"),
+        ],
+    )
+    def test_without_reading_subscriptions_consumers_is_refused(
+        self, env: Env, capsys: pytest.CaptureFixture[str], sid: str, action: str
+    ):
+        # GIVEN the operator policy minus one of the subscription reads
+        authorizer = env.access.authorizer
+        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
+        (document,) = granted.policies
+        narrowed = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != sid]}
+        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
+        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
+        try:
+            # WHEN
+            code, _, err = env.as_operator(capsys, "consumers", "--entity", "order")
+        finally:
+            authorizer.register(OPERATOR_ACCESS_KEY, granted)
+        # THEN the hub named cannot be read: a usage error naming the refusal
+        assert code == 2, err
+        assert "subscriptions could not be read" in err
+        assert action.split(":")[1] in err
 
     def test_without_invoke_function_a_replay_is_denied(
         self, env: Env, capsys: pytest.CaptureFixture[str]

@@ -26,6 +26,7 @@ from fanout.deploy import deployer
 from fanout.deploy.exceptions import StackError
 from fanout.deploy.models import RedrivePolicy
 from fanout.deploy.template import load_template
+from router.observability import METRICS_NAMESPACE
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMERS = ("AuditLogConsumer", "ProjectionConsumer", "WebhookConsumer")
@@ -257,6 +258,7 @@ class TestRouter:
             "PAYLOAD_BUCKET": deployed.outputs["PayloadBucketName"],
             "MAX_MESSAGE_BYTES": "262144",
             "LOG_LEVEL": "INFO",
+            # The default mode; CONTRACT_SCHEMAS is set only when ContractSchemas is.
             "CONTRACT_MODE": "observe",
         }
 
@@ -315,7 +317,7 @@ class TestAlarms:
         watched = {
             a["Dimensions"][0]["Value"]
             for a in deployed.all_alarms().values()
-            if a["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
         }
         dlqs = {
             q.name for q in deployed.all_queues().values() if q.path.endswith("DeadLetterQueue")
@@ -327,6 +329,7 @@ class TestAlarms:
         metrics = {
             (a["Namespace"], a["MetricName"], a["Dimensions"][0]["Value"])
             for a in deployed.all_alarms().values()
+            if "MetricName" in a
         }
         for function in deployed.all_functions().values():
             assert ("AWS/Lambda", "Errors", function.name) in metrics
@@ -341,7 +344,7 @@ class TestAlarms:
         ages = {
             a["Dimensions"][0]["Value"]: a["Threshold"]
             for a in deployed.all_alarms().values()
-            if a["MetricName"] == "ApproximateAgeOfOldestMessage"
+            if a.get("MetricName") == "ApproximateAgeOfOldestMessage"
         }
         queues = deployed.all_queues().values()
         assert {q.name for q in queues} == set(ages)
@@ -361,13 +364,26 @@ class TestAlarms:
         watched = {
             a["MetricName"]
             for a in deployed.all_alarms().values()
-            if a["Namespace"] == "AWS/SNS"
+            if a.get("Namespace") == "AWS/SNS"
             and a["Dimensions"] == [{"Name": "TopicName", "Value": topic}]
         }
         assert watched == {
             "NumberOfNotificationsFailed",
             "NumberOfNotificationsFailedToRedriveToDlq",
         }
+
+    def test_contract_violations_of_every_entity_alarm(self, deployed):
+        # GIVEN the router's contract metric, one series per entity (router/observability.py)
+        (alarm,) = (
+            a for a in deployed.all_alarms().values() if "ContractViolations" in json.dumps(a)
+        )
+        (query,) = alarm["Metrics"]
+        # THEN one query sums them all, so a new contracted entity is watched too
+        expression = " ".join(query["Expression"].split())
+        assert expression.startswith("SELECT SUM(ContractViolations) FROM SCHEMA(")
+        assert expression.endswith(f'("{METRICS_NAMESPACE}", Entity)')
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["TreatMissingData"] == "notBreaching"  # a batch without one writes nothing
 
 
 class TestDashboards:
