@@ -12,7 +12,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Final
 
@@ -78,14 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the arguments and run the chosen command; returns the exit code.
-
-    Whatever a command leaves uncaught from the AWS SDK (no credentials, an endpoint that
-    does not answer, a refused call) ends as one line on stderr and exit 1, not a traceback.
-    """
+    """Parse the arguments and run the chosen command; returns the exit code."""
     args = build_parser().parse_args(argv)  # SystemExit 2 on a usage error (one line)
     try:
-        code = int(args.run(args))
+        code = outcome(lambda: int(args.run(args)))
         sys.stdout.flush()  # inside the try: a closed pipe fails here, not at exit
     except BrokenPipeError:
         # The reader went away (`fanout cost | head`): what it read is all it wanted.
@@ -94,17 +90,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:
+        return fail("fanout", "interrupted", 130)
+    return code
+
+
+def outcome(run: Callable[[], int]) -> int:
+    """``run()``'s exit code, or the convention's for what a command raises (one line on stderr).
+
+    A usage error (``UsageError``) is exit 2, a failed operation (``OperationError``)
+    exit 1; whatever a command leaves uncaught from the AWS SDK (no credentials, an
+    endpoint that does not answer, a refused call) is exit 1 too, not a traceback.
+    """
+    try:
+        return run()
     except UsageError as exc:
         return fail("fanout", exc, EXIT_USAGE)
     except OperationError as exc:
         return fail("fanout", exc, EXIT_FAILED)
-    except KeyboardInterrupt:
-        return fail("fanout", "interrupted", 130)
     except Exception as exc:
-        if not is_sdk_error(exc):
+        if isinstance(exc, BrokenPipeError) or not is_sdk_error(exc):
             raise
         return sdk_failure("fanout", exc)
-    return code
 
 
 if __name__ == "__main__":

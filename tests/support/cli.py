@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fanout.cli import build_parser, main
+from fanout.cli import build_parser, main, outcome
 from fanout.ops.output import Output
 
 
@@ -38,11 +38,16 @@ class Ran:
 
 
 def run_fanout(argv: Sequence[str], *, json_mode: bool | None = None) -> Ran:
-    """Parse ``argv`` as the ``fanout`` CLI does and run it with captured output."""
+    """Parse ``argv`` as the ``fanout`` CLI does and run it with captured output.
+
+    Errors a command raises end as ``fanout.cli.main`` ends them (``outcome``): one line
+    on the captured stderr and the convention's exit code.
+    """
     args = build_parser().parse_args(list(argv))
     out, err = io.StringIO(), io.StringIO()
     mode = args.json if json_mode is None else json_mode
-    code = int(args.run(args, Output(json_mode=mode, out=out, err=err)))
+    with contextlib.redirect_stderr(err):
+        code = outcome(lambda: int(args.run(args, Output(json_mode=mode, out=out, err=err))))
     return Ran(code, out.getvalue(), err.getvalue())
 
 
