@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -19,6 +22,20 @@ os.environ.update(
     }
 )
 for _var in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+
+# A `fanout local up` the developer has running must not answer the tests' commands: its
+# state file (fanout.local.hub.STATE_FILE) lives in the temp directory, so each test
+# process gets its own, and the hubs the tests start write theirs there too.
+_SESSION_TMP = tempfile.mkdtemp(prefix="fanout-tests-")
+os.environ["TMPDIR"] = _SESSION_TMP
+tempfile.tempdir = None  # tempfile reads TMPDIR again
+atexit.register(shutil.rmtree, _SESSION_TMP, ignore_errors=True)
+
+# Nor may the developer's FANOUT_* settings steer them (the shared options' variables).
+from fanout.options import ENVIRONMENT  # noqa: E402 - after the temp directory above
+
+for _var in ENVIRONMENT.values():
     os.environ.pop(_var, None)
 
 # moto in decorator mode (``mock_aws``) gets what the local hub's moto server gets:
