@@ -167,6 +167,18 @@ def _live_consumers(
         return None
 
 
+def _read_template(path: Path) -> list[Consumer]:
+    """The template's consumers; ``UsageError`` naming it when it is not a readable template."""
+    import yaml  # noqa: PLC0415 - YAML only when a template is read
+
+    from fanout.deploy.exceptions import StackError  # noqa: PLC0415 - same
+
+    try:
+        return template_consumers(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, StackError) as exc:
+        raise UsageError(f"cannot read the template {path}: {exc}") from None
+
+
 def find_consumers(
     args: argparse.Namespace, output: Output, root: Path | None, *, local_hub: bool = True
 ) -> tuple[list[Consumer], list[str]]:
@@ -176,7 +188,7 @@ def find_consumers(
     check does not: in CI its answer must not depend on what else runs on the machine.
     """
     path = _template_path(args, root)
-    template = template_consumers(path) if path.is_file() else []
+    template = _read_template(path) if path.is_file() else []
     sources = [str(path)] if path.is_file() else []
     live = _live_consumers(args, output, local_hub=local_hub)
     if live is None:

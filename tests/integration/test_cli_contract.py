@@ -273,6 +273,11 @@ WITHOUT_A_HUB = [
         r"fanout: --type User\.updated: the router lower-cases entities, try user\.updated",
     ),
     (["consumers", "--entity", "User"], 2, r"fanout: --entity 'User': the router lower-cases"),
+    (
+        ["consumers", "--template", str(ROOT / "README.md")],
+        2,
+        r"fanout: cannot read the template \S+README\.md: mapping values are not allowed",
+    ),
     # The scaffold: the names it refuses (nothing is written), and no project to add to.
     (
         ["consumer", "new", "router", "--root", str(ROOT)],
