@@ -94,13 +94,15 @@ def latest_tag(root: Path) -> str | None:
     a merge's other parent, and none in a repository of one commit). With uncommitted
     changes to the contracts, the work tree is not the tagged release but a change to it,
     and HEAD's tag is the release to compare with.
-    https://git-scm.com/docs/git-describe#Documentation/git-describe.txt---excludeltpatterngt
+    https://git-scm.com/docs/git-describe (``--exclude <pattern>``: a glob(7) pattern)
     """
-    excluded: list[str] = []
-    if not _contracts_changed(root):
-        for tag in _git(root, "tag", "--points-at", "HEAD").split():
-            excluded += ["--exclude", _glob_literal(tag)]
     try:
+        excluded: list[str] = []
+        if not _contracts_changed(root):
+            for tag in _git(root, "tag", "--points-at", "HEAD").split():
+                # A pattern, but a tag name cannot hold ?, * or [, so it matches only itself:
+                # https://git-scm.com/docs/git-check-ref-format
+                excluded += ["--exclude", tag]
         return _git(root, "describe", "--tags", "--abbrev=0", *excluded, "HEAD").strip() or None
     except SourceError:
         return None
@@ -118,11 +120,6 @@ def _contracts_changed(root: Path) -> bool:
         ENTITY_SCHEMA_DIR,
     )
     return bool(status.strip())
-
-
-def _glob_literal(name: str) -> str:
-    """``name`` as a git glob matching only itself (``--exclude`` takes a pattern)."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", name)
 
 
 def commit_of(root: Path, ref: str) -> str:
@@ -252,6 +249,6 @@ def _load(path: Path) -> Any:
         sys.modules[name] = module  # pydantic resolves the models' annotations through it
         code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
         exec(code, module.__dict__)  # noqa: S102 - the repository's own contract module  # nosec B102
-    except Exception as exc:
+    except Exception as exc:  # whatever the module raises is the module's failure
         raise SourceError(f"contract module {path} does not load: {exc}") from exc
     return module
