@@ -419,5 +419,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "state (a read model, 1 write a message), side-effect (each event once, 2 writes; "
         "the default), naturally-idempotent (an effect idempotent by itself, 0 writes)",
     )
-    new.add_argument("--root", default=".", help="repository root (default: current directory)")
+    new.add_argument(
+        "--root",
+        default=".",
+        metavar="DIR",
+        help="the fanout-hub project to add it to, holding template.yaml (default: the current"
+        " directory)",
+    )
     new.set_defaults(run=_run)
