@@ -66,6 +66,29 @@ class Question:
     entity: str | None = None
     operation: str | None = None
 
+    def refusal(self) -> str | None:
+        """Why the router publishes no event like the one asked about, if so (a usage error).
+
+        A ``type`` is ``<entity>.<operation>`` with one of the router's operations, and
+        an entity is lower case: ``router.normalise`` lower-cases the entity it reads
+        from an item, so ``User.updated`` or ``user.bogus`` would match nothing and
+        list nobody, which reads as "nobody receives it".
+        """
+        if self.type is not None:
+            entity, _, operation = self.type.rpartition(".")
+            if not entity or operation not in OPERATIONS:
+                return (
+                    f"--type {self.type} is not <entity>.<operation> with an operation the"
+                    f" router publishes ({', '.join(OPERATIONS)}), e.g. user.updated"
+                )
+            if entity != entity.lower():
+                return (
+                    f"--type {self.type}: the router lower-cases entities, try {self.type.lower()}"
+                )
+        if self.entity and self.entity != self.entity.lower():
+            return f"--entity {self.entity!r}: the router lower-cases entities, try {self.entity.lower()!r}"
+        return self.contradiction()
+
     def contradiction(self) -> str | None:
         """Why no event can match every attribute given (a type of another entity...), if so."""
         if not self.type:

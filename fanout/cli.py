@@ -36,6 +36,7 @@ COMMAND_MODULES: Final = (
     "fanout.env_vars",  # fanout env-vars
     "fanout.kit",  # fanout kit publish
     "fanout.schema.cli",  # fanout schema check | consumers
+    "fanout.completion",  # fanout completion bash | zsh | tcsh
 )
 
 

@@ -60,6 +60,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+class Renamed(argparse.Action):
+    """An old spelling of a flag, still accepted with a note on stderr, hidden from ``--help``.
+
+    ``parser.add_argument("--repo", dest="root", action=Renamed, new="--root",
+    help=argparse.SUPPRESS)``.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"note: `{parser.prog} {option_string}` is now {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 # ---------------------------------------------------------------------------- numbers
 
 

@@ -23,6 +23,7 @@ from typing import Final
 
 from fanout import scaffold_code as code
 from fanout.filter_syntax import FILTER_KEYS, FilterPolicyDict, FilterSyntaxError, parse_filters
+from fanout.options import UsageError
 
 KIT_LOCATION: Final = "Location: consumers/kit/template.yaml"
 # The kit's ConsumerName AllowedPattern.
@@ -86,7 +87,10 @@ def check_name(root: Path, new: NewConsumer) -> None:
     """
     name = new.name.lower()
     template = (root / "template.yaml").read_text(encoding="utf-8")
-    folders = {p.name.lower() for p in (root / "consumers").iterdir() if p.is_dir()}
+    consumers = root / "consumers"
+    folders = (
+        {p.name.lower() for p in consumers.iterdir() if p.is_dir()} if consumers.is_dir() else set()
+    )
     test = root / "tests" / "unit" / "consumers" / f"test_consumer_{new.package}.py"
     if name in RESERVED:
         reason = "is reserved (the router's own name in fanout commands)"
@@ -365,16 +369,27 @@ NEXT_STEPS: Final = {
 }
 
 
+def project_root(root: Path) -> Path:
+    """``root`` if it holds a fanout-hub project (its ``template.yaml``); ``UsageError`` if not."""
+    if not (root / "template.yaml").is_file():
+        raise UsageError(
+            f"not a fanout-hub project: no template.yaml in {root.resolve()} (use --root)"
+        )
+    return root
+
+
 def _run(args: argparse.Namespace) -> int:
+    # Usage errors follow the one convention (fanout.options): one line on stderr, exit 2.
     if not NAME_PATTERN.match(args.name):
-        print(f"error: NAME must match {NAME_PATTERN.pattern} (the kit's ConsumerName rule)")
-        return 2
+        raise UsageError(
+            f"consumer name {args.name!r} must match {NAME_PATTERN.pattern}"
+            " (the kit's ConsumerName rule: lower case, digits, '-')"
+        )
     try:
         new = NewConsumer(args.name, filter_policy(args.filter or []), args.mode)
-        changed = create(Path(args.root), new)
+        changed = create(project_root(Path(args.root)), new)
     except ScaffoldError as error:
-        print(f"error: {error}")
-        return 2
+        raise UsageError(str(error)) from None
     for path in changed:
         print(f"wrote {path}")
     if new.mode in NEXT_STEPS:
@@ -404,5 +419,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "state (a read model, 1 write a message), side-effect (each event once, 2 writes; "
         "the default), naturally-idempotent (an effect idempotent by itself, 0 writes)",
     )
-    new.add_argument("--root", default=".", help="repository root (default: current directory)")
+    new.add_argument(
+        "--root",
+        default=".",
+        metavar="DIR",
+        help="the fanout-hub project to add it to, holding template.yaml (default: the current"
+        " directory)",
+    )
     new.set_defaults(run=_run)

@@ -2,7 +2,7 @@
 
 ``fanout schema check [--against REF] [--mode backward|forward|full] [--transitive]``
 compares the entity contracts of the work tree with those at a git ref (the latest
-release tag by default) and exits 1 on a breaking change that is not made as a new
+release tag before HEAD's own by default: ``fanout.schema.sources.latest_tag``) and exits 1 on a breaking change that is not made as a new
 version with its up step (or on a model whose export is stale), 0 when every change is compatible or allowed, 2 on a usage
 error (not a git repository, an unknown ref, no tag and no ``--against``). For each entity
 with a breaking change it lists the consumers whose filter policies admit that entity.
@@ -30,7 +30,7 @@ from fanout.audience import (
     topic_consumers,
 )
 from fanout.ops.output import Output
-from fanout.options import UsageError, connection_options
+from fanout.options import Renamed, UsageError, connection_options
 from fanout.schema.check import Report, compare
 from fanout.schema.compat import Mode
 from fanout.schema.sources import (
@@ -66,7 +66,12 @@ def register(subcommands: Any) -> None:
             " not made as a new version with its up step, 0 otherwise, 2 on a usage error."
         ),
     )
-    check.add_argument("--against", help="git ref to compare with (default: the latest tag)")
+    check.add_argument(
+        "--against",
+        metavar="REF",
+        help="git ref to compare with (default: the latest tag reachable from HEAD that is not"
+        " HEAD's own, unless the contracts have uncommitted changes)",
+    )
     check.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
@@ -77,7 +82,14 @@ def register(subcommands: Any) -> None:
     check.add_argument(
         "--transitive", action="store_true", help="check a new version against every earlier one"
     )
-    check.add_argument("--repo", default=".", help="the repository (default: this directory)")
+    check.add_argument(
+        "--root",
+        default=".",
+        metavar="DIR",
+        help="the repository (default: the one holding the current directory)",
+    )
+    # The old spelling, as `tail --stack` is kept: `--root` is what `consumer new` says too.
+    check.add_argument("--repo", dest="root", action=Renamed, new="--root", help=argparse.SUPPRESS)
     _consumer_sources(check)
     check.set_defaults(run=run_check)
 
@@ -155,6 +167,18 @@ def _live_consumers(
         return None
 
 
+def _read_template(path: Path) -> list[Consumer]:
+    """The template's consumers; ``UsageError`` naming it when it is not a readable template."""
+    import yaml  # noqa: PLC0415 - YAML only when a template is read
+
+    from fanout.deploy.exceptions import StackError  # noqa: PLC0415 - same
+
+    try:
+        return template_consumers(path)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, StackError) as exc:
+        raise UsageError(f"cannot read the template {path}: {exc}") from None
+
+
 def find_consumers(
     args: argparse.Namespace, output: Output, root: Path | None, *, local_hub: bool = True
 ) -> tuple[list[Consumer], list[str]]:
@@ -164,7 +188,7 @@ def find_consumers(
     check does not: in CI its answer must not depend on what else runs on the machine.
     """
     path = _template_path(args, root)
-    template = template_consumers(path) if path.is_file() else []
+    template = _read_template(path) if path.is_file() else []
     sources = [str(path)] if path.is_file() else []
     live = _live_consumers(args, output, local_hub=local_hub)
     if live is None:
@@ -176,8 +200,8 @@ def run_consumers(args: argparse.Namespace, out: Output | None = None) -> int:
     """``fanout consumers``: the consumers admitting the events asked about."""
     output = out or Output(json_mode=args.json)
     question = Question(type=args.event_type, entity=args.entity, operation=args.operation)
-    if (contradiction := question.contradiction()) is not None:
-        raise UsageError(str(contradiction))
+    if (refusal := question.refusal()) is not None:
+        raise UsageError(refusal)
     try:
         root: Path | None = repository_root(Path())
     except SourceError:
@@ -203,11 +227,11 @@ def run_check(args: argparse.Namespace, out: Output | None = None) -> int:
     """``fanout schema check``: exit 1 on a breaking change that is not allowed."""
     output = out or Output(json_mode=args.json)
     try:
-        root = repository_root(Path(args.repo))
+        root = repository_root(Path(args.root))
         against = args.against or latest_tag(root)
         if against is None:
             raise UsageError(
-                "no release tag to compare with (git describe --tags found none);"
+                "no release tag to compare with (none reachable from HEAD but HEAD's own);"
                 " pass --against REF"
             )
         tree, contracts = in_work_tree(root), contracts_in_work_tree(root)

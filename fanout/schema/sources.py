@@ -86,11 +86,40 @@ def repository_root(path: Path) -> Path:
 
 
 def latest_tag(root: Path) -> str | None:
-    """The latest release tag reachable from HEAD (``git describe --tags --abbrev=0``)."""
+    """The latest release tag to compare with: reachable from HEAD, and not HEAD's own tag.
+
+    A release pipeline runs on the tagged commit with a clean work tree: compared with
+    that very tag (``git describe --tags --abbrev=0`` alone), it would always pass. So
+    HEAD's own tags are left out (``--exclude``, which also finds an earlier tag through
+    a merge's other parent, and none in a repository of one commit). With uncommitted
+    changes to the contracts, the work tree is not the tagged release but a change to it,
+    and HEAD's tag is the release to compare with.
+    https://git-scm.com/docs/git-describe (``--exclude <pattern>``: a glob(7) pattern)
+    """
     try:
-        return _git(root, "describe", "--tags", "--abbrev=0").strip() or None
+        excluded: list[str] = []
+        if not _contracts_changed(root):
+            for tag in _git(root, "tag", "--points-at", "HEAD").split():
+                # A pattern, but a tag name cannot hold ?, * or [, so it matches only itself:
+                # https://git-scm.com/docs/git-check-ref-format
+                excluded += ["--exclude", tag]
+        return _git(root, "describe", "--tags", "--abbrev=0", *excluded, "HEAD").strip() or None
     except SourceError:
         return None
+
+
+def _contracts_changed(root: Path) -> bool:
+    """Whether the work tree's contracts or exports differ from HEAD's (untracked files too)."""
+    status = _git(
+        root,
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        "--",
+        CONTRACT_DIR,
+        ENTITY_SCHEMA_DIR,
+    )
+    return bool(status.strip())
 
 
 def commit_of(root: Path, ref: str) -> str:
@@ -101,11 +130,17 @@ def commit_of(root: Path, ref: str) -> str:
         raise SourceError(f"unknown git ref {ref!r}") from exc
 
 
-def _add(found: dict[str, Versions], name: str, text: str) -> None:
+def _add(found: dict[str, Versions], name: str, text: str, where: str) -> None:
     match = _SCHEMA_FILE.match(name)
     if match is None:
         return
-    found.setdefault(match["entity"], {})[int(match["version"])] = json.loads(text)
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:  # json.JSONDecodeError, or text that is not UTF-8
+        raise SourceError(f"the exported schema {where} is not JSON ({exc})") from None
+    if not isinstance(schema, dict):
+        raise SourceError(f"the exported schema {where} is not a JSON object")
+    found.setdefault(match["entity"], {})[int(match["version"])] = schema
 
 
 def at_ref(root: Path, ref: str) -> Snapshot:
@@ -118,7 +153,8 @@ def at_ref(root: Path, ref: str) -> Snapshot:
         else ""
     )
     for name in names.split():
-        _add(found, name, _git(root, "show", f"{commit}:{ENTITY_SCHEMA_DIR}/{name}"))
+        where = f"{ENTITY_SCHEMA_DIR}/{name} at {ref}"
+        _add(found, name, _git(root, "show", f"{commit}:{ENTITY_SCHEMA_DIR}/{name}"), where)
     return Snapshot(label=ref, schemas=found)
 
 
@@ -135,7 +171,7 @@ def in_work_tree(root: Path) -> Snapshot:
     found: dict[str, Versions] = {}
     folder = root / ENTITY_SCHEMA_DIR
     for path in sorted(folder.glob("*.schema.json")) if folder.is_dir() else ():
-        _add(found, path.name, path.read_text(encoding="utf-8"))
+        _add(found, path.name, path.read_text(encoding="utf-8"), str(path))
     return Snapshot(label="work tree", schemas=found)
 
 
@@ -195,19 +231,24 @@ def stale_exports(contracts: Mapping[str, EntityContract], tree: Snapshot) -> li
 
 
 def _load(path: Path) -> Any:
+    """The contract module at ``path``; ``SourceError`` naming it when it does not load.
+
+    Any failure of the module (a syntax error, a failed import, a model pydantic refuses)
+    is reported as the module's, in one line, whichever way it is loaded.
+    """
     import schemas.entities as package  # noqa: PLC0415 - see steps_in_work_tree
 
-    if Path(package.__file__ or "").resolve().parent == path.parent:
-        return importlib.import_module(f"schemas.entities.{path.stem}")
-    # Compiled from the text each time, not through the import system: a contract edited
-    # and checked again within a second must not be read from a stale bytecode cache.
-    name = f"_fanout_contract_{path.stem}"
-    module = types.ModuleType(name)
-    module.__file__ = str(path)
-    sys.modules[name] = module  # pydantic resolves the models' annotations through it
     try:
+        if Path(package.__file__ or "").resolve().parent == path.parent:
+            return importlib.import_module(f"schemas.entities.{path.stem}")
+        # Compiled from the text each time, not through the import system: a contract edited
+        # and checked again within a second must not be read from a stale bytecode cache.
+        name = f"_fanout_contract_{path.stem}"
+        module = types.ModuleType(name)
+        module.__file__ = str(path)
+        sys.modules[name] = module  # pydantic resolves the models' annotations through it
         code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
         exec(code, module.__dict__)  # noqa: S102 - the repository's own contract module  # nosec B102
-    except Exception as exc:  # any failure of the module is reported as the module's
+    except Exception as exc:  # whatever the module raises is the module's failure
         raise SourceError(f"contract module {path} does not load: {exc}") from exc
     return module

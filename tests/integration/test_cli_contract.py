@@ -257,6 +257,58 @@ WITHOUT_A_HUB = [
         2,
         r"fanout: --type order\.created has entity 'order', not 'user'",
     ),
+    # a type the router never publishes: <entity>.<operation>, a lower-case entity
+    (
+        ["consumers", "--type", "user"],
+        2,
+        (
+            r"fanout: --type user is not <entity>\.<operation> with an operation the router "
+            r"publishes \(created, updated, deleted, expired, snapshot\)"
+        ),
+    ),
+    (["consumers", "--type", "user.bogus"], 2, r"fanout: --type user\.bogus is not <entity>"),
+    (
+        ["consumers", "--type", "User.updated"],
+        2,
+        r"fanout: --type User\.updated: the router lower-cases entities, try user\.updated",
+    ),
+    (["consumers", "--entity", "User"], 2, r"fanout: --entity 'User': the router lower-cases"),
+    (
+        ["consumers", "--template", str(ROOT / "README.md")],
+        2,
+        r"fanout: cannot read the template \S+README\.md: mapping values are not allowed",
+    ),
+    # The scaffold: the names it refuses (nothing is written), and no project to add to.
+    (
+        ["consumer", "new", "router", "--root", str(ROOT)],
+        2,
+        r"fanout: consumer name 'router' is reserved",
+    ),
+    (
+        ["consumer", "new", "projection", "--root", str(ROOT)],
+        2,
+        r"fanout: consumer name 'projection' is a consumer in template\.yaml already",
+    ),
+    (
+        ["consumer", "new", "Billing", "--root", str(ROOT)],
+        2,
+        r"fanout: consumer name 'Billing' must match \^\[a-z\]",
+    ),
+    (
+        ["consumer", "new", "billing", "--filter", "colour=red", "--root", str(ROOT)],
+        2,
+        r"fanout: unknown filter key 'colour': valid keys are type",
+    ),
+    (
+        ["consumer", "new", "billing", "--root", "{tmp}"],
+        2,
+        r"fanout: not a fanout-hub project: no template\.yaml in /\S+ \(use --root\)",
+    ),
+    (
+        ["schema", "check", "--root", "{tmp}"],
+        2,
+        r"fanout: /\S+ is not in a git repository",
+    ),
 ]
 
 

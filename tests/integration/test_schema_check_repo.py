@@ -9,9 +9,13 @@ saying whether the down step exists.
 
 from __future__ import annotations
 
+import types
+
 import pytest
 from support.cli import run_fanout, run_main
+from support.fresh_clone import ROOT
 
+from fanout.schema.sources import SourceError, contracts_in_work_tree, latest_tag
 from tests.support.contract_repos import ContractRepo
 
 V1 = """
@@ -113,7 +117,7 @@ def repo(tmp_path):
 
 
 def _check(repo: ContractRepo, *extra: str):
-    return run_fanout(["schema", "check", "--repo", str(repo.root), *extra])
+    return run_fanout(["schema", "check", "--root", str(repo.root), *extra])
 
 
 class TestRemovingAField:
@@ -194,10 +198,10 @@ class TestUsage:
 
     def test_no_tag(self, tmp_path):
         repo = ContractRepo.create(tmp_path / "untagged")
-        ran = run_main(["schema", "check", "--repo", str(repo.root)])
+        ran = run_main(["schema", "check", "--root", str(repo.root)])
         assert ran.code == 2
         assert ran.err.strip() == (
-            "fanout: no release tag to compare with (git describe --tags found none);"
+            "fanout: no release tag to compare with (none reachable from HEAD but HEAD's own);"
             " pass --against REF"
         )
 
@@ -206,11 +210,103 @@ class TestUsage:
         assert _check(repo, "--against", "HEAD").code == 0
 
     def test_unknown_ref(self, repo):
-        ran = run_main(["schema", "check", "--repo", str(repo.root), "--against", "v9.9.9"])
+        ran = run_main(["schema", "check", "--root", str(repo.root), "--against", "v9.9.9"])
         assert ran.code == 2
         assert "unknown git ref 'v9.9.9'" in ran.err
 
     def test_not_a_repository(self, tmp_path):
-        ran = run_main(["schema", "check", "--repo", str(tmp_path)])
+        ran = run_main(["schema", "check", "--root", str(tmp_path)])
         assert ran.code == 2
         assert "is not in a git repository" in ran.err
+
+    def test_the_old_repo_flag_still_works_with_a_note(self, repo):
+        repo.contract("user", V1_WITHOUT_FULLNAME)
+        ran = run_main(["schema", "check", "--repo", str(repo.root)])
+        assert ran.code == 1, ran.err
+        assert ran.first_error_line == "note: `fanout schema check --repo` is now --root"
+
+
+class TestTheReleaseToCompareWith:
+    """The default ref is the last release before HEAD's own tag: a release is checked against the one before it."""
+
+    def test_a_tagged_head_is_compared_with_the_tag_before(self, repo):
+        # GIVEN v1.0.0, then a breaking change committed and tagged v1.1.0 (a release pipeline's checkout)
+        repo.contract("user", V1_WITHOUT_FULLNAME)
+        repo.commit("drop fullname", tag="v1.1.0")
+        # WHEN the check runs on the clean tagged HEAD THEN it compares with v1.0.0 and fails
+        assert latest_tag(repo.root) == "v1.0.0"
+        ran = _check(repo)
+        assert ran.code == 1, ran.out
+        assert "against v1.0.0" in ran.out
+        assert "BREAKING user v1: fullname: field removed" in ran.out
+
+    def test_an_untagged_head_is_compared_with_the_last_tag(self, repo):
+        repo.commit("after the release")
+        assert latest_tag(repo.root) == "v1.0.0"
+
+    def test_uncommitted_contract_changes_on_a_tagged_head_are_compared_with_its_tag(self, repo):
+        # GIVEN HEAD tagged v1.0.0 and an edit not committed: the tree is a change to that release
+        repo.write("schemas/entities/user.py", V1_WITHOUT_FULLNAME)
+        assert latest_tag(repo.root) == "v1.0.0"
+
+    def test_a_single_tagged_commit_has_nothing_before_it(self, tmp_path):
+        repo = ContractRepo.create(tmp_path / "one")
+        repo.git("tag", "v1.0.0")
+        assert latest_tag(repo.root) is None
+        ran = run_main(["schema", "check", "--root", str(repo.root)])
+        assert (ran.code, ran.first_error_line) == (
+            2,
+            (
+                "fanout: no release tag to compare with (none reachable from HEAD but HEAD's own);"
+                " pass --against REF"
+            ),
+        )
+
+
+class TestUnreadableContracts:
+    """A malformed export or a contract module that does not load: one line naming the file, exit 2."""
+
+    def test_a_malformed_export_in_the_work_tree(self, repo):
+        repo.write("schemas/json/entities/user.v1.schema.json", "{not json")
+        ran = run_main(["schema", "check", "--root", str(repo.root)])
+        assert ran.code == 2, ran.err
+        assert ran.first_error_line.startswith(
+            f"fanout: the exported schema {repo.root}/schemas/json/entities/user.v1.schema.json"
+            " is not JSON"
+        ), ran.err
+        assert "Traceback" not in ran.err
+
+    def test_a_malformed_export_at_the_ref(self, repo):
+        repo.write("schemas/json/entities/user.v1.schema.json", "[1, 2")
+        repo.commit("broken export", tag="v1.0.1")
+        repo.contract("user", V1)
+        repo.commit("export again")
+        ran = run_main(["schema", "check", "--root", str(repo.root), "--against", "v1.0.1"])
+        assert ran.code == 2, ran.err
+        assert ran.first_error_line.startswith(
+            "fanout: the exported schema schemas/json/entities/user.v1.schema.json at v1.0.1"
+            " is not JSON"
+        ), ran.err
+
+    def test_a_contract_module_that_does_not_load(self, repo):
+        repo.write("schemas/entities/user.py", "from schemas.entities import Nope\n")
+        ran = run_main(["schema", "check", "--root", str(repo.root)])
+        assert ran.code == 2, ran.err
+        assert ran.first_error_line.startswith(
+            f"fanout: contract module {repo.root.resolve()}/schemas/entities/user.py does not load"
+        ), ran.err
+        assert len(ran.err.splitlines()) == 1
+
+    def test_this_checkouts_own_module_that_does_not_import(self, monkeypatch):
+        # GIVEN this checkout's contract modules, imported as the package, failing to import
+        def broken(name, package=None):
+            raise ImportError(f"cannot import {name}")
+
+        monkeypatch.setattr(
+            "fanout.schema.sources.importlib", types.SimpleNamespace(import_module=broken)
+        )
+        # WHEN they are read THEN the failure names the module, as a usage error of the check
+        with pytest.raises(
+            SourceError, match=r"contract module .*schemas/entities/\w+\.py does not load"
+        ):
+            contracts_in_work_tree(ROOT)

@@ -17,6 +17,7 @@ DOCS = (
 )
 INLINE = re.compile(r"`(fanout\s[^`]*)`")
 FENCE = re.compile(r"^\s*```")
+SHELL_OPERATORS = frozenset({">", ">>", "<", "|", "&&", "||", ";", "&", "2>", "2>&1"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class DocCommand:
             words = shlex.split(self.text, comments=self.in_block)
         except ValueError:
             words = self.text.split()
+        if self.in_block:  # the command ends where the shell takes over: `fanout x > file`
+            ends = [i for i, word in enumerate(words) if word in SHELL_OPERATORS]
+            words = words[: ends[0]] if ends else words
         return words[1:]
 
 

@@ -1,48 +1,46 @@
 """Run the docs' ``<!-- docs-test: run -->`` shell blocks as a reader would type them.
 
-One ``DocSession`` is a fresh copy of the repository (the docs write files: a
-scaffolded consumer, ``order.json``), a private temporary directory (so the hub's
-state file, ``$TMPDIR/fanout-local-hub.json``, is this session's alone) and the
-commands' environment: the project's ``.venv/bin`` on ``PATH`` as after
-``source .venv/bin/activate``, the copy on ``PYTHONPATH`` as a fresh clone's
-editable install would put it, and no AWS credentials or profile of the caller
-(nothing may reach a real account).
+One ``DocSession`` is what a newcomer has: a fresh ``git clone`` of the repository's
+last commit (``support.fresh_clone.clone_head``: uncommitted changes are not in it),
+a private temporary directory (so the hub's state file, ``$TMPDIR/fanout-local-hub.json``,
+is this session's alone) and a shell environment with no project tooling in it: no uv,
+no ``.venv`` on ``PATH`` (``without_project_tooling``), no AWS credentials or profile of
+the caller (nothing may reach a real account) and no ``PYTHONDONTWRITEBYTECODE``.
+The docs' own setup step (``make setup && source .venv/bin/activate``) is what puts
+``fanout``, ``pytest`` and ``sam`` on its ``PATH``: the clone bootstraps its own uv in
+``.tools/`` and installs the locked packages into its own ``.venv``.
 
-A command that runs until Ctrl-C (``fanout local up``, ``fanout tail``: a reader
-runs it in another terminal) is started in the background and waited for until it
-says it is ready; every other command runs to completion and must exit 0. The
-session's hub serves every document: a later ``fanout local up`` line with the
-same arguments (``--logs`` aside) is the hub already running in "terminal 1",
-unless template.yaml changed since it started; then it is started again.
+What it reuses from this machine, and why that hides no missing step: pip's and uv's
+download caches (the same packages a first ``make setup`` would download; uv links them
+from its cache, so the setup takes seconds), and ``python3``, ``make``, ``git`` and
+``bash`` from ``PATH``, which the README asks a reader to have.
+
+The commands share one shell's environment, as in one terminal: what a command
+exports (``source .venv/bin/activate``) holds for the next ones. A command that runs
+until Ctrl-C (``fanout local up``, ``fanout tail``: a reader runs it in another
+terminal) is started in the background and waited for until it says it is ready;
+every other command runs to completion and must exit 0. The session's hub serves
+every document: a later ``fanout local up`` line with the same arguments (``--logs``
+aside) is the hub already running in "terminal 1", unless template.yaml changed since
+it started; then it is started again.
 """
 
 from __future__ import annotations
 
-import os
 import queue
 import shlex
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from support.doc_commands import ROOT, ShellBlock
+from support.doc_commands import ShellBlock
+from support.fresh_clone import clone_head, without_project_tooling
 
-COPY_IGNORED = shutil.ignore_patterns(
-    ".venv",
-    ".tools",
-    ".git",
-    "__pycache__",
-    ".pytest_cache",
-    ".mypy_cache",
-    ".ruff_cache",
-    ".aws-sam",
-    ".hypothesis",
-)
+# Variables a shell sets for itself: not part of what a command leaves for the next one.
+SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_"})
 # What a long-running command prints once it is ready for the next terminal's commands.
 READY = {
     ("fanout", "local", "up"): "running; write to the table",
@@ -111,35 +109,40 @@ class Ran:
 
 @dataclass
 class DocSession:
-    """A fresh copy of the repository with its own temporary directory and hub."""
+    """A fresh clone of the repository with its own temporary directory, shell environment and hub."""
 
     root: Path
     tmp: Path
     background: list[Background] = field(default_factory=list)
     _hub_template: bytes = b""
     ran: list[Ran] = field(default_factory=list)
+    env: dict[str, str] | None = None
+    """The shell's environment as the last command left it (None: as a new terminal's)."""
+    done: set[str] = field(default_factory=set)
+    """The blocks run so far (``where``): a block is typed once per session."""
 
     @classmethod
     def fresh(cls, where: Path) -> DocSession:
-        """Copy the repository's files (no virtualenv, caches or git) under ``where``."""
-        root = where / "repo"
-        shutil.copytree(ROOT, root, ignore=COPY_IGNORED)
+        """``git clone`` of the repository's HEAD under ``where``: no .tools, no .venv, no caches."""
+        root = clone_head(where / "fanout-hub")
         tmp = where / "tmp"
         tmp.mkdir()
         return cls(root, tmp)
 
     def environment(self) -> dict[str, str]:
-        """The shell's environment after ``source .venv/bin/activate`` in a fresh clone."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        """The shell's environment: a new terminal's in a fresh clone, then as commands left it."""
+        if self.env is not None:
+            return dict(self.env)
+        env = {
+            k: v
+            for k, v in without_project_tooling().items()
+            if not k.startswith("AWS_") and k != "PYTHONDONTWRITEBYTECODE"
+        }
         env |= {
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            "VIRTUAL_ENV": str(Path(sys.executable).parent.parent),
-            "PYTHONPATH": str(self.root),
             "TMPDIR": str(self.tmp),
             "AWS_EC2_METADATA_DISABLED": "true",  # no credentials from an instance either
             "AWS_CONFIG_FILE": str(self.tmp / "aws-config"),
             "AWS_SHARED_CREDENTIALS_FILE": str(self.tmp / "aws-credentials"),
-            "PYTHONDONTWRITEBYTECODE": "1",
         }
         return env
 
@@ -149,6 +152,9 @@ class DocSession:
         ``expect`` reads what the block's own long-running commands print (every one
         of the session's when the block starts none).
         """
+        if block.where in self.done:
+            return
+        self.done.add(block.where)
         first = len(self.background)
         for command in block.commands():
             words = shlex.split(command, comments=True)
@@ -166,11 +172,17 @@ class DocSession:
             self._wait_for(block.where, text, watched)
 
     def _complete(self, where: str, command: str) -> None:
+        """Run ``command`` to its end; keep the environment it leaves, as one terminal would."""
         started = time.monotonic()
-        done = subprocess.run(  # noqa: S603 - the docs' own commands, in a scratch copy
-            ["bash", "-o", "pipefail", "-c", command],  # noqa: S607 - bash from PATH
+        kept = self.tmp / "environment"
+        kept.unlink(missing_ok=True)
+        # The command's own line, then its exit status saved while its environment is dumped.
+        script = f'{command}\n__status=$?; env -0 > "$__FANOUT_DOC_ENV"; exit $__status'
+        env = self.environment() | {"__FANOUT_DOC_ENV": str(kept)}
+        done = subprocess.run(  # noqa: S603 - the docs' own commands, in a scratch clone
+            ["bash", "-o", "pipefail", "-c", script],  # noqa: S607 - bash from PATH
             cwd=self.root,
-            env=self.environment(),
+            env=env,
             capture_output=True,
             text=True,
             timeout=COMMAND_TIMEOUT,
@@ -179,12 +191,19 @@ class DocSession:
         output = done.stdout + done.stderr
         self.ran.append(Ran(where, command, time.monotonic() - started, output))
         assert done.returncode == 0, f"{where}: `{command}` exited {done.returncode}:\n{output}"
+        if kept.is_file():
+            pairs = (item.partition("=") for item in kept.read_text().split("\0") if item)
+            self.env = {
+                name: value
+                for name, _, value in pairs
+                if name not in SHELL_OWN and name != "__FANOUT_DOC_ENV"
+            }
 
     def _start(self, where: str, command: str, ready: str) -> None:
         started = time.monotonic()
         if command.split()[:3] == ["fanout", "local", "up"]:
             self._hub_template = self._template()
-        process = subprocess.Popen(  # noqa: S603 - the docs' own commands, in a scratch copy
+        process = subprocess.Popen(  # noqa: S603 - the docs' own commands, in a scratch clone
             ["bash", "-c", f"exec {command}"],  # noqa: S607 - bash from PATH
             cwd=self.root,
             env=self.environment(),

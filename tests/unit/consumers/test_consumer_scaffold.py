@@ -127,8 +127,10 @@ class TestExampleChange:
             ["consumer", "new", "x", "--filter", "schemaversion=9", "--root", str(repo_copy)]
         )
 
+        ran = capsys.readouterr()
         assert code == 2
-        assert capsys.readouterr().out.startswith("error: no event the router publishes")
+        assert ran.out == ""
+        assert ran.err.startswith("fanout: no event the router publishes")
         assert not (repo_copy / "consumers" / "x").exists()
 
 
@@ -154,10 +156,12 @@ class TestTakenNames:
 
         code = main(["consumer", "new", name, "--root", str(repo_copy)])
 
-        out = capsys.readouterr().out
+        ran = capsys.readouterr()
         assert code == 2
-        assert out.count("\n") == 1
-        assert why in out
+        assert ran.out == ""
+        assert ran.err.startswith("fanout: consumer name")
+        assert ran.err.count("\n") == 1
+        assert why in ran.err
         assert (repo_copy / "template.yaml").read_text() == template
         assert sorted(p.name for p in (repo_copy / "consumers").iterdir()) == before
 

@@ -49,6 +49,8 @@ HUB_COMMANDS = {
     ("fanout", "tail"),
     ("fanout", "kit", "publish"),
     ("fanout", "env-vars"),
+    ("fanout", "schema", "check"),
+    ("fanout", "consumers"),
 }
 PRINTS_DATA = HUB_COMMANDS - {("fanout", "kit", "publish"), ("fanout", "env-vars")}
 
