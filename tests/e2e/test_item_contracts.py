@@ -186,7 +186,7 @@ def check(repo: ContractRepo, hub: LocalHub) -> Ran:
     """``fanout schema check`` in the repository, with the hub's live subscriptions."""
     return run_fanout(
         [
-            *("schema", "check", "--repo", str(repo.root)),
+            *("schema", "check", "--root", str(repo.root)),
             *("--endpoint-url", str(hub.endpoint_url), "--stack-name", HUB_STACK, "--json"),
         ]
     )
