@@ -67,6 +67,22 @@ class TestTheRouterSetting:
         with pytest.raises(ConfigurationError, match="is not a folder"):
             app.contract_folder(settings)
 
+    def test_a_mode_for_an_entity_without_a_contract_fails_the_cold_start(self):
+        # GIVEN a misspelt entity in CONTRACT_MODE WHEN the router starts
+        settings = Settings.from_env({**ROUTER_ENV, "CONTRACT_MODE": "observe,ordr=enforce"})
+        # THEN it stops, naming the unknown entity and the contracted ones
+        with pytest.raises(ConfigurationError) as refused:
+            app.router_contracts(settings)
+        message = str(refused.value)
+        assert message.startswith("CONTRACT_MODE: ordr has no contract")
+        assert message.endswith("the entities with one: order")
+
+    def test_a_mode_for_a_contracted_entity_is_kept(self):
+        settings = Settings.from_env({**ROUTER_ENV, "CONTRACT_MODE": "observe,order=enforce"})
+        check = app.router_contracts(settings).get("order")
+        assert check is not None
+        assert check.mode == "enforce"
+
 
 class TestToolsUseTheRoutersContracts:
     """Envelopes a tool builds name the contract the router would name."""
