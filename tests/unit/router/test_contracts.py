@@ -15,8 +15,8 @@ from fanout.schema import sources
 from router.contracts import (
     CONTRACT_MODE_PATTERN,
     ENTITY_DATASCHEMA_PREFIX,
-    SCHEMA_FILE,
     ENTITY_SCHEMA_DIR,
+    SCHEMA_FILE,
     ContractModes,
     Contracts,
     contract_modes,
