@@ -250,6 +250,19 @@ def shipped_schemas(folder: Path = ENTITY_SCHEMA_DIR) -> dict[str, tuple[int, Pa
     return found
 
 
+def borrowed(environ: Mapping[str, str]) -> Path | None:
+    """The router's ``CONTRACT_SCHEMAS`` folder when this machine does not have it; else None.
+
+    A deployed router's layer path (``/opt/...``) is on its file system, not an
+    operator's: a tool then reads this checkout's exports instead (``Contracts.of_router``)
+    and, being a tool, says so (``fanout.ops.backfill``).
+    """
+    configured = environ.get(CONTRACT_SCHEMAS)
+    if not configured or Path(configured).is_dir():
+        return None
+    return Path(configured)
+
+
 def schema_folder(configured: str | None) -> Path:
     """The folder of contract schemas: ``CONTRACT_SCHEMAS`` when set, else the shipped one."""
     return Path(configured) if configured else ENTITY_SCHEMA_DIR
@@ -297,7 +310,7 @@ class Contracts:
             modes = contract_modes(environ.get("CONTRACT_MODE", ""))
         except ValueError:
             modes = ContractModes()
-        return cls.shipped(modes, folder if folder.is_dir() else ENTITY_SCHEMA_DIR)
+        return cls.shipped(modes, ENTITY_SCHEMA_DIR if borrowed(environ) else folder)
 
     def __bool__(self) -> bool:
         return bool(self._checks)
