@@ -65,7 +65,7 @@ class Change(Generic[M_co]):
     new: M_co | None
     """The item after the change, as the model; None for a removal (or no new image)."""
     old: M_co | None
-    """The item before the change, as the model; None for an insert (or no old image)."""
+    """The item before the change, as the model, read from the version it was written in; None for an insert (or no old image)."""
     published_version: int
     """The contract version the producer wrote the item in."""
 
