@@ -101,8 +101,25 @@ def build_router() -> Router:
         ),
         ClaimCheckWriter(s3, settings.payload_bucket),
         DeadLetterWriter(sqs, settings.dlq_url, s3, settings.payload_bucket),
-        Contracts.shipped(settings.contract_modes, contract_folder(settings)),
+        router_contracts(settings),
     )
+
+
+def router_contracts(settings: Settings) -> Contracts:
+    """The contracts the router holds items to; a mode for an entity without one stops the cold start.
+
+    ``CONTRACT_MODE=observe,ordr=enforce`` would otherwise leave ``order`` observed while
+    the operator believes it enforced: the misspelt name is refused with the names that do
+    have a contract.
+    """
+    contracts = Contracts.shipped(settings.contract_modes, contract_folder(settings))
+    unknown = sorted(set(settings.contract_modes.by_entity) - set(contracts.dataschemas))
+    if unknown:
+        known = ", ".join(sorted(contracts.dataschemas)) or "none"
+        raise ConfigurationError(
+            f"CONTRACT_MODE: {', '.join(unknown)} has no contract; the entities with one: {known}"
+        )
+    return contracts
 
 
 def contract_folder(settings: Settings) -> Path:

@@ -4,8 +4,11 @@ An entity whose item has a contract (``schemas.entities``) has its versions expo
 JSON Schemas to ``schemas/json/entities/<entity>.v<N>.schema.json`` (``make schemas``);
 the router's artifact ships those files (Makefile, ``build-RouterFunction``) and not
 the models, since the router never imports pydantic (docs/benchmarks.md, section 3).
-The router checks ``data.new`` and ``data.old`` against the current (highest) version
-and sets the envelope's ``dataschema`` to it. ``CONTRACT_SCHEMAS`` (template parameter
+The router checks ``data.new``, the producer's write, against the current (highest)
+version and sets the envelope's ``dataschema`` to it. ``data.old`` is history: an item
+written before a version bump and updated, expired or deleted after it holds the version
+it was written in, so it is not checked (a typed consumer reads it as that version,
+``consumers.runtime.items``). ``CONTRACT_SCHEMAS`` (template parameter
 ``ContractSchemas``) names another folder of such files on the function's file system,
 such as a layer's under ``/opt``, for contracts released apart from the router's code.
 
@@ -41,7 +44,25 @@ ENTITY_DATASCHEMA_PREFIX: Final = "urn:fanout-hub:schema:entity:"
 ENTITY_SCHEMA_DIR: Final = Path(schemas.__file__).parent / "json" / "entities"
 CONTRACT_SCHEMAS: Final = "CONTRACT_SCHEMAS"
 """The router's variable naming its folder of contract schemas; unset: ``ENTITY_SCHEMA_DIR``."""
-_SCHEMA_FILE: Final = re.compile(r"(?P<entity>.+)\.v(?P<version>[1-9][0-9]*)\.schema\.json\Z")
+SCHEMA_FILE: Final = re.compile(
+    r"(?P<entity>[a-z0-9][a-z0-9_.-]*)\.v(?P<version>[1-9][0-9]*)\.schema\.json\Z"
+)
+"""A contract schema's file name: the entity as the router writes it (lower case), its version.
+
+The one rule for the router's folder and for ``fanout schema check``'s git history
+(``fanout.schema.sources``); ``schemas.export.entity_schema_name`` writes names it matches.
+"""
+CONTRACT_MODE_PATTERN: Final = (
+    r"((observe|enforce)|[^,=\s]+=(observe|enforce))(,[^,=\s]+=(observe|enforce))*"
+)
+"""``CONTRACT_MODE``'s one grammar: an optional default mode first, then ``entity=mode`` pairs.
+
+The template's ``ContractMode`` ``AllowedPattern`` is this text (CloudFormation matches it
+against the whole value, Java regex syntax, which reads it as Python does:
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cfn-regexes.html), and
+``contract_modes`` refuses whatever it does not match; tests/unit/router/test_contracts.py
+keeps the two the same text.
+"""
 
 # What a violation may quote: a path is made of schema names and list positions, but
 # an item's own attribute names reach it (additionalProperties), and they can be long.
@@ -86,18 +107,17 @@ class ContractCheck:
         return entity_dataschema(self.entity, self.version)
 
     def violations(self, body: str) -> list[Violation]:
-        """How the envelope's ``data.new`` and ``data.old`` break the contract; empty when they don't.
+        """How the envelope's ``data.new`` breaks the contract; empty when it doesn't.
 
-        ``body`` is the envelope's text; its items are read as a consumer reads them
-        (``schemas.codec``: numbers exact). Only the images present are checked.
+        ``body`` is the envelope's text; its item is read as a consumer reads it
+        (``schemas.codec``: numbers exact). Only ``data.new``, the producer's write, is
+        checked: ``data.old`` is what the table held before, written in whatever version
+        was current then. After a bump, holding it to the new version would refuse every
+        update and delete (a TTL expiry, an erasure) of an item written before the bump.
+        A removal (no ``data.new``) has nothing to check.
         """
-        data = _read_json(body).get("data") or {}
-        found: list[Violation] = []
-        for image in ("new", "old"):
-            item = data.get(image)
-            if item is not None:
-                found.extend(self._check(image, item))
-        return found
+        item = (_read_json(body).get("data") or {}).get("new")
+        return [] if item is None else self._check("new", item)
 
     def _check(self, image: str, item: Any) -> list[Violation]:
         from fastjsonschema import JsonSchemaValueException  # noqa: PLC0415 - see the docstring
@@ -188,30 +208,32 @@ class ContractModes:
 def contract_modes(value: str) -> ContractModes:
     """Parse ``observe``, ``enforce``, ``order=enforce`` or ``observe,order=enforce,user=observe``.
 
-    A bare mode is the default for every contracted entity (``observe`` when none is
-    given); ``entity=mode`` sets one entity's. Entity names compare lower-cased, as the
-    router writes them. Raises ``ValueError`` for anything else.
+    A bare mode, first, is the default for every contracted entity (``observe`` when none
+    is given); ``entity=mode`` sets one entity's. Entity names compare lower-cased, as the
+    router writes them. Raises ``ValueError`` for anything ``CONTRACT_MODE_PATTERN``
+    refuses, and for an entity named twice.
     """
-    default: ContractMode | None = None
+    if not _CONTRACT_MODE.fullmatch(value):
+        raise ValueError(
+            f"must be {' or '.join(CONTRACT_MODES)}, optionally per entity"
+            " (a default first, then entity=mode pairs: observe,order=enforce)"
+        )
+    default: ContractMode = "observe"
     by_entity: dict[str, ContractMode] = {}
-    for part in (p.strip() for p in value.split(",")):
-        if not part:
-            continue
+    for part in value.split(","):
         entity, equals, mode = part.rpartition("=")
-        mode = mode.strip()
-        if mode not in CONTRACT_MODES:
-            raise ValueError(f"must be {' or '.join(CONTRACT_MODES)}, optionally per entity")
         chosen = cast("ContractMode", mode)
         if not equals:
-            if default is not None:
-                raise ValueError("names the default mode twice")
-            default = chosen
+            default = chosen  # the pattern admits a bare mode first only
             continue
-        name = entity.strip().lower()
-        if not name or name in by_entity:
-            raise ValueError("names an entity twice or an empty one")
+        name = entity.lower()
+        if name in by_entity:
+            raise ValueError(f"names entity {_safe(name)!r} twice")
         by_entity[name] = chosen
-    return ContractModes(default or "observe", by_entity)
+    return ContractModes(default, by_entity)
+
+
+_CONTRACT_MODE: Final = re.compile(CONTRACT_MODE_PATTERN)
 
 
 def shipped_schemas(folder: Path = ENTITY_SCHEMA_DIR) -> dict[str, tuple[int, Path]]:
@@ -220,12 +242,25 @@ def shipped_schemas(folder: Path = ENTITY_SCHEMA_DIR) -> dict[str, tuple[int, Pa
     if not folder.is_dir():
         return found
     for path in folder.iterdir():
-        match = _SCHEMA_FILE.match(path.name)
+        match = SCHEMA_FILE.match(path.name)
         if match:
             entity, version = match.group("entity"), int(match.group("version"))
             if version > found.get(entity, (0, path))[0]:
                 found[entity] = (version, path)
     return found
+
+
+def borrowed(environ: Mapping[str, str]) -> Path | None:
+    """The router's ``CONTRACT_SCHEMAS`` folder when this machine does not have it; else None.
+
+    A deployed router's layer path (``/opt/...``) is on its file system, not an
+    operator's: a tool then reads this checkout's exports instead (``Contracts.of_router``)
+    and, being a tool, says so (``fanout.ops.backfill``).
+    """
+    configured = environ.get(CONTRACT_SCHEMAS)
+    if not configured or Path(configured).is_dir():
+        return None
+    return Path(configured)
 
 
 def schema_folder(configured: str | None) -> Path:
@@ -275,7 +310,7 @@ class Contracts:
             modes = contract_modes(environ.get("CONTRACT_MODE", ""))
         except ValueError:
             modes = ContractModes()
-        return cls.shipped(modes, folder if folder.is_dir() else ENTITY_SCHEMA_DIR)
+        return cls.shipped(modes, ENTITY_SCHEMA_DIR if borrowed(environ) else folder)
 
     def __bool__(self) -> bool:
         return bool(self._checks)

@@ -156,7 +156,11 @@ class Router:
                 for entity in report.contract_violations
             }
             for line in contract_metric_lines(
-                report.contract_violations, report.contract_rejected, modes
+                report.contract_violations,
+                report.contract_rejected,
+                modes,
+                # The handler's origin names the function (context.function_name).
+                function_name=origin.get("function") or "unknown",
             ):
                 self._metrics(line)
         return response

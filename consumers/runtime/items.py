@@ -9,9 +9,24 @@ The contract's ``up`` / ``down`` steps bring each image to the model's version
 (``EntityContract.steps``, resolved once per published version), then the model
 validates it.
 
+``data.old`` is history: the item as the table held it, written in whatever version was
+current then. After a bump, an update or a removal (a TTL expiry, an erasure) of an item
+written before it carries the new ``dataschema`` and an ``old`` of the earlier version.
+So when ``old`` does not fit once converted from the envelope's version, each earlier
+version the contract knows is tried, newest first: the image is validated against that
+version's model, then converted from it to the consumer's. Only when none fits is it
+refused.
+
+A consumer deployed before a bump has a contract that does not know the new version
+(or no step to it): the image is then validated as written against the consumer's own
+model, and handed over when it fits (a compatible change, which ``fanout schema check``
+lets through without a bump of the consumer); ``item_version_unknown`` is logged once
+per container and version, with the versions only. Deploy the new contract to the
+consumers before the producer writes it (docs/changing-an-item-shape.md).
+
 Whatever goes wrong here goes wrong on every delivery of the message, so it is an
-``InvalidItemError`` (a ``PermanentError``): another entity, a missing step, a step
-that raises, an image the model refuses.
+``InvalidItemError`` (a ``PermanentError``): another entity, a step that raises, an
+image the model refuses (with no step to its version, or through them).
 """
 
 from __future__ import annotations
@@ -21,6 +36,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
+import structlog
 from pydantic import ValidationError
 
 from consumers.runtime.errors import InvalidItemError
@@ -37,6 +53,8 @@ M_co = TypeVar("M_co", bound=EntityModel, covariant=True)
 # An entity name from a message, quoted in an error only this long.
 _MAX_NAME_CHARS: Final = 64
 
+_log = structlog.get_logger("consumers.runtime")
+
 
 @dataclass(frozen=True, slots=True)
 class Change(Generic[M_co]):
@@ -47,7 +65,7 @@ class Change(Generic[M_co]):
     new: M_co | None
     """The item after the change, as the model; None for a removal (or no new image)."""
     old: M_co | None
-    """The item before the change, as the model; None for an insert (or no old image)."""
+    """The item before the change, as the model, read from the version it was written in; None for an insert (or no old image)."""
     published_version: int
     """The contract version the producer wrote the item in."""
 
@@ -74,17 +92,16 @@ class ItemReader(Generic[M]):
         self._version = model.__version__
         # Per published version, the steps to the model's: a contract is fixed once
         # imported, so the path found for the first item of a version serves every other.
-        self._paths: dict[int, tuple[Step, ...]] = {}
+        self._paths: dict[int, tuple[Step, ...] | ContractError] = {}
 
     def read(self, envelope: Envelope) -> Change[M]:
         """The envelope's change with its images as the model; ``InvalidItemError`` otherwise."""
         version = self._published_version(envelope)
-        steps = self._path(version)
         data = envelope.data
         return Change(
             envelope=envelope,
-            new=self._image("data.new", data.new if data else None, version, steps),
-            old=self._image("data.old", data.old if data else None, version, steps),
+            new=self._image("data.new", data.new if data else None, version),
+            old=self._history("data.old", data.old if data else None, version),
             published_version=version,
         )
 
@@ -108,24 +125,76 @@ class ItemReader(Generic[M]):
             )
         return version
 
-    def _path(self, version: int) -> tuple[Step, ...]:
-        steps = self._paths.get(version)
-        if steps is None:
+    def _path(self, version: int) -> tuple[Step, ...] | ContractError:
+        """The steps from ``version`` to the model's, or why the contract has none."""
+        path = self._paths.get(version)
+        if path is None:
             try:
-                steps = self._contract.steps(version, self._version)
+                path = self._contract.steps(version, self._version)
             except ContractError as error:
-                raise InvalidItemError(
-                    f"{error}: {self.model.__name__} (version {self._version}) cannot read"
-                    f" an item of version {version}"
-                ) from None
-            self._paths[version] = steps
-        return steps
+                path = error
+            self._paths[version] = path
+        return path
 
-    def _image(
-        self, where: str, image: Item | None, version: int, steps: tuple[Step, ...]
-    ) -> M | None:
+    def _image(self, where: str, image: Item | None, version: int) -> M | None:
+        """``image`` of ``version`` as the model: through the steps, or as written when there are none."""
         if image is None:
             return None
+        path = self._path(version)
+        if isinstance(path, ContractError):
+            return self._as_written(where, image, version, path)
+        return self._validate(where, self._convert(where, image, version, path))
+
+    def _history(self, where: str, image: Item | None, version: int) -> M | None:
+        """``data.old`` as the model: of the envelope's version, or else of an earlier one."""
+        if image is None:
+            return None
+        try:
+            return self._image(where, image, version)
+        except InvalidItemError as first:
+            for earlier in reversed(self._contract.models):
+                found = self._as_earlier(where, image, earlier, version)
+                if found is not None:
+                    return found
+            raise first from None
+
+    def _as_earlier(
+        self, where: str, image: Item, earlier: type[EntityModel], version: int
+    ) -> M | None:
+        """``image`` read as ``earlier``'s (a version before ``version``); None when it is not one."""
+        was = earlier.__version__
+        if was >= version:
+            return None
+        path = self._path(was)
+        if isinstance(path, ContractError):
+            return None
+        try:
+            earlier.model_validate(dict(image))
+            return self._validate(where, self._convert(where, image, was, path))
+        except Exception:  # noqa: BLE001 - not of that version either: try the next one
+            return None
+
+    def _as_written(self, where: str, image: Item, version: int, missing: ContractError) -> M:
+        """An image of a version the contract has no steps from, if it fits the model as it is."""
+        what = (
+            f"{missing}: {self.model.__name__} (version {self._version}) cannot read an item"
+            f" of version {version}, and {where} does not fit it as written"
+        )
+        model = self._validate(where, dict(image), what)
+        told = (self._entity, version, self._version)
+        if told not in _TOLD_UNKNOWN:
+            _TOLD_UNKNOWN.add(told)
+            # Versions only: the item's values stay out of the log.
+            _log.warning(
+                "item_version_unknown",
+                entity=self._entity,
+                published_version=version,
+                model_version=self._version,
+                known_versions=[m.__version__ for m in self._contract.models],
+            )
+        return model
+
+    def _convert(self, where: str, image: Item, version: int, steps: tuple[Step, ...]) -> Item:
         item = dict(image)  # a step that edits its argument in place leaves the envelope whole
         try:
             for step in steps:
@@ -136,7 +205,12 @@ class ItemReader(Generic[M]):
                 f"{where}: {type(error).__name__} in the {self._entity!r} steps"
                 f" from version {version} to {self._version}"
             ) from None
-        what = f"{where} does not fit {self.model.__name__} ({self._entity} v{self._version})"
+        return item
+
+    def _validate(self, where: str, item: Item, what: str | None = None) -> M:
+        what = what or (
+            f"{where} does not fit {self.model.__name__} ({self._entity} v{self._version})"
+        )
         try:
             return self.model.model_validate(item)
         except ValidationError as error:
@@ -147,6 +221,10 @@ class ItemReader(Generic[M]):
         except Exception as error:  # noqa: BLE001 - a model's validator failing outside pydantic's errors
             # Pure too: it fails on every delivery. Its text may quote a value.
             raise InvalidItemError(f"{what}: {type(error).__name__} in its validation") from None
+
+
+_TOLD_UNKNOWN: set[tuple[str, int, int]] = set()
+"""(entity, published version, model version) already logged as ``item_version_unknown``."""
 
 
 class TypedHandler(Generic[M]):

@@ -51,6 +51,7 @@ each page's messages were all accepted by SQS). Run the same command again to re
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 import uuid
@@ -69,6 +70,7 @@ from fanout.ops.pacing import BacklogGate, Retry, TokenBucket
 from hubcommon.limits import SQS_MAX_MESSAGE_BYTES, SQS_SEND_BATCH_MAX_ENTRIES
 from router.batching import pack_batches
 from router.claimcheck import BACKFILL_KEY_PREFIX, ClaimCheckWriter
+from router.contracts import borrowed, shipped_schemas
 from router.normalise import EntityRules, Outbound, pointer_body, to_outbound
 from router.settings import Settings
 
@@ -259,14 +261,20 @@ def describe_target(
     *,
     payload_bucket: str | None = None,
     filter_policy: FilterPolicy | None = None,
+    note: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> Target:
     """The table's key schema and ARN, and the router's entity and size settings.
 
     ``payload_bucket`` is the claim-check bucket when the router's environment names none;
     ``filter_policy`` is the consumer's subscription's (``fanout.ops.filtering``).
+    ``note`` gets ``contracts_note``'s line when there is one (stderr: stdout stays the
+    command's output).
     """
     description = dynamodb.describe_table(TableName=table)["Table"]
     settings = Settings.from_env(router_env) if router_env.get("TOPIC_ARN") else None
+    told = contracts_note(router_env)
+    if told:
+        note(told)
     return Target(
         table=table,
         table_arn=description["TableArn"],
@@ -277,6 +285,26 @@ def describe_target(
         payload_bucket=(settings.payload_bucket if settings else router_env.get("PAYLOAD_BUCKET"))
         or payload_bucket,
         filter_policy=filter_policy or FilterPolicy(),
+    )
+
+
+def contracts_note(router_env: Mapping[str, str]) -> str | None:
+    """One line naming the contract versions snapshots carry, when they are not the router's own files.
+
+    The router's ``CONTRACT_SCHEMAS`` folder (a layer's ``/opt`` path) is not on this
+    machine, so the snapshots' ``dataschema`` comes from this checkout's exports, which
+    ``make schemas`` keeps as the router ships them; an operator on another checkout
+    should know which versions those are. None when the router's folder is here.
+    """
+    missing = borrowed(router_env)
+    if missing is None:
+        return None
+    versions = ", ".join(
+        f"{entity} v{version}" for entity, (version, _) in sorted(shipped_schemas().items())
+    )
+    return (
+        f"note: the router's contract folder {missing} is not on this machine;"
+        f" snapshots carry this checkout's contract versions: {versions or 'none'}"
     )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import subprocess  # nosec B404 - git, with fixed arguments
 import sys
 import types
@@ -20,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from router.contracts import SCHEMA_FILE
+
 if TYPE_CHECKING:
     from schemas.entities import EntityContract
 
 ENTITY_SCHEMA_DIR: Final = "schemas/json/entities"
 CONTRACT_DIR: Final = "schemas/entities"
-_SCHEMA_FILE: Final = re.compile(
-    r"^(?P<entity>[a-z0-9][a-z0-9_-]*)\.v(?P<version>[0-9]+)\.schema\.json$"
-)
 
 
 class SourceError(RuntimeError):
@@ -131,7 +129,7 @@ def commit_of(root: Path, ref: str) -> str:
 
 
 def _add(found: dict[str, Versions], name: str, text: str, where: str) -> None:
-    match = _SCHEMA_FILE.match(name)
+    match = SCHEMA_FILE.match(name)  # the router's rule: both read the same files
     if match is None:
         return
     try:

@@ -15,7 +15,11 @@ The ``user`` entity gets a contract, v1 (``fullname``). Its producer then replac
 4. ``CONTRACT_MODE`` ``observe,order=enforce``: a ``user`` item that breaks v2 is
    published and counted (``ContractViolations``), then refused by each typed consumer on
    its first receipt; an ``order`` that breaks its contract goes to the router DLQ with
-   its errors, and an entity without a contract is published as before.
+   its errors, and an entity without a contract is published as before;
+5. with ``user`` then enforced too, the producer (on v2) updates one user it wrote as v1
+   and deletes another (a TTL expiry, an erasure): their ``data.old`` is v1, which the
+   router does not hold to v2 (it is history), and both typed consumers read each ``old``
+   in their own shape (v1 as written, v2 through the up step).
 
 Where the router finds the test's contracts: the test works in a throwaway git
 repository with the project's contract layout (``support.contract_repos.ContractRepo``:
@@ -49,6 +53,7 @@ from typing import Any
 import pytest
 from support.cli import Ran, run_fanout
 from support.contract_repos import ContractRepo
+from support.function_config import update_environment
 from support.other_team import HUB_ACCOUNT, cross_account_parameters
 from support.queues import drain
 from support.waiting import eventually
@@ -136,7 +141,7 @@ class Story:
     breaking_check: Ran = NOT_RUN
     versioned_check: Ran = NOT_RUN
     published: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Key (pk) to the envelope the topic carried."""
+    """Key (pk; ``pk operation`` after the first write) to the envelope the topic carried."""
     router_letters: list[dict[str, Any]] = field(default_factory=list)
 
     def handled(self, consumer_version: int) -> dict[str, dict[str, Any]]:
@@ -202,7 +207,9 @@ def see(tail: Tail, story: Story, keys: set[str]) -> None:
     def carried() -> bool:
         for body in tail.poll():
             envelope = json.loads(body)
-            story.published[json.loads(envelope["subject"])["pk"]] = envelope
+            pk = json.loads(envelope["subject"])["pk"]
+            key = pk if envelope["operation"] == "created" else f"{pk} {envelope['operation']}"
+            story.published[key] = envelope
         return keys <= set(story.published)
 
     eventually(carried, timeout=60, what=f"envelopes for {sorted(keys)}")
@@ -235,6 +242,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         table = Table(hub)
         # WHEN the producer writes in v1: a user, orders (one breaking its contract), a customer
         user(table, "USER#3", fullname="Grace Hopper")
+        user(table, "USER#4", fullname="Katherine Johnson")  # updated after the bump
+        user(table, "USER#5", fullname="Dorothy Vaughan")  # deleted after the bump
         table.put(
             "ORDER#1",
             "ORDER",
@@ -246,7 +255,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         table.put("ORDER#2", "ORDER", status="lost", total=Decimal("5.50"))  # bad status, no lines
         table.put("CUSTOMER#1", "PROFILE", name="Customer 1")
         story = Story(hub, stack, output)
-        see(tail, story, {"USER#3", "ORDER#1", "CUSTOMER#1"})
+        see(tail, story, {"USER#3", "USER#4", "USER#5", "ORDER#1", "CUSTOMER#1"})
 
         # AND removes fullname in place; THEN the check fails (asserted below)
         repo.contract("user", USER_V1_REWRITTEN)
@@ -259,11 +268,17 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         user(table, "USER#2", firstname="Alan", lastname="Turing")
         user(table, "USER#9", firstname="Nobody")  # no lastname: breaks v2, fits neither model
         see(tail, story, {"USER#1", "USER#2", "USER#9"})
-        good = {"USER#1", "USER#2", "USER#3"}
+        # WHEN user is enforced too, and the producer (on v2) updates and deletes users
+        # it wrote as v1
+        update_environment(hub, hub.deployment.router.name, CONTRACT_MODE="enforce")
+        user(table, "USER#4", firstname="Katherine", lastname="Johnson")
+        table.delete("USER#5", "PROFILE")
+        see(tail, story, {"USER#4 updated", "USER#5 deleted"})
+        good = {"USER#1", "USER#2", "USER#3", "USER#4", "USER#4 updated", "USER#5 deleted"}
         eventually(
             lambda: good <= set(story.handled(1)) and good <= set(story.handled(2)),
             timeout=60,
-            what="both consumers handled the three good users",
+            what="both consumers handled the good users and the later changes",
         )
         eventually(
             lambda: story.consumer_letters(1) and story.consumer_letters(2),
@@ -329,18 +344,18 @@ class TestBothConsumersAfterTheBump:
 
     def test_the_v1_consumer_reads_every_item_with_fullname(self, story: Story):
         handled = story.handled(1)
-        assert {key: handled[key]["new"]["fullname"] for key in handled} == {
+        assert {key: handled[key]["new"]["fullname"] for key in ("USER#1", "USER#2", "USER#3")} == {
             "USER#1": "Ada Lovelace",  # v2, joined by the down step
             "USER#2": "Alan Turing",
             "USER#3": "Grace Hopper",  # v1, as written
         }
-        assert all("firstname" not in line["new"] for line in handled.values())
+        assert all("firstname" not in (line["new"] or {}) for line in handled.values())
 
     def test_the_v2_consumer_reads_every_item_with_firstname_and_lastname(self, story: Story):
         handled = story.handled(2)
         names = {
-            key: (line["new"]["firstname"], line["new"]["lastname"])
-            for key, line in handled.items()
+            key: (handled[key]["new"]["firstname"], handled[key]["new"]["lastname"])
+            for key in ("USER#1", "USER#2", "USER#3")
         }
         assert names == {
             "USER#1": ("Ada", "Lovelace"),  # v2, as written
@@ -383,3 +398,43 @@ class TestObserveAndEnforce:
             ("new.lines", "required"),
             ("new.status", "enum"),
         ]
+
+
+class TestChangesToItemsWrittenBeforeTheBump:
+    """``data.old`` is the version the item was written in: history, read, never refused."""
+
+    def test_the_router_publishes_them_in_enforce_without_a_violation(self, story: Story):
+        for key in ("USER#4 updated", "USER#5 deleted"):
+            envelope = story.published[key]
+            assert envelope["dataschema"] == user_schema(2)
+            assert "fullname" in envelope["data"]["old"]  # v1, as written before the bump
+        assert [letter["record"]["dynamodb"]["Keys"]["pk"] for letter in story.router_letters] == [
+            {"S": "ORDER#2"}
+        ]
+        assert story.metrics()["user"] == (1, 0)  # USER#9 alone
+
+    @pytest.mark.parametrize(
+        ("consumer_version", "old_update", "old_delete"),
+        [
+            (1, {"fullname": "Katherine Johnson"}, {"fullname": "Dorothy Vaughan"}),
+            (
+                2,
+                {"firstname": "Katherine", "lastname": "Johnson"},
+                {"firstname": "Dorothy", "lastname": "Vaughan"},
+            ),
+        ],
+    )
+    def test_both_consumers_read_the_old_image_in_their_shape(
+        self,
+        story: Story,
+        consumer_version: int,
+        old_update: dict[str, str],
+        old_delete: dict[str, str],
+    ):
+        handled = story.handled(consumer_version)
+        update, delete = handled["USER#4 updated"], handled["USER#5 deleted"]
+        assert update["published"] == delete["published"] == 2
+        assert update["old"].items() >= old_update.items()
+        assert delete["old"].items() >= old_delete.items()
+        assert delete["new"] is None
+        assert len(story.consumer_letters(consumer_version)) == 1  # USER#9's alone

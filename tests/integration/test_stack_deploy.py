@@ -378,10 +378,14 @@ class TestAlarms:
             a for a in deployed.all_alarms().values() if "ContractViolations" in json.dumps(a)
         )
         (query,) = alarm["Metrics"]
-        # THEN one query sums them all, so a new contracted entity is watched too
+        # THEN one query sums every entity of this hub's router, so a new contracted entity
+        # is watched too and another hub's violations are not
         expression = " ".join(query["Expression"].split())
-        assert expression.startswith("SELECT SUM(ContractViolations) FROM SCHEMA(")
-        assert expression.endswith(f'("{METRICS_NAMESPACE}", Entity)')
+        router = deployed.functions["RouterFunction"].name
+        source = f'SCHEMA("{METRICS_NAMESPACE}", Entity, FunctionName)'
+        assert expression == " ".join(
+            ("SELECT SUM(ContractViolations) FROM", source, f"WHERE FunctionName = '{router}'")
+        )
         assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
         assert alarm["TreatMissingData"] == "notBreaching"  # a batch without one writes nothing
 

@@ -151,6 +151,112 @@ class TestBothVersionsReadEveryItem:
 
 
 @pytest.mark.usefixtures("consumer_env")
+class TestTheOldImageIsReadAsTheVersionItWasWrittenIn:
+    """After a bump, an update or a removal of an item written before it has a v2 envelope and a v1 ``old``."""
+
+    @pytest.mark.parametrize(
+        ("model", "new", "old"),
+        [
+            (
+                UserV1,
+                UserV1(**{**KEYS, "fullname": "Ada Lovelace", "email": "ada@example.com"}),
+                UserV1(**ADA_KING_V1),
+            ),
+            (UserV2, UserV2(**ADA_V2), UserV2(**ADA_KING_V2)),
+        ],
+    )
+    def test_an_update_of_a_pre_bump_item(self, consumer_aws, model, new, old):
+        # GIVEN the producer on v2 updating an item it wrote as v1 (old is v1-shaped)
+        seen = Seen()
+        response = run(typed(seen, model), a_user_change(ADA_V2, ADA_KING_V1, 2))
+        # THEN each consumer gets both images in its own shape, nothing dead-lettered
+        assert failed_ids(response) == []
+        assert consumer_aws.dead_letters() == []
+        [change] = seen.changes
+        assert (change.new, change.old, change.published_version) == (new, old, 2)
+
+    @pytest.mark.parametrize(
+        ("model", "old"), [(UserV1, UserV1(**ADA_KING_V1)), (UserV2, UserV2(**ADA_KING_V2))]
+    )
+    def test_a_removal_of_a_pre_bump_item(self, consumer_aws, model, old):
+        # GIVEN a TTL expiry or an erasure of a v1 item after the bump
+        seen = Seen()
+        run(typed(seen, model), a_user_change(None, ADA_KING_V1, 2))
+        assert consumer_aws.dead_letters() == []
+        [change] = seen.changes
+        assert (change.new, change.old) == (None, old)
+
+    def test_an_old_image_of_no_version_is_refused_as_old(self, consumer_aws):
+        seen = Seen()
+        run(typed(seen, UserV2), a_user_change(ADA_V2, {**KEYS, "email": "x"}, 2))
+        assert seen.changes == []
+        kind, error = dead_letter_error(consumer_aws)
+        assert kind == "InvalidItemError"
+        assert "data.old.firstname: Field required" in error  # the envelope's version's error
+
+    def test_a_bad_new_image_is_not_read_as_an_earlier_version(self, consumer_aws):
+        # data.new is the producer's write in the envelope's version: no fallback for it.
+        seen = Seen()
+        run(typed(seen, UserV2), a_user_change(ADA_V1, None, 2))
+        assert seen.changes == []
+        _, error = dead_letter_error(consumer_aws)
+        assert "data.new.firstname: Field required" in error
+
+
+class UserBeforeTheBump(EntityModel):
+    """``user`` v1 as a consumer built before v2 was published has it."""
+
+    __entity__ = "user"
+    __version__ = 1
+
+    fullname: str
+    email: str | None = None
+
+
+# The contract that consumer pinned: v1 only, no step from v2.
+BEFORE_THE_BUMP = EntityContract("user", (UserBeforeTheBump,))
+
+
+@pytest.mark.usefixtures("consumer_env")
+class TestAConsumerBuiltBeforeTheBump:
+    """Its contract knows no v2: an item that still fits its model as written is handed over."""
+
+    def test_a_compatible_new_version_is_read_as_written_and_told_once(self, consumer_aws):
+        # GIVEN v2 adds an optional field (compatible); the consumer's contract stops at v1
+        v2_item = {**ADA_V1, "nickname": "Ada"}
+        seen = Seen()
+        handler = typed(seen, UserBeforeTheBump)
+        assert handler.runtime
+        with capture_logs() as logs:
+            run(handler, a_user_change(v2_item, ADA_V1, 2), a_user_change(v2_item, None, 2))
+        # THEN both are handled as UserBeforeTheBump, nothing dead-lettered
+        assert consumer_aws.dead_letters() == []
+        assert [c.new for c in seen.changes] == [UserBeforeTheBump(**v2_item)] * 2
+        assert seen.changes[0].old == UserBeforeTheBump(**ADA_V1)
+        # AND item_version_unknown is logged once, with versions and no values
+        told = [entry for entry in logs if entry["event"] == "item_version_unknown"]
+        assert told == [
+            {
+                "event": "item_version_unknown",
+                "log_level": "warning",
+                "entity": "user",
+                "published_version": 2,
+                "model_version": 1,
+                "known_versions": [1],
+            }
+        ]
+
+    def test_an_item_that_does_not_fit_is_dead_lettered_naming_the_missing_step(self, consumer_aws):
+        seen = Seen()
+        run(typed(seen, UserBeforeTheBump), a_user_change(ADA_V2, None, 2))
+        assert seen.changes == []
+        kind, error = dead_letter_error(consumer_aws)
+        assert kind == "InvalidItemError"
+        assert "no downcaster from version 2 to 1" in error
+        assert "data.new.fullname: Field required" in error
+
+
+@pytest.mark.usefixtures("consumer_env")
 class TestAnItemThatCannotFitGoesToTheDlqAtOnce:
     """Permanent: dead-lettered on the first delivery, with its error; the function never runs."""
 

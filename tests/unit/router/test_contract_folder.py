@@ -67,6 +67,22 @@ class TestTheRouterSetting:
         with pytest.raises(ConfigurationError, match="is not a folder"):
             app.contract_folder(settings)
 
+    def test_a_mode_for_an_entity_without_a_contract_fails_the_cold_start(self):
+        # GIVEN a misspelt entity in CONTRACT_MODE WHEN the router starts
+        settings = Settings.from_env({**ROUTER_ENV, "CONTRACT_MODE": "observe,ordr=enforce"})
+        # THEN it stops, naming the unknown entity and the contracted ones
+        with pytest.raises(ConfigurationError) as refused:
+            app.router_contracts(settings)
+        message = str(refused.value)
+        assert message.startswith("CONTRACT_MODE: ordr has no contract")
+        assert message.endswith("the entities with one: order")
+
+    def test_a_mode_for_a_contracted_entity_is_kept(self):
+        settings = Settings.from_env({**ROUTER_ENV, "CONTRACT_MODE": "observe,order=enforce"})
+        check = app.router_contracts(settings).get("order")
+        assert check is not None
+        assert check.mode == "enforce"
+
 
 class TestToolsUseTheRoutersContracts:
     """Envelopes a tool builds name the contract the router would name."""
@@ -99,3 +115,41 @@ class TestToolsUseTheRoutersContracts:
 
         target = describe_target(Table(), "orders", "https://sqs/q", ROUTER_ENV)
         assert target.rules.dataschemas["order"] == ORDER_SCHEMA
+
+    def test_backfill_says_once_which_versions_it_stamps_when_the_routers_folder_is_elsewhere(
+        self, capsys: pytest.CaptureFixture[str]
+    ):
+        # GIVEN a router whose contracts are in a layer under /opt, not on this machine
+        env = {**ROUTER_ENV, "CONTRACT_SCHEMAS": "/opt/not-here/entities"}
+        # WHEN a backfill describes its target
+        target = describe_target(TableDouble(), "orders", "https://sqs/q", env)
+        # THEN stderr has one note naming the folder and the versions snapshots carry
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.splitlines() == [
+            (
+                "note: the router's contract folder /opt/not-here/entities is not on this"
+                " machine; snapshots carry this checkout's contract versions: order v1"
+            )
+        ]
+        assert target.rules.dataschemas == {"order": ORDER_SCHEMA}
+
+    def test_no_note_when_the_routers_folder_is_here(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ):
+        env = {**ROUTER_ENV, "CONTRACT_SCHEMAS": str(acontract_folder(tmp_path))}
+        describe_target(TableDouble(), "orders", "https://sqs/q", env)
+        describe_target(TableDouble(), "orders", "https://sqs/q", ROUTER_ENV)
+        assert capsys.readouterr().err == ""
+
+
+class TableDouble:
+    """DynamoDB's DescribeTable for a table keyed pk, sk."""
+
+    def describe_table(self, TableName: str) -> dict[str, Any]:  # noqa: N803 - boto's name
+        return {
+            "Table": {
+                "TableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{TableName}",
+                "KeySchema": [{"AttributeName": "pk"}, {"AttributeName": "sk"}],
+            }
+        }

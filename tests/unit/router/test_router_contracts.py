@@ -7,6 +7,8 @@ The real router over in-memory AWS (``support.router_doubles``) with the contrac
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from structlog.testing import capture_logs
@@ -19,6 +21,7 @@ from schemas import parse_envelope
 
 ORDER_SCHEMA = "urn:fanout-hub:schema:entity:order:1"
 ENVELOPE_SCHEMA = "urn:fanout-hub:schema:envelope:1"
+ROUTER_FUNCTION = "hub-a-RouterFunction-1A2B3C"
 
 
 def an_order_record(number: int, **fields: Any) -> dict[str, Any]:
@@ -39,7 +42,9 @@ def a_bad_order(number: int) -> dict[str, Any]:
 
 def _route(hub: MemoryHub, *records: dict[str, Any]) -> Any:
     return hub.router.route(
-        a_batch(*records), Deadline.after(ROUTE_SECONDS), {"request_id": "req-1"}
+        a_batch(*records),
+        Deadline.after(ROUTE_SECONDS),
+        {"function": ROUTER_FUNCTION, "request_id": "req-1"},
     )
 
 
@@ -71,12 +76,19 @@ class TestObserve:
             1,
             0,
         )
-        # Kept at LogLevel WARNING: Lambda reads a line without "level" as INFO
+        # Kept at LogLevel WARNING: Lambda reads a line without "level", or without a valid
+        # RFC 3339 "timestamp", as INFO
         # (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html).
         assert metric["level"] == "warn"
+        stamped = datetime.fromisoformat(metric["timestamp"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", metric["timestamp"])
+        assert stamped.utcoffset() == timedelta(0)
+        assert int(stamped.timestamp() * 1000) == metric["_aws"]["Timestamp"]
         directive = metric["_aws"]["CloudWatchMetrics"][0]
         assert directive["Namespace"] == "FanoutHub/Router"
-        assert directive["Dimensions"] == [["Entity"]]
+        # One hub's figures apart from another's in the account, still per entity.
+        assert directive["Dimensions"] == [["FunctionName", "Entity"]]
+        assert metric["FunctionName"] == ROUTER_FUNCTION
         assert {m["Name"] for m in directive["Metrics"]} == {
             "ContractViolations",
             "ContractRejected",

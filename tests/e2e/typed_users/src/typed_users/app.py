@@ -1,8 +1,8 @@
 """A consumer written for user v1 and one written for v2, on the same items.
 
 Each prints one JSON line per change it handled (the test reads the function's output):
-which consumer, the envelope, the version the producer wrote, and the new image as the
-consumer's model holds it. Test data only: a real consumer never prints item values.
+which consumer, the envelope, the version the producer wrote, and the new and old images
+as the consumer's model holds them. Test data only: a real consumer never prints item values.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ def show(consumer_version: int, change: Change[UserV1] | Change[UserV2]) -> None
         "envelope": change.envelope.id,
         "published": change.published_version,
         "new": change.new.model_dump(mode="json") if change.new is not None else None,
+        "old": change.old.model_dump(mode="json") if change.old is not None else None,
     }
     print(json.dumps(line, sort_keys=True))  # noqa: T201 - the test reads it
 
