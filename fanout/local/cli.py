@@ -202,13 +202,17 @@ def _serve(hub: Any, out: TextIO, *, rich_output: bool) -> int:
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(
-        "running; write to the table, try `fanout tail` in another terminal; Ctrl-C stops",
-        file=out,
-        flush=True,
-    )
-    subscribers = hub.subscribers()
+    # A shell starts a background job (`fanout local up &` in a script) with SIGINT
+    # ignored, and the hub would then outlive `kill -INT`: Ctrl-C stops it however it
+    # was started. https://www.gnu.org/software/bash/manual/html_node/Signals.html
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        subscribers = hub.subscribers()
+        print(
+            "running; write to the table, try `fanout tail` in another terminal; Ctrl-C stops",
+            file=out,
+            flush=True,
+        )
         with LiveView(out, rich_output=rich_output) as view:
             while not stop.wait(1.0):
                 view.update(stats(hub, subscribers))
