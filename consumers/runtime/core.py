@@ -199,6 +199,12 @@ class Consumer:
         records = event.get("Records") if isinstance(event, Mapping) else None
         if not isinstance(records, list):
             raise TypeError("not an SQS event: the event has no 'Records' list")
+        if not all(isinstance(r, Mapping) and "messageId" in r for r in records):
+            sources = sorted({str(r.get("eventSource")) for r in records if isinstance(r, Mapping)})
+            raise TypeError(
+                f"not an SQS event: a record has no 'messageId' (event sources: {sources});"
+                " a consumer reads its queue's messages, not the table's stream"
+            )
         metrics = BatchMetrics(self.name)
         failures: list[str] = []
         # A FIFO queue must see its messages retried in order: after the first

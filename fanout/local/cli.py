@@ -284,6 +284,7 @@ def run_invoke(args: argparse.Namespace) -> int:
     state = running_hub() if args.endpoint_url is None else None
     if state is not None:
         function = find_function([FunctionSpec(**f) for f in state["functions"]], args.function)
+        _check_event_source(function, event, args.event)
         invoker = InProcessInvoker(state["handler_environment"], region=state["region"])
         return _print_invocation(invoker.invoke(function, event))
     if not args.template.is_file():
@@ -298,6 +299,7 @@ def run_invoke(args: argparse.Namespace) -> int:
     try:
         hub.start()
         function = find_function(hub.deployment.functions, args.function)
+        _check_event_source(function, event, args.event)
         invoker = InProcessInvoker(hub.handler_environment(), region=args.region)
         return _print_invocation(invoker.invoke(function, event))
     except (StackError, AwsRuleError) as exc:
@@ -306,6 +308,33 @@ def run_invoke(args: argparse.Namespace) -> int:
         return 2
     finally:
         hub.stop()
+
+
+ROUTER_HANDLER: Final = "router.app.handler"
+
+
+def _check_event_source(function: Any, event: Any, source: Path) -> None:
+    """``UsageError`` when the event's records come from a source this function never reads.
+
+    The router reads the table's stream (``aws:dynamodb`` records); every other function
+    of the hub is a consumer reading its SQS queue (``aws:sqs``). The events folder holds
+    both kinds (events/router/, events/<consumer>/).
+    """
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        return  # not a batch at all: the handler says what it expected
+    sources = {r.get("eventSource") for r in records if isinstance(r, dict)}
+    wanted = "aws:dynamodb" if function.handler == ROUTER_HANDLER else "aws:sqs"
+    if sources and sources != {wanted}:
+        where = (
+            "events/router/insert.json"
+            if wanted == "aws:dynamodb"
+            else "events/projection/sqs-raw.json"
+        )
+        raise UsageError(
+            f"{source} holds {', '.join(sorted(map(str, sources)))} records, but"
+            f" {function.logical_id} reads {wanted} records (e.g. {where})"
+        )
 
 
 def _print_invocation(invocation: Any) -> int:

@@ -29,6 +29,7 @@ from fanout.options import ENVIRONMENT
 
 HUB = "fanout-hub"
 EVENT = str(ROOT / "events" / "router" / "insert.json")
+SQS_EVENT = str(ROOT / "events" / "projection" / "sqs-raw.json")
 
 # A hub as ``fanout.ops.resolve`` reads one: the root stack's outputs, and one consumer
 # stack named <hub>-<LogicalId> whose parameters name it and the hub's topic.
@@ -158,6 +159,20 @@ WITH_A_HUB = [
             r"fanout: no function 'nowhere' in the hub "
             r"\(functions: BillingConsumer \(billing\), RouterFunction\)"
         ),
+    ),
+    # an event of the other kind: a stream record for a consumer, a queue message for the router
+    (
+        ["local", "invoke", "billing", "--event", EVENT],
+        2,
+        (
+            r"fanout: .*insert\.json holds aws:dynamodb records, but BillingConsumer/ConsumerFunction"
+            r" reads aws:sqs records \(e\.g\. events/projection/sqs-raw\.json\)"
+        ),
+    ),
+    (
+        ["local", "invoke", "RouterFunction", "--event", SQS_EVENT],
+        2,
+        r"fanout: .*sqs-raw\.json holds aws:sqs records, but RouterFunction reads aws:dynamodb",
     ),
     (["status", "--nope"], 2, r"fanout: unrecognized arguments: --nope"),
     (["dlq", "redrive", "billing", "--method", "fast"], 2, r"fanout dlq redrive: argument"),

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from consumer_builders import an_envelope, an_sqs_record, failed_ids, run_consumer
+from support.builders import FakeContext, a_batch, a_stream_record
 from support.hostile import SQS_REFUSED, sns_notification
 
-from consumers.runtime import BatchResponse
+from consumers.runtime import BatchResponse, Mode, consumer
 from router.normalise import pointer_body
 from schemas import Upcasters
 
@@ -278,3 +279,13 @@ class TestErrorTextsSqsRefuses:
         assert "cannot be read" in error
         assert "\ufffd" in error
         assert not SQS_REFUSED.search(error)
+
+
+class TestAnEventThatIsNotFromSqs:
+    """A stream event given to a consumer (a mistaken test event) is refused by name."""
+
+    def test_it_is_a_type_error_naming_the_source(self, seen, consumer_aws):
+        handler = consumer(mode=Mode.NATURALLY_IDEMPOTENT)(seen.append)
+        with pytest.raises(TypeError, match=r"not an SQS event: .*\['aws:dynamodb'\]"):
+            handler(a_batch(a_stream_record()), FakeContext())
+        assert seen == []
