@@ -308,6 +308,11 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                     printed += 1
                     if args.count and printed >= args.count:
                         break
+                if not printed and until is not None:
+                    # --duration ran out with nothing to show: say so, or an empty
+                    # screen reads as a hang or a broken hub.
+                    matching = " matching --filter" if policy else ""
+                    print(f"no envelope{matching} in {args.duration:g} s", file=sys.stderr)
         except KeyboardInterrupt:
             pass
         except ClientError as exc:
