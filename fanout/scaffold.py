@@ -44,6 +44,8 @@ class NewConsumer:
     name: str
     filter_policy: FilterPolicyDict
     mode: str = DEFAULT_MODE
+    owner: str = ""
+    """The team to warn before a change to what it reads (the kit's Owner: a queue tag)."""
 
     @property
     def package(self) -> str:
@@ -126,6 +128,8 @@ def template_block(new: NewConsumer) -> str:
         f"        ConsumerName: {new.name}",
         f"        Handler: consumers.{new.package}.app.handler",
     ]
+    if new.owner:
+        lines.append(f"        Owner: {json.dumps(new.owner)}")
     if new.filter_policy:
         lines.append(f"        FilterPolicy: '{json.dumps(new.filter_policy)}'")
     lines += [
@@ -386,7 +390,7 @@ def _run(args: argparse.Namespace) -> int:
             " (the kit's ConsumerName rule: lower case, digits, '-')"
         )
     try:
-        new = NewConsumer(args.name, filter_policy(args.filter or []), args.mode)
+        new = NewConsumer(args.name, filter_policy(args.filter or []), args.mode, args.owner or "")
         changed = create(project_root(Path(args.root)), new)
     except ScaffoldError as error:
         raise UsageError(str(error)) from None
@@ -395,6 +399,18 @@ def _run(args: argparse.Namespace) -> int:
     if new.mode in NEXT_STEPS:
         print(NEXT_STEPS[new.mode].format(variable=new.table_variable))
     return 0
+
+
+# The kit's Owner AllowedPattern and MaxLength (a tag value's ASCII characters).
+OWNER_PATTERN = re.compile(r"[A-Za-z0-9 _.:/=+@-]{1,256}")
+
+
+def _owner(text: str) -> str:
+    if not OWNER_PATTERN.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a tag value: up to 256 letters, digits, spaces and _ . : / = + - @"
+        )
+    return text
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -418,6 +434,13 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="the runtime's Mode (docs/writing-a-consumer.md, 'Choosing a mode'): "
         "state (a read model, 1 write a message), side-effect (each event once, 2 writes; "
         "the default), naturally-idempotent (an effect idempotent by itself, 0 writes)",
+    )
+    new.add_argument(
+        "--owner",
+        type=_owner,
+        metavar="TEAM",
+        help="the team that owns it, e.g. billing-team: the queue's fanout:owner tag, which"
+        " `fanout consumers` and `fanout schema check` name as the one to warn",
     )
     new.add_argument(
         "--root",

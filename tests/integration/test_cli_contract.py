@@ -310,6 +310,11 @@ WITHOUT_A_HUB = [
         r"fanout: consumer name 'Billing' must match \^\[a-z\]",
     ),
     (
+        ["consumer", "new", "billing", "--owner", "billing!", "--root", str(ROOT)],
+        2,
+        r"fanout consumer new: argument --owner: 'billing!' is not a tag value",
+    ),
+    (
         ["consumer", "new", "billing", "--filter", "colour=red", "--root", str(ROOT)],
         2,
         r"fanout: unknown filter key 'colour': valid keys are type",

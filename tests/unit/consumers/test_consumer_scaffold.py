@@ -19,8 +19,10 @@ import pytest
 from support.builders import a_stream_record, ddb
 
 from fanout.cli import main
+from fanout.deploy.template import load_template
 from fanout.ops.backfill import snapshot_outbound
 from fanout.scaffold import (
+    OWNER_PATTERN,
     ExampleChange,
     NewConsumer,
     ScaffoldError,
@@ -174,6 +176,23 @@ class TestTemplateInsertion:
 
         with pytest.raises(ScaffoldError, match="AuditLogConsumer"):
             insert_block(template, NewConsumer("audit-log", {}))
+
+    def test_an_owner_becomes_the_kits_owner_parameter(self):
+        template = (REPO / "template.yaml").read_text()
+
+        updated = insert_block(template, NewConsumer("billing", {}, owner="billing team"))
+
+        block = updated[updated.index("  BillingConsumer:") :]
+        assert '        Owner: "billing team"\n' in block
+
+    def test_the_owner_rule_is_the_kits(self):
+        kit = load_template(REPO / "consumers" / "kit" / "template.yaml")
+        owner = kit["Parameters"]["Owner"]
+        # The kit's pattern for zero or more characters, up to its MaxLength, minus the empty
+        # value (no --owner) that the scaffold never writes.
+        assert OWNER_PATTERN.pattern == owner["AllowedPattern"].replace(
+            "*", f"{{1,{owner['MaxLength']}}}"
+        )
 
 
 MODES = {
