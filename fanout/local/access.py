@@ -507,22 +507,32 @@ def keep_api_params(params: Mapping[str, Any], context: dict[str, Any], **_: Any
 def installed(
     *handlers: Callable[..., Any], after: Iterable[Callable[..., Any]] = ()
 ) -> Iterator[None]:
-    """Register the ``before-call`` handlers, in order, on every botocore session created inside.
+    """Register the ``before-call`` handlers, in order, on the clients created inside.
 
-    ``keep_api_params`` comes first so that they see the call's own arguments;
-    ``after`` are ``after-call`` handlers.
+    Every botocore session created inside gets them, and so does boto3's default session
+    if one exists already (``boto3.client`` reuses it). ``keep_api_params`` comes first
+    so that they see the call's own arguments; ``after`` are ``after-call`` handlers.
     """
+    import boto3  # noqa: PLC0415 - only its default session, if any
+
     entries = (
         [("before-parameter-build", keep_api_params)]
         + [("before-call", handler) for handler in handlers]
         + [("after-call", handler) for handler in after]
     )
+    default = boto3.DEFAULT_SESSION
     botocore.handlers.BUILTIN_HANDLERS.extend(entries)
+    if default is not None:
+        for event, handler in entries:
+            default.events.register(event, handler)
     try:
         yield
     finally:
         for entry in entries:
             botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+        if default is not None:
+            for event, handler in entries:
+                default.events.unregister(event, handler)
 
 
 # ---------------------------------------------------------------------------- deploy-time checks
