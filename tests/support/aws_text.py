@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import boto3
 import botocore.handlers
 from botocore.exceptions import ClientError
 
@@ -67,14 +68,21 @@ def _refuse_invalid_contents(params: dict[str, Any], model: Any, **_: Any) -> No
 
 @contextmanager
 def sqs_character_rule() -> Iterator[None]:
-    """Every botocore session created inside refuses SQS sends with characters SQS refuses.
+    """Clients created inside refuse SQS sends with characters SQS refuses.
 
-    Registered before parameter building, so the caller sees SQS's own error code
-    (botocore would otherwise fail to encode a lone surrogate, a different failure).
+    Every botocore session created inside gets the rule, and so does boto3's default
+    session if it exists already (``boto3.client`` reuses it). Registered before parameter
+    building, so the caller sees SQS's own error code (botocore would otherwise fail to
+    encode a lone surrogate, a different failure).
     """
     entry = ("before-parameter-build.sqs", _refuse_invalid_contents)
+    default = boto3.DEFAULT_SESSION
     botocore.handlers.BUILTIN_HANDLERS.append(entry)
+    if default is not None:
+        default.events.register(*entry)
     try:
         yield
     finally:
         botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+        if default is not None:
+            default.events.unregister(*entry)
