@@ -58,6 +58,7 @@ class Tail:
         session = session or boto3.session.Session(region_name=region)
         with ENVIRONMENT_LOCK:  # not a local function's credentials (fanout.connection)
             session.get_credentials()
+        self._session, self._endpoint_url, self._region = session, endpoint_url, region
         self._sns = session.client("sns", endpoint_url=endpoint_url, region_name=region)
         self._sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=region)
         self.queue_url: str | None = None
@@ -124,7 +125,18 @@ class Tail:
             yield from self.poll()
 
     def close(self) -> None:
-        """Unsubscribe and delete the queue (idempotent)."""
+        """Unsubscribe and delete the queue (idempotent).
+
+        With clients of its own: Ctrl-C or SIGTERM can land inside a call of the tail's
+        clients, and a connection pool interrupted halfway (its lock taken, a connection
+        half read) must not be what the clean-up waits on.
+        """
+        self._sns = self._session.client(
+            "sns", endpoint_url=self._endpoint_url, region_name=self._region
+        )
+        self._sqs = self._session.client(
+            "sqs", endpoint_url=self._endpoint_url, region_name=self._region
+        )
         if self._subscription:
             self._sns.unsubscribe(SubscriptionArn=self._subscription)
             self._subscription = None
@@ -253,8 +265,14 @@ def _topic(
 
 
 @contextmanager
-def _sigterm_exits() -> Iterator[None]:
-    """While tailing, SIGTERM raises ``SystemExit(143)`` (128 + 15), so clean-up runs."""
+def _stop_signals() -> Iterator[None]:
+    """While tailing, SIGTERM raises ``SystemExit(143)`` (128 + 15) and SIGINT
+    ``KeyboardInterrupt``, so clean-up runs.
+
+    SIGINT gets Python's own handler back: a shell starts a script's background job with
+    SIGINT ignored, and such a tail would outlive `kill -INT` with its queue on the topic.
+    https://www.gnu.org/software/bash/manual/html_node/Signals.html
+    """
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set a handler; its caller owns the signals
         return
@@ -262,11 +280,13 @@ def _sigterm_exits() -> Iterator[None]:
     def stop(signum: int, _: object) -> None:
         raise SystemExit(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, stop)
+    previous_term = signal.signal(signal.SIGTERM, stop)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
@@ -292,7 +312,7 @@ def run_tail(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         raise UsageError(str(exc)) from None
     until = time.monotonic() + args.duration if args.duration else None
     printed = 0
-    with _sigterm_exits():
+    with _stop_signals():
         try:
             tail = Tail(
                 topic_arn,

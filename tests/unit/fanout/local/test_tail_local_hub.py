@@ -75,6 +75,9 @@ def test_a_stopped_tail_removes_its_queue_and_subscription(endpoint, unique, sto
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # As a script's background job starts: with SIGINT ignored, which the tail undoes
+        # (https://www.gnu.org/software/bash/manual/html_node/Signals.html).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
     )
     try:
         # (subscribed: its queue is on the topic)
