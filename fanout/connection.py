@@ -9,11 +9,13 @@ import boto3
 from botocore.config import Config
 
 ENVIRONMENT_LOCK: Final = threading.RLock()
-"""Held while ``os.environ`` is patched for an in-process function (``fanout.local.invoker``).
+"""Held while an in-process function runs (``fanout.local.invoker``): ``os.environ`` patched
+and its own copies of the project's packages in ``sys.modules``.
 
 A function runs with its own role's credentials in the environment; a connection made
 meanwhile by another thread must not pick them up, so it resolves its credentials
-under this lock.
+under this lock. Code that imports project modules dynamically while a hub may run in
+the same process (``fanout.schema.sources``) takes it too.
 """
 
 

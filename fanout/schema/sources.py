@@ -235,7 +235,16 @@ def _load(path: Path) -> Any:
     is reported as the module's, in one line, whichever way it is loaded.
     """
     import schemas.entities as package  # noqa: PLC0415 - see steps_in_work_tree
+    from fanout.connection import ENVIRONMENT_LOCK  # noqa: PLC0415 - only to load a module
 
+    # A local hub running in this process swaps its functions' copies of the project's
+    # packages into sys.modules while they run (fanout.local.invoker, under this lock):
+    # the module must import the base API this process checks its CONTRACT against.
+    with ENVIRONMENT_LOCK:
+        return _load_unlocked(path, package)
+
+
+def _load_unlocked(path: Path, package: Any) -> Any:
     try:
         if Path(package.__file__ or "").resolve().parent == path.parent:
             return importlib.import_module(f"schemas.entities.{path.stem}")

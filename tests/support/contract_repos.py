@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from fanout.connection import ENVIRONMENT_LOCK
 from schemas.entities import EntityContract, dataschema_of
 from schemas.export import render
 
@@ -99,7 +100,10 @@ def _load_contract(path: Path) -> EntityContract:
     """The module's ``CONTRACT``, compiled from its text (no bytecode cache: it may be rewritten)."""
     module = types.ModuleType(f"_test_contract_{path.stem}")
     sys.modules[module.__name__] = module
-    exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)  # noqa: S102  # nosec B102
+    # Not while a local hub in this process has a function's own copy of `schemas` in
+    # sys.modules (fanout.local.invoker swaps them in under this lock).
+    with ENVIRONMENT_LOCK:
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)  # noqa: S102  # nosec B102
     contract = module.CONTRACT
     assert isinstance(contract, EntityContract)
     return contract
