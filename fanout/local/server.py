@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess  # nosec B404 - starts moto's own server module, no shell
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -151,6 +152,39 @@ def prepare_moto() -> None:
     cache_moto_routing()
     deliver_across_accounts()
     share_parameters_through_ram()
+    serialize_item_writes()
+
+
+# Reentrant: moto's TransactWriteItems writes through its own PutItem and DeleteItem.
+_ITEM_WRITES: Final = threading.RLock()
+
+
+def serialize_item_writes() -> None:
+    """Make moto's DynamoDB item writes atomic, as DynamoDB's are. Idempotent.
+
+    "Individual write operations such as UpdateItem are atomic and always operate on
+    the most recent version of the item, regardless of concurrency":
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/BestPractices_ImplementingVersionControl.html
+    moto evaluates a write's condition and then stores the item with no lock, so two
+    threads writing the same item on condition (the consumers' idempotency claims and
+    ``apply_if_newer``) could both succeed: a double apply that DynamoDB never allows.
+    """
+    from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - only a local moto server
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if not getattr(original, "serialized", False):
+            setattr(DynamoDBBackend, name, _under_item_lock(original))
+
+
+def _under_item_lock(write: Any) -> Any:
+    @functools.wraps(write)
+    def serialized(*args: Any, **kwargs: Any) -> Any:
+        with _ITEM_WRITES:
+            return write(*args, **kwargs)
+
+    serialized.serialized = True  # type: ignore[attr-defined]
+    return serialized
 
 
 _MOTO_MAIN: Final = """
