@@ -63,26 +63,27 @@ def aws():
 
 
 # The modules that cost the most, heaviest first: seconds summed per file from
-# `pytest -n 2 --dist loadfile --durations=0`. `make unit` runs each
+# `pytest -n 2 --dist loadfile --durations=0` (2026-12-07). `make unit` runs each
 # module whole on one worker (its module fixtures are built once) and deals modules out
 # in collection order as workers free up; starting with the heaviest keeps one of them
-# from being dealt last and running alone while the other worker idles.
+# from being dealt last and running alone while the other workers idle.
 HEAVIEST_FIRST = (
-    "tests/integration/test_sam_local_invoke_env.py",
-    "tests/integration/test_consumer_bench.py",
-    "tests/e2e/test_other_team.py",
-    "tests/e2e/test_no_loss_under_faults.py",
     "tests/integration/test_docs_commands.py",
-    "tests/integration/test_stack_deploy.py",
-    "tests/unit/consumers/test_consumer_hostile_input.py",
+    "tests/e2e/test_other_team.py",
     "tests/unit/consumers/test_webhook_hostile_endpoints.py",
-    "tests/e2e/test_local_access.py",
-    "tests/integration/test_router.py",
-    "tests/integration/test_hub_discovery.py",
-    "tests/security/test_consumer_bad_input.py",
-    "tests/e2e/test_ops_backfill.py",
+    "tests/e2e/test_no_loss_under_faults.py",
+    "tests/e2e/test_fifo_hub.py",
     "tests/integration/test_template_build.py",
-    "tests/e2e/test_ops_dlq.py",
+    "tests/e2e/test_local_hub.py",
+    "tests/e2e/test_ops_backfill.py",
+    "tests/e2e/test_local_access.py",
+    "tests/e2e/test_item_contracts.py",
+    "tests/integration/test_sam_local_invoke_env.py",
+    "tests/unit/consumers/test_consumer_scaffold.py",
+    "tests/integration/test_router.py",
+    "tests/integration/test_stack_deploy.py",
+    "tests/security/test_consumer_bad_input.py",
+    "tests/integration/test_consumer_bench.py",
 )
 
 
