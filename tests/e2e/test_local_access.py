@@ -14,7 +14,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,20 @@ class Env:
             [*argv, "--endpoint-url", self.url, "--profile", OPERATOR_PROFILE, "--json"]
         )
         return ran.code, ran.document(), ran.err + capsys.readouterr().err
+
+    @contextmanager
+    def operator_without(self, dropped: Callable[[dict[str, Any]], bool]) -> Iterator[None]:
+        """The operator's policy minus exactly one statement, restored on the way out."""
+        authorizer = self.access.authorizer
+        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
+        (document,) = granted.policies
+        narrowed = {**document, "Statement": [s for s in document["Statement"] if not dropped(s)]}
+        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
+        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
+        try:
+            yield
+        finally:
+            authorizer.register(OPERATOR_ACCESS_KEY, granted)
 
     def wait_published(self, envelope_ids: set[str]) -> None:
         """Until the tail on the topic saw every one of these envelope ids."""
@@ -317,17 +332,9 @@ class TestOperatorPolicy:
         self, env: Env, capsys: pytest.CaptureFixture[str], sid: str, action: str
     ):
         # GIVEN the operator policy minus one of the subscription reads
-        authorizer = env.access.authorizer
-        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
-        (document,) = granted.policies
-        narrowed = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != sid]}
-        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
-        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
-        try:
+        with env.operator_without(lambda statement: statement["Sid"] == sid):
             # WHEN
             code, _, err = env.as_operator(capsys, "consumers", "--entity", "order")
-        finally:
-            authorizer.register(OPERATOR_ACCESS_KEY, granted)
         # THEN the hub named cannot be read: a usage error naming the refusal
         assert code == 2, err
         assert "subscriptions could not be read" in err
@@ -337,23 +344,12 @@ class TestOperatorPolicy:
         self, env: Env, capsys: pytest.CaptureFixture[str]
     ):
         # GIVEN the operator policy minus lambda:InvokeFunction, and a discarded batch
-        authorizer = env.access.authorizer
-        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
-        (document,) = granted.policies
-        narrowed = {
-            **document,
-            "Statement": [
-                s for s in document["Statement"] if s.get("Action") != "lambda:InvokeFunction"
-            ],
-        }
-        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
         where, _ = env.failed_batch("ORDER#denied", 3)
-        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
-        try:
+        with env.operator_without(
+            lambda statement: statement.get("Action") == "lambda:InvokeFunction"
+        ):
             # WHEN
             code, _, err = env.as_operator(capsys, "replay", "stream-failures")
-        finally:
-            authorizer.register(OPERATOR_ACCESS_KEY, granted)
 
         # THEN the invoke is refused and the batch stays where it was, for a later replay
         assert code == 1
@@ -373,17 +369,9 @@ class TestOperatorPolicy:
         self, env: Env, capsys: pytest.CaptureFixture[str], sid: str, action: str
     ):
         # GIVEN the operator policy minus one of the router reads every command makes
-        authorizer = env.access.authorizer
-        granted = authorizer.identity(OPERATOR_ACCESS_KEY)
-        (document,) = granted.policies
-        narrowed = {**document, "Statement": [s for s in document["Statement"] if s["Sid"] != sid]}
-        assert len(narrowed["Statement"]) == len(document["Statement"]) - 1
-        authorizer.register(OPERATOR_ACCESS_KEY, Identity(granted.principal, [narrowed]))
-        try:
+        with env.operator_without(lambda statement: statement["Sid"] == sid):
             # WHEN
             code, _, err = env.as_operator(capsys, "status")
-        finally:
-            authorizer.register(OPERATOR_ACCESS_KEY, granted)
 
         # THEN the command stops with the refusal instead of running on guessed settings
         assert code == 1
