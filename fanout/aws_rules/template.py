@@ -7,9 +7,11 @@ reports AWS's text and the resource instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
+from fanout.aws_rules.s3 import check_bucket_name
 from fanout.aws_rules.sns import check_topic_tracing
 from fanout.aws_rules.sqs import check_dead_letter_queue_type, is_fifo_queue
 
@@ -42,6 +44,39 @@ def check_topics(topics: Mapping[str, Mapping[str, Any]], path: str) -> None:
             tracing=tracing if isinstance(tracing, str) else None,
             resource=f"{path}/{logical_id}" if path else logical_id,
         )
+
+
+def check_buckets(
+    buckets: Mapping[str, Mapping[str, Any]], context: Mapping[str, str], path: str
+) -> None:
+    """Each bucket name the template gives, as CreateBucket would judge it.
+
+    ``buckets`` maps logical id to properties with ``Fn::If`` already chosen; ``context``
+    holds the parameter and pseudo parameter values. A literal name or an ``Fn::Sub`` of
+    those values is judged now; a name of any other form, or none, is left to AWS.
+    """
+    for logical_id, properties in buckets.items():
+        name = _literal_or_sub(properties.get("BucketName"), context)
+        if name is not None:
+            check_bucket_name(
+                name,
+                f"{path}/{logical_id}" if path else logical_id,
+                stack_name=context.get("AWS::StackName"),
+            )
+
+
+def _literal_or_sub(value: Any, context: Mapping[str, str]) -> str | None:
+    if isinstance(value, str):
+        return value
+    if (
+        isinstance(value, Mapping)
+        and set(value) == {"Fn::Sub"}
+        and isinstance(value["Fn::Sub"], str)
+    ):
+        names = re.findall(r"\$\{([^}]*)\}", value["Fn::Sub"])
+        if all(name in context for name in names):
+            return re.sub(r"\$\{([^}]*)\}", lambda m: context[m.group(1)], value["Fn::Sub"])
+    return None
 
 
 def check_queues(

@@ -295,6 +295,9 @@ def _deploy(  # noqa: C901, PLR0912, PLR0915 - one linear procedure, split into 
         _active_properties(resources, "AWS::SQS::Queue", conditions), values, path
     )
     aws_rules.check_topics(_active_properties(resources, "AWS::SNS::Topic", conditions), path)
+    aws_rules.check_buckets(
+        _active_properties(resources, "AWS::S3::Bucket", conditions), context, path
+    )
     cloudformation: CloudFormationClient = clients.client("cloudformation")
     created = cloudformation.create_stack(
         StackName=stack_name,

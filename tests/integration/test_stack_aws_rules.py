@@ -47,6 +47,25 @@ class TestRealTemplates:
         assert len(deployed.all_subscriptions()) == 3
         assert set(deployed.all_topics()) == {"Topic", "AlarmTopic"}
 
+    @pytest.mark.parametrize(
+        ("stack_name", "rule"),
+        [
+            ("FanoutHub", "lowercase letters"),
+            ("fanout-hub-orders-production-eu", "is 64 characters"),
+        ],
+    )
+    def test_a_stack_name_the_artifacts_bucket_cannot_carry_is_refused(self, stack_name, rule):
+        # GIVEN template.yaml, whose artifacts bucket is named after the stack (moto would
+        # create an uppercase name, and refuse a long one with no word of the stack name)
+        # WHEN it is deployed under a name S3 cannot carry
+        with pytest.raises(AwsRuleError) as caught:
+            deployer.deploy(stack_name=stack_name, parameters=WEBHOOK)
+        # THEN S3's refusal, naming the bucket and the stack name's room (us-east-1: 30)
+        assert caught.value.code == "InvalidBucketName"
+        assert caught.value.resource == "ArtifactsBucket"
+        assert rule in caught.value.message
+        assert "use a stack name of at most 30 lowercase letters" in caught.value.message
+
     def test_kit_with_batch_above_ten_and_no_window_is_refused(self):
         # GIVEN the consumer kit with BatchSize 11 and its batching window set to 0
         topic_arn = boto3.client("sns").create_topic(Name="hub")["TopicArn"]

@@ -15,6 +15,7 @@ import pytest
 
 from fanout.aws_rules import (
     AwsRuleError,
+    check_buckets,
     check_large_topic,
     check_mapping,
     check_parameter_names,
@@ -25,6 +26,7 @@ from fanout.aws_rules import (
     check_visibility_timeout,
 )
 from fanout.aws_rules.lambda_ import check_environment_size
+from fanout.aws_rules.s3 import check_bucket_name
 from fanout.deploy.template import load_template
 from fanout.local.model import MappingSpec
 
@@ -506,3 +508,52 @@ class TestEnvironmentSize:
         # 2,100 two-byte characters: 2,108 characters of JSON, 4,208 bytes.
         error = refused(check_environment_size, {"V": "é" * 2100}, "Fn")
         assert "4208 bytes" in str(error)
+
+
+class TestBucketNames:
+    """S3's general purpose bucket naming rules (moto checks only the length)."""
+
+    @pytest.mark.parametrize(
+        ("name", "rule"),
+        [
+            ("ab", "3 to 63"),
+            ("a" * 64, "3 to 63"),
+            ("Fanout-hub-artifacts", "lowercase letters"),
+            ("fanout_hub", "lowercase letters"),
+            ("-fanout", "begin and end"),
+            ("fanout.", "begin and end"),
+            ("fanout..hub", "adjacent periods"),
+            ("192.168.5.4", "IP address"),
+            ("xn--fanout", "must not start"),
+            ("sthree-fanout", "must not start"),
+            ("amzn-s3-demo-fanout", "must not start"),
+            ("fanout-s3alias", "must not end"),
+            ("fanout--ol-s3", "must not end"),
+            ("fanout.mrap", "must not end"),
+        ],
+    )
+    def test_a_name_s3_refuses_is_refused(self, name, rule):
+        error = refused(check_bucket_name, name, "Bucket")
+        assert error.code == "InvalidBucketName"
+        assert rule in error.message
+        assert error.resource == "Bucket"
+
+    @pytest.mark.parametrize("name", ["abc", "a" * 63, "fanout-hub.artifacts-1", "1.2.3.4.5"])
+    def test_the_edges_s3_accepts_pass(self, name):
+        check_bucket_name(name, "Bucket")
+
+    def test_a_name_built_from_the_stack_name_says_how_long_the_stack_name_may_be(self):
+        stack = "fanout-hub-orders-production-eu"  # 31 characters
+        name = f"{stack}-artifacts-123456789012-eu-central-1"
+        error = refused(check_bucket_name, name, "ArtifactsBucket", stack_name=stack)
+        assert "is 67 characters" in error.message
+        assert "stack name of at most 27 lowercase letters" in error.message
+
+    def test_template_buckets_are_judged_through_fn_sub_of_known_values(self):
+        buckets = {"ArtifactsBucket": {"BucketName": {"Fn::Sub": "${AWS::StackName}-artifacts"}}}
+        context = {"AWS::StackName": "FanoutHub"}
+        error = refused(check_buckets, buckets, context, "")
+        assert error.resource == "ArtifactsBucket"
+        assert "'FanoutHub'" in error.message
+        # a name of a form not judged before creation is left to AWS
+        check_buckets({"B": {"BucketName": {"Fn::Join": ["", ["X"]]}}, "C": {}}, context, "")
