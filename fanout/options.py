@@ -20,7 +20,7 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn, TypeVar
 
@@ -50,6 +50,9 @@ class NoHubError(UsageError):
     """No local hub is running and nothing names another place to talk to."""
 
 
+_INNERMOST: Final = "_fanout_innermost_parser"
+
+
 class Parser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose usage errors are one line on stderr, exit 2.
 
@@ -58,6 +61,30 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Also note, on the namespace, the innermost parser that took part."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, _INNERMOST):
+            setattr(parsed, _INNERMOST, self)
+        return parsed, extras
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        """As argparse's, but a stray argument is reported by the subcommand it was given to.
+
+        argparse reports it from the top-level parser (``fanout: unrecognized arguments``),
+        whose help does not list the subcommand's flags.
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        innermost: Parser = getattr(parsed, _INNERMOST, self)
+        delattr(parsed, _INNERMOST)
+        if extras:
+            innermost.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 class Renamed(argparse.Action):

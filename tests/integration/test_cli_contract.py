@@ -174,7 +174,12 @@ WITH_A_HUB = [
         2,
         r"fanout: .*sqs-raw\.json holds aws:sqs records, but RouterFunction reads aws:dynamodb",
     ),
-    (["status", "--nope"], 2, r"fanout: unrecognized arguments: --nope"),
+    (
+        ["status", "--nope"],
+        2,
+        r"fanout status: unrecognized arguments: --nope \(see fanout status --help\)",
+    ),
+    (["dlq", "peek", "audit-log", "--nope"], 2, r"fanout dlq peek: unrecognized arguments: --nope"),
     (["dlq", "redrive", "billing", "--method", "fast"], 2, r"fanout dlq redrive: argument"),
     # missing and malformed files
     (
