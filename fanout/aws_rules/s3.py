@@ -7,7 +7,6 @@ moto checks only the length; S3 answers any other broken name with ``InvalidBuck
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from typing import Final
@@ -21,15 +20,11 @@ MAX_BUCKET_NAME: Final = 63
 MIN_BUCKET_NAME: Final = 3
 _CHARACTERS: Final = re.compile(r"[a-z0-9.-]+")
 _RESERVED_PREFIXES: Final = ("xn--", "sthree-", "amzn-s3-demo-")
-_RESERVED_SUFFIXES: Final = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
-
-
-def _is_ipv4(name: str) -> bool:
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        return False
-    return True
+# "-an" ends only names in an account regional namespace; a template's BucketName is in
+# the shared global one (https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html).
+_RESERVED_SUFFIXES: Final = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", "-an")
+_IP_FORMAT: Final = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_LENGTH_OR_CHARACTERS: Final = ("characters", "lowercase")
 
 
 _RULES: Final[tuple[tuple[Callable[[str], bool], str], ...]] = (
@@ -42,7 +37,7 @@ _RULES: Final[tuple[tuple[Callable[[str], bool], str], ...]] = (
         "must begin and end with a letter or digit",
     ),
     (lambda n: ".." in n, "must not hold two adjacent periods"),
-    (_is_ipv4, "must not be formatted as an IP address"),
+    (lambda n: bool(_IP_FORMAT.fullmatch(n)), "must not be formatted as an IP address"),
     (
         lambda n: n.startswith(_RESERVED_PREFIXES),
         f"must not start with {', '.join(_RESERVED_PREFIXES)}",
@@ -64,15 +59,20 @@ def bucket_name_problem(name: str) -> str | None:
 
 
 def check_bucket_name(name: str, resource: str, *, stack_name: str | None = None) -> None:
-    """``name`` is a bucket name S3 accepts; a name built from ``stack_name`` says how to fit it."""
+    """``name`` is a bucket name S3 accepts.
+
+    ``stack_name``, when the name was built from it, adds how to fit a stack name into
+    the name, for the rules a different stack name can mend (length, characters).
+    """
     problem = bucket_name_problem(name)
     if problem is None:
         return
     message = f"The bucket name {name!r} {problem}"
-    if stack_name and stack_name in name:
+    if stack_name and stack_name in name and any(w in problem for w in _LENGTH_OR_CHARACTERS):
         room = MAX_BUCKET_NAME - (len(name) - len(stack_name))
-        message += (
-            f"; it is built from the stack name {stack_name!r}: use a stack name of at most"
-            f" {room} lowercase letters, digits and hyphens"
-        )
+        if room > 0:
+            message += (
+                f"; it is built from the stack name {stack_name!r}: use a stack name of at"
+                f" most {room} lowercase letters, digits and hyphens"
+            )
     raise AwsRuleError("InvalidBucketName", message, resource, BUCKET_NAMING_DOC)

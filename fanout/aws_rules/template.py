@@ -56,12 +56,14 @@ def check_buckets(
     those values is judged now; a name of any other form, or none, is left to AWS.
     """
     for logical_id, properties in buckets.items():
-        name = _literal_or_sub(properties.get("BucketName"), context)
+        given = properties.get("BucketName")
+        name = _literal_or_sub(given, context)
         if name is not None:
+            from_stack = isinstance(given, Mapping) and "${AWS::StackName}" in given["Fn::Sub"]
             check_bucket_name(
                 name,
                 f"{path}/{logical_id}" if path else logical_id,
-                stack_name=context.get("AWS::StackName"),
+                stack_name=context.get("AWS::StackName") if from_stack else None,
             )
 
 

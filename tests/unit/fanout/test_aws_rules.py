@@ -530,6 +530,11 @@ class TestBucketNames:
             ("fanout-s3alias", "must not end"),
             ("fanout--ol-s3", "must not end"),
             ("fanout.mrap", "must not end"),
+            ("fanout--x-s3", "must not end"),
+            ("fanout--table-s3", "must not end"),
+            ("fanout-an", "must not end"),
+            ("192.168.05.4", "IP address"),
+            ("999.999.999.999", "IP address"),
         ],
     )
     def test_a_name_s3_refuses_is_refused(self, name, rule):
@@ -549,11 +554,18 @@ class TestBucketNames:
         assert "is 67 characters" in error.message
         assert "stack name of at most 27 lowercase letters" in error.message
 
+    def test_no_stack_name_hint_where_a_shorter_name_cannot_mend_it(self):
+        error = refused(check_bucket_name, "hub-s3alias", "Bucket", stack_name="hub")
+        assert "stack name" not in error.message
+
     def test_template_buckets_are_judged_through_fn_sub_of_known_values(self):
         buckets = {"ArtifactsBucket": {"BucketName": {"Fn::Sub": "${AWS::StackName}-artifacts"}}}
         context = {"AWS::StackName": "FanoutHub"}
         error = refused(check_buckets, buckets, context, "")
         assert error.resource == "ArtifactsBucket"
-        assert "'FanoutHub'" in error.message
+        assert "built from the stack name 'FanoutHub'" in error.message
+        # a literal name that happens to contain the stack name gets no stack-name hint
+        literal = {"B": {"BucketName": "FanoutHub-assets"}}
+        assert "stack name" not in refused(check_buckets, literal, context, "").message
         # a name of a form not judged before creation is left to AWS
         check_buckets({"B": {"BucketName": {"Fn::Join": ["", ["X"]]}}, "C": {}}, context, "")
