@@ -65,9 +65,13 @@ class Parser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        """Also note, on the namespace, the innermost parser that took part."""
+        """Also note, on the namespace, the innermost parser left with arguments it did not know.
+
+        A subcommand's parser runs inside its parent's, so the innermost one with leftovers
+        notes itself first (``fanout --nope status`` is the top-level parser's stray flag).
+        """
         parsed, extras = super().parse_known_args(args, namespace)
-        if not hasattr(parsed, _INNERMOST):
+        if extras and not hasattr(parsed, _INNERMOST):
             setattr(parsed, _INNERMOST, self)
         return parsed, extras
 
@@ -80,9 +84,8 @@ class Parser(argparse.ArgumentParser):
         whose help does not list the subcommand's flags.
         """
         parsed, extras = self.parse_known_args(args, namespace)
-        innermost: Parser = getattr(parsed, _INNERMOST, self)
-        delattr(parsed, _INNERMOST)
         if extras:
+            innermost: Parser = getattr(parsed, _INNERMOST, self)
             innermost.error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed
 

@@ -180,6 +180,7 @@ WITH_A_HUB = [
         r"fanout status: unrecognized arguments: --nope \(see fanout status --help\)",
     ),
     (["dlq", "peek", "audit-log", "--nope"], 2, r"fanout dlq peek: unrecognized arguments: --nope"),
+    (["--nope", "status"], 2, r"fanout: unrecognized arguments: --nope \(see fanout --help\)"),
     (["dlq", "redrive", "billing", "--method", "fast"], 2, r"fanout dlq redrive: argument"),
     # missing and malformed files
     (
