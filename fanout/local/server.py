@@ -168,6 +168,12 @@ def serialize_item_writes() -> None:
     moto evaluates a write's condition and then stores the item with no lock, so two
     threads writing the same item on condition (the consumers' idempotency claims and
     ``apply_if_newer``) could both succeed: a double apply that DynamoDB never allows.
+
+    Only writes through the backend's item API are serialised (PartiQL writes, unused
+    here, are not), and reads are not isolated from them. The lock is held while moto
+    appends the change to the table's stream, which runs moto's own event source
+    mappings inline; the deployer only records those (``fanout.deploy.moto_gaps``), so
+    no handler runs under the lock.
     """
     from moto.dynamodb.models import DynamoDBBackend  # noqa: PLC0415 - only a local moto server
 
