@@ -32,12 +32,14 @@ lint: setup ## ruff lint + format check
 typecheck: setup ## mypy (strict on router/, consumers/, schemas/, hubcommon/)
 	$(RUN) mypy
 
-# Three workers on two cores: with two, the cores were busy 1.5 of 2 (user+sys 423 s over
-# 279 s wall), because end-to-end tests wait on subprocesses, servers and sockets; a third
-# worker fills that gap (2 cores: 279 s -> 233 s). Override: make test WORKERS=8
-WORKERS ?= 3
+# Three workers on two cores: with two, the cores were idle a quarter of the run (user+sys
+# 423 s over 279 s wall), because end-to-end tests wait on subprocesses, servers and
+# sockets; a third worker fills that gap (2 cores: 279 s -> 233 s). Override:
+# make test PYTEST_WORKERS=8. --no-loadscope-reorder keeps HEAVIEST_FIRST's order
+# (tests/conftest.py); xdist otherwise deals the files with the most tests first.
+PYTEST_WORKERS ?= 3
 unit: setup ## pytest only
-	$(RUN) pytest -n $(WORKERS) --dist loadfile || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
+	$(RUN) pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder || { rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here"; fi; exit $$rc; }
 
 security: setup ## bandit on deployed code and tooling (every skip is a justified inline nosec)
 	$(RUN) bandit -c pyproject.toml -r router consumers schemas hubcommon fanout -q
