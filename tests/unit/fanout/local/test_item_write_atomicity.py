@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from moto.dynamodb.models import table as moto_table
+from support.consumer_tables import create_pk_table
 
 from fanout.connection import Connection
 
@@ -51,12 +52,7 @@ def test_two_conditional_puts_of_one_new_item_write_it_once(
 ) -> None:
     dynamodb = clients.client("dynamodb")
     table = f"claims-{unique}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_pk_table(dynamodb, table)  # the idempotency table's shape
     outcomes: list[str] = []
 
     def claim(writer: str) -> None:
