@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 from fanout.aws_rules.exceptions import AwsRuleError
@@ -24,38 +25,47 @@ _RESERVED_PREFIXES: Final = ("xn--", "sthree-", "amzn-s3-demo-")
 # the shared global one (https://docs.aws.amazon.com/AmazonS3/latest/userguide/gpbucketnamespaces.html).
 _RESERVED_SUFFIXES: Final = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3", "-an")
 _IP_FORMAT: Final = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
-_LENGTH_OR_CHARACTERS: Final = ("characters", "lowercase")
 
 
-_RULES: Final[tuple[tuple[Callable[[str], bool], str], ...]] = (
-    (
+@dataclass(frozen=True)
+class _Rule:
+    broken: Callable[[str], bool]
+    text: str
+    # A different stack name can mend a name built from it: its length and characters.
+    stack_name_mends: bool = False
+
+
+_RULES: Final = (
+    _Rule(
         lambda n: not _CHARACTERS.fullmatch(n),
         "may hold only lowercase letters, digits, periods and hyphens",
+        stack_name_mends=True,
     ),
-    (
+    _Rule(
         lambda n: not (n[0].isalnum() and n[-1].isalnum()),
         "must begin and end with a letter or digit",
     ),
-    (lambda n: ".." in n, "must not hold two adjacent periods"),
-    (lambda n: bool(_IP_FORMAT.fullmatch(n)), "must not be formatted as an IP address"),
-    (
+    _Rule(lambda n: ".." in n, "must not hold two adjacent periods"),
+    _Rule(lambda n: bool(_IP_FORMAT.fullmatch(n)), "must not be formatted as an IP address"),
+    _Rule(
         lambda n: n.startswith(_RESERVED_PREFIXES),
         f"must not start with {', '.join(_RESERVED_PREFIXES)}",
     ),
-    (
+    _Rule(
         lambda n: n.endswith(_RESERVED_SUFFIXES),
         f"must not end with {', '.join(_RESERVED_SUFFIXES)}",
     ),
 )
 
 
-def bucket_name_problem(name: str) -> str | None:
-    """The first naming rule ``name`` breaks, or None."""
+def _problem(name: str) -> tuple[str, bool] | None:
+    """The first naming rule ``name`` breaks, and whether a stack name can mend it; or None."""
     if not MIN_BUCKET_NAME <= len(name) <= MAX_BUCKET_NAME:
-        return (
+        length = (
             f"is {len(name)} characters; a bucket name has {MIN_BUCKET_NAME} to {MAX_BUCKET_NAME}"
         )
-    return next((text for broken, text in _RULES if broken(name)), None)
+        return length, True
+    return next(((r.text, r.stack_name_mends) for r in _RULES if r.broken(name)), None)
 
 
 def check_bucket_name(name: str, resource: str, *, stack_name: str | None = None) -> None:
@@ -64,11 +74,12 @@ def check_bucket_name(name: str, resource: str, *, stack_name: str | None = None
     ``stack_name``, when the name was built from it, adds how to fit a stack name into
     the name, for the rules a different stack name can mend (length, characters).
     """
-    problem = bucket_name_problem(name)
+    problem = _problem(name)
     if problem is None:
         return
-    message = f"The bucket name {name!r} {problem}"
-    if stack_name and stack_name in name and any(w in problem for w in _LENGTH_OR_CHARACTERS):
+    text, stack_name_mends = problem
+    message = f"The bucket name {name!r} {text}"
+    if stack_name and stack_name in name and stack_name_mends:
         room = MAX_BUCKET_NAME - (len(name) - len(stack_name))
         if room > 0:
             message += (

@@ -75,9 +75,10 @@ def _literal_or_sub(value: Any, context: Mapping[str, str]) -> str | None:
         and set(value) == {"Fn::Sub"}
         and isinstance(value["Fn::Sub"], str)
     ):
-        names = re.findall(r"\$\{([^}]*)\}", value["Fn::Sub"])
-        if all(name in context for name in names):
+        try:
             return re.sub(r"\$\{([^}]*)\}", lambda m: context[m.group(1)], value["Fn::Sub"])
+        except KeyError:  # a reference to something else (a resource, an escape): left to AWS
+            return None
     return None
 
 
